@@ -1,0 +1,159 @@
+"""Profiles, seeds, devices and the places where results are written.
+
+Two profiles share one code path and differ only in sizes and schedules:
+
+* ``paper``: the papers' data sizes, epochs and several seeds (GPU recommended).
+* ``smoke``: tiny subsets and a few epochs; minutes on two CPU cores (CI runs it via nbval).
+
+Every experiment reads its sizes from ``profile[section]`` (a plain dict), so adding an
+experiment means adding one section to both profiles below.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+
+PROFILE_ENV = "IDSYNTH_PROFILE"
+DATA_ENV = "IDSYNTH_DATA"
+CACHE_ENV = "IDSYNTH_CACHE"
+FIGURES_ENV = "IDSYNTH_FIGURES"
+
+_PAPER: dict[str, dict[str, Any]] = {
+    "seeds": {"n_seeds": 3},
+    "nslkdd": {"train_rows": None, "test_rows": None},
+}
+
+_SMOKE: dict[str, dict[str, Any]] = {
+    "seeds": {"n_seeds": 1},
+    "nslkdd": {"train_rows": 3000, "test_rows": 1500},
+}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named set of sizes and schedules, read as ``profile["section"]["key"]``."""
+
+    name: str
+    sections: Mapping[str, Mapping[str, Any]] = field(repr=False)
+
+    def __getitem__(self, section: str) -> Mapping[str, Any]:
+        try:
+            return MappingProxyType(dict(self.sections[section]))
+        except KeyError:
+            raise KeyError(
+                f"profile {self.name!r} has no section {section!r}; "
+                f"known sections: {sorted(self.sections)}"
+            ) from None
+
+    @property
+    def n_seeds(self) -> int:
+        return int(self.sections["seeds"]["n_seeds"])
+
+    def seeds(self, base_seed: int) -> list[int]:
+        """The seeds a table is averaged over: ``base_seed, base_seed + 1, ...``."""
+        return [int(base_seed) + i for i in range(self.n_seeds)]
+
+    @property
+    def is_paper(self) -> bool:
+        return self.name == "paper"
+
+
+PROFILES: dict[str, Profile] = {
+    "paper": Profile("paper", _PAPER),
+    "smoke": Profile("smoke", _SMOKE),
+}
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """Return the profile ``name``, else ``$IDSYNTH_PROFILE``, else ``paper``."""
+    chosen = name or os.environ.get(PROFILE_ENV) or "paper"
+    if chosen not in PROFILES:
+        raise ValueError(f"unknown profile {chosen!r}; expected one of {sorted(PROFILES)}")
+    return PROFILES[chosen]
+
+
+def resolve_device(device: str | None = "auto"):
+    """``"auto"`` -> CUDA when present, else CPU; any other string is passed to torch."""
+    import torch
+
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} asked for, but CUDA is not available here")
+    return resolved
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch (all devices) for a reproducible run."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def repo_root(start: Path | None = None) -> Path:
+    """The directory holding ``pyproject.toml``, searched upwards from ``start`` or cwd."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "pyproject.toml").is_file() and (candidate / "lib" / "idsynth").is_dir():
+            return candidate
+    # Installed without a checkout: fall back to the working directory.
+    return here
+
+
+def figures_dir(profile: Profile | str) -> Path:
+    """Where figures and ``tables/`` go: ``figures/`` for paper runs.
+
+    Smoke runs write to ``build/smoke/figures`` so that running the tests never
+    overwrites the committed paper-profile results. ``$IDSYNTH_FIGURES`` overrides both.
+    """
+    name = profile if isinstance(profile, str) else profile.name
+    override = os.environ.get(FIGURES_ENV)
+    if override:
+        out = Path(override)
+    elif name == "paper":
+        out = repo_root() / "figures"
+    else:
+        out = repo_root() / "build" / name / "figures"
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def git_commit() -> str:
+    """Short hash of HEAD (``+dirty`` when the tree has changes), or ``unknown``."""
+    try:
+        root = repo_root()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def run_header(profile: Profile, seed: int, device) -> str:
+    """One line for a notebook's first output: profile, seeds, device, commit, time."""
+    import datetime
+
+    import torch
+
+    dev = resolve_device(device)
+    dev_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({os.cpu_count()} cores)"
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"profile={profile.name} seeds={profile.seeds(seed)} device={dev} [{dev_name}] "
+        f"torch={torch.__version__} commit={git_commit()} started={stamp}"
+    )

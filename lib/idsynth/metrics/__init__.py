@@ -1,0 +1,1 @@
+"""Metrics for synthetic data: fidelity, utility (classifier grids, TSTR, MLE), PRDC, detectability."""

@@ -1,0 +1,1 @@
+"""Generators sharing the protocol of :mod:`idsynth.models.base`."""

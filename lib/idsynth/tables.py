@@ -1,0 +1,83 @@
+"""Tables as the notebooks show and save them: long-form CSV plus a Markdown rendering.
+
+Every table a notebook prints stands next to the paper's numbers: ``summarise`` turns
+per-seed rows into ``mean ± std`` and ``beside_paper`` adds the paper's value and the
+difference (ours − paper).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from .cache import atomic_path, atomic_write_text
+
+
+def to_markdown(frame: pd.DataFrame, floatfmt: str = ".4f") -> str:
+    """A GitHub-flavoured Markdown table (index dropped), floats formatted with ``floatfmt``."""
+
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return "" if math.isnan(value) else format(value, floatfmt)
+        return str(value).replace("|", "\\|")
+
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *rows]) + "\n"
+
+
+def write_table(
+    frame: pd.DataFrame,
+    name: str,
+    out_dir: str | Path,
+    markdown: pd.DataFrame | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write ``<out_dir>/tables/<name>.csv`` (``frame``, long form) and ``<name>.md``.
+
+    ``markdown`` is an optional wide/summary view for the Markdown file; by default the
+    Markdown shows ``frame`` itself. Both files are written atomically. Returns the CSV path.
+    """
+    tables = Path(out_dir) / "tables"
+    tables.mkdir(parents=True, exist_ok=True)
+    csv_path = tables / f"{name}.csv"
+    with atomic_path(csv_path) as tmp:
+        frame.to_csv(tmp, index=False)
+    body = to_markdown(markdown if markdown is not None else frame)
+    atomic_write_text(tables / f"{name}.md", (f"# {title}\n\n" if title else "") + body)
+    return csv_path
+
+
+def summarise(
+    frame: pd.DataFrame, by: Sequence[str], values: Sequence[str], seed_column: str = "seed"
+) -> pd.DataFrame:
+    """Mean, std and seed count of ``values`` grouped by ``by`` (std is 0 for one seed)."""
+    grouped = frame.groupby(list(by), sort=False, observed=True)
+    out = grouped[list(values)].agg(["mean", "std"])
+    out.columns = [f"{v}_{stat}" for v, stat in out.columns]
+    for v in values:
+        out[f"{v}_std"] = out[f"{v}_std"].fillna(0.0)
+    out["n_seeds"] = grouped[seed_column].nunique() if seed_column in frame else grouped.size()
+    return out.reset_index()
+
+
+def beside_paper(
+    summary: pd.DataFrame, paper: pd.DataFrame, on: Sequence[str], value: str, paper_value: str = "paper"
+) -> pd.DataFrame:
+    """Join the paper's ``paper_value`` onto ``summary`` and add ``diff = <value>_mean − paper``.
+
+    ``paper`` holds one row per key in ``on`` with a ``paper_value`` column; keys the paper
+    does not report get an empty paper value and difference.
+    """
+    merged = summary.merge(paper[list(on) + [paper_value]], on=list(on), how="left")
+    merged["diff"] = merged[f"{value}_mean"] - merged[paper_value]
+    return merged
+
+
+def mean_pm_std(mean: float, std: float, digits: int = 4) -> str:
+    """``"0.7685 ± 0.0031"``."""
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
