@@ -26,14 +26,25 @@ DATA_ENV = "IDSYNTH_DATA"
 CACHE_ENV = "IDSYNTH_CACHE"
 FIGURES_ENV = "IDSYNTH_FIGURES"
 
+# One section per experiment. Each notebook reads only its own section(s).
 _PAPER: dict[str, dict[str, Any]] = {
     "seeds": {"n_seeds": 3},
     "nslkdd": {"train_rows": None, "test_rows": None},
+    # -- section: vgm (01, 02) --
+    # -- section: vgm_augment (03) / oversample (04) --
+    # -- section: mageid_data / imaging (05) --
+    # -- section: mageid (06, 07, 09) --
+    # -- section: tabddpm (08) --
 }
 
 _SMOKE: dict[str, dict[str, Any]] = {
     "seeds": {"n_seeds": 1},
     "nslkdd": {"train_rows": 3000, "test_rows": 1500},
+    # -- section: vgm (01, 02) --
+    # -- section: vgm_augment (03) / oversample (04) --
+    # -- section: mageid_data / imaging (05) --
+    # -- section: mageid (06, 07, 09) --
+    # -- section: tabddpm (08) --
 }
 
 
