@@ -1,0 +1,113 @@
+"""NSL-KDD loading: the real files' counts, the 116-column encoding, and clear errors."""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pytest
+
+from idsynth.data import DataFormatError, UnknownLabelError
+from idsynth.data.nslkdd import (
+    CATEGORIES,
+    PAPER_CATEGORY_COUNTS,
+    category_counts,
+    load_nslkdd,
+    load_vgm_arrays,
+    stratified_subsample,
+)
+
+GOOD = (
+    "0,tcp,ftp_data,SF,491,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,2,2,0.00,0.00,0.00,0.00,1.00,0.00,0.00,"
+    "150,25,0.17,0.03,0.17,0.00,0.00,0.00,0.05,0.00,normal,20"
+)
+
+
+def write(tmp_path, name, lines):
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_real_category_counts_match_the_paper(nslkdd_train, nslkdd_test):
+    assert len(nslkdd_train) == 125_973 and len(nslkdd_test) == 22_544
+    assert category_counts(nslkdd_train) == PAPER_CATEGORY_COUNTS["train"]
+    assert category_counts(nslkdd_test) == PAPER_CATEGORY_COUNTS["test"]
+    assert nslkdd_train["label"].nunique() == 23 and nslkdd_test["label"].nunique() == 38
+    assert len(set(nslkdd_test["label"]) - set(nslkdd_train["label"])) == 17
+
+
+def test_real_types(nslkdd_train):
+    assert nslkdd_train["src_bytes"].dtype == np.int64
+    assert nslkdd_train["serror_rate"].dtype == np.float64
+    assert nslkdd_train["service"].nunique() == 70
+    assert str(nslkdd_train["difficulty"].dtype) == "Int64"
+
+
+def test_vgm_encoding_has_the_papers_116_columns(data_dir):
+    splits = load_vgm_arrays(data_dir)
+    assert splits.X_train.shape == (125_973, 116) and splits.X_test.shape == (22_544, 116)
+    assert splits.X_train.dtype == np.float32
+    assert 0.0 <= splits.X_train.min() and splits.X_train.max() <= 1.0
+    assert 0.0 <= splits.X_test.min() and splits.X_test.max() <= 1.0
+    names = splits.feature_names
+    assert names[:4] == ["duration", "src_bytes", "dst_bytes", "wrong_fragment"]  # Table 4's 1-4
+    assert names[96] == "service=red_i" and names[115] == "service=whois"  # Table 4's 97 and 116
+    assert all(n.startswith(("protocol_type=", "flag=")) for n in names[32:46])
+    # every one-hot block holds exactly one 1 per row
+    for block in splits.encoder.cat_slices_.values():
+        assert np.all(splits.X_train[:, block].sum(axis=1) == 1)
+    assert np.bincount(splits.y_train).tolist() == [PAPER_CATEGORY_COUNTS["train"][c] for c in CATEGORIES]
+
+
+def test_stratified_subsample_keeps_rare_classes():
+    y = np.array([0] * 1000 + [1] * 30 + [2] * 5)
+    rows = stratified_subsample(y, 100, seed=0)
+    counts = np.bincount(y[rows])
+    assert counts[1] >= 20 and counts[2] == 5 and 90 <= counts[0] <= 100
+    assert np.array_equal(rows, stratified_subsample(y, 100, seed=0))
+
+
+def test_wrong_number_of_fields_names_file_and_line(tmp_path):
+    path = write(tmp_path, "broken.txt", [GOOD, GOOD, GOOD.rsplit(",", 1)[0]])
+    with pytest.raises(DataFormatError, match=r"broken\.txt, line 3: expected 43 comma-separated fields, found 42"):
+        load_nslkdd(path=path)
+
+
+def test_unparsable_number_names_file_line_and_column(tmp_path):
+    bad = GOOD.replace(",491,", ",4x1,")
+    path = write(tmp_path, "broken.txt", [GOOD, bad])
+    with pytest.raises(DataFormatError, match=r"broken\.txt, line 2, column 'src_bytes': cannot parse '4x1'"):
+        load_nslkdd(path=path)
+
+
+def test_empty_number_is_an_error_not_a_nan(tmp_path):
+    bad = GOOD.replace(",0.17,0.03,", ",,0.03,")
+    path = write(tmp_path, "broken.txt", [bad])
+    with pytest.raises(DataFormatError, match="column 'dst_host_same_srv_rate'"):
+        load_nslkdd(path=path)
+
+
+def test_unknown_attack_label(tmp_path):
+    path = write(tmp_path, "broken.txt", [GOOD, GOOD.replace(",normal,", ",teleport,")])
+    with pytest.raises(UnknownLabelError, match=r"line 2, column 'label': unknown attack label 'teleport'"):
+        load_nslkdd(path=path)
+
+
+def test_reads_the_official_zip_and_arff(tmp_path, nslkdd_train):
+    archive = tmp_path / "NSL-KDD.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("NSL-KDD/KDDTrain+.txt", "\n".join([GOOD] * 3) + "\n")
+    frame = load_nslkdd("train", path=archive)
+    assert len(frame) == 3 and frame["category"].tolist() == ["Normal"] * 3
+
+    header = ["@relation 'KDDTrain'"] + [
+        f"@attribute '{c}' {'real' if c not in ('protocol_type', 'service', 'flag') else '{tcp}'}"
+        for c in nslkdd_train.columns[:41]
+    ] + ["@attribute 'class' {'normal', 'anomaly'}", "@data"]
+    rows = [GOOD.rsplit(",", 2)[0] + ",normal", GOOD.rsplit(",", 2)[0] + ",anomaly"]
+    frame = load_nslkdd(path=write(tmp_path, "tiny.arff", header + rows))
+    assert frame["category"].tolist() == ["Normal", "Attack"]
+    assert frame["difficulty"].isna().all()
+    with pytest.raises(UnknownLabelError, match=r"tiny2\.arff, line 45"):
+        load_nslkdd(path=write(tmp_path, "tiny2.arff", header + [rows[0], rows[0].replace(",normal", ",weird")]))
