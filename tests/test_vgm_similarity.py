@@ -116,3 +116,36 @@ def test_table1_targets_met():
     assert met == {"flag": True, "protocol_type": False, "service": True}
     with pytest.raises(ValueError, match="no Table 1 rows"):
         vs.table1_targets_met(frame, option="B")
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_table3_beside_paper_shares_and_panels(grid_and_data):
+    grid, _, y = grid_and_data
+    rows = pd.concat([vs.table3_contingency(grid, CLASSES, seed=s) for s in (0, 1)], ignore_index=True)
+    summary = vs.table3_beside_paper(rows)
+    assert len(summary) == 100 and (summary["n_seeds"] == 2).all()
+    assert (summary["count_std"] == 0).all()  # the same grid twice
+    per_row = summary.groupby(["panel", "true"])[["share", "paper_share"]].sum()
+    np.testing.assert_allclose(per_row.to_numpy(), 100.0)
+    cell = summary[(summary["panel"] == "real->real") & (summary["true"] == "U2R") & (summary["predicted"] == "U2R")]
+    assert cell["paper_share"].item() == pytest.approx(100 * 39 / 52)
+    panels = vs.table3_panels(summary, CLASSES)
+    assert list(panels) == ["real->synthetic", "real->real", "synthetic->real", "synthetic->synthetic"]
+    assert panels["real->real"].loc["Total", "Total"] == len(y)
+    paper_panels = vs.table3_panels(summary, CLASSES, value="paper")
+    assert paper_panels["synthetic->real"].loc["Total", "R2L"] == 2128
+    assert paper_panels["real->synthetic"].loc["DoS", "%"] == pytest.approx(100 * 45927 / 125973)
+
+
+def test_table4_beside_paper():
+    X, _, names, _ = _vgm_like(50, 4)
+    rng = np.random.default_rng(5)
+    rows = pd.concat(
+        [vs.table4_difference(X, X + rng.normal(0, 0.01, X.shape), names, seed=s) for s in (0, 1, 2)],
+        ignore_index=True,
+    )
+    summary = vs.table4_beside_paper(rows)
+    assert len(summary) == X.shape[1] and (summary["n_seeds"] == 3).all()
+    duration = summary.set_index("feature").loc["duration"]
+    assert duration["diff_std"] == pytest.approx(duration["std_mean"] - 0.1706)
+    assert summary.loc[~summary["highlighted"], "diff_mean"].isna().all()

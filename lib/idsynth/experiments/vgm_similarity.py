@@ -18,7 +18,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..metrics.fidelity import contingency_long, difference_stats, discrete_accuracy
+from ..metrics.fidelity import contingency_long, contingency_wide, difference_stats, discrete_accuracy
 from ..metrics.utility import COMBINATIONS, GridResult, train_predict_grid
 from ..tables import summarise
 from . import paper_values
@@ -159,3 +159,45 @@ def table1_targets_met(
             "met": [bool(means[f] >= t) for f, t in targets.items()],
         }
     )
+
+
+def table3_beside_paper(frame: pd.DataFrame) -> pd.DataFrame:
+    """Table 3 over seeds: mean counts and each cell's share of its true class, beside the paper.
+
+    ``frame``: :func:`table3_contingency` rows (several seeds). Returns ``panel, true,
+    predicted, count_mean, count_std, n_seeds, paper, share, paper_share, diff_share``:
+    ``share`` = ``count_mean`` as a percentage of its true class's rows, so that a subsample
+    (smoke profile) compares with the paper's full-set counts; ``diff_share`` = ours − paper,
+    in percentage points.
+    """
+    summary = summarise_beside_paper(frame, ["panel", "true", "predicted"], "count").drop(columns="diff")
+    by_row = ["panel", "true"]
+    summary["share"] = 100 * summary["count_mean"] / summary.groupby(by_row)["count_mean"].transform("sum")
+    summary["paper_share"] = 100 * summary["paper"] / summary.groupby(by_row)["paper"].transform("sum")
+    summary["diff_share"] = summary["share"] - summary["paper_share"]
+    return summary
+
+
+def table3_panels(summary: pd.DataFrame, classes: Sequence[str], value: str = "count_mean") -> dict[str, pd.DataFrame]:
+    """``{panel: Table 3 layout}`` (counts, totals, percentages) of ``value`` per panel.
+
+    ``summary``: :func:`table3_beside_paper` output; ``value``: ``"count_mean"`` for ours,
+    ``"paper"`` for the paper's counts.
+    """
+    return {
+        panel: contingency_wide(rows, classes, value=value)
+        for panel, rows in summary.groupby("panel", sort=False)
+    }
+
+
+def table4_beside_paper(frame: pd.DataFrame) -> pd.DataFrame:
+    """Table 4 over seeds: ``index, feature, highlighted, mean_mean, mean_std, std_mean,
+    std_std, n_seeds, paper_mean, paper_std, diff_mean, diff_std`` (ours − paper, for the
+    paper's 40 features; NaN for the others)."""
+    keys = ["index", "feature", "highlighted"]
+    summary = summarise(frame, by=keys, values=["mean", "std"])
+    reference = frame[keys + ["paper_mean", "paper_std"]].drop_duplicates(subset=keys)
+    merged = summary.merge(reference, on=keys, how="left")
+    merged["diff_mean"] = merged["mean_mean"] - merged["paper_mean"]
+    merged["diff_std"] = merged["std_mean"] - merged["paper_std"]
+    return merged
