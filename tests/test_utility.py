@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from idsynth.metrics.classifiers import CLASSIFIER_NAMES
-from idsynth.metrics.utility import COMBINATIONS, GridResult, train_predict_grid
+from idsynth.metrics.utility import COMBINATIONS, GridResult, train_predict_grid, train_predict_grids
 
 
 def _blobs(n_per_class, seed, shift=0.0):
@@ -81,3 +81,27 @@ def test_bad_inputs():
         train_predict_grid(X, y, X, y[:-1])
     with pytest.raises(ValueError, match="two classes"):
         train_predict_grid(X, y, X, np.zeros_like(y))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_several_synthetic_sets_share_the_real_fit_and_match_single_grids():
+    X_real, y_real = _blobs(25, seed=0)
+    sets = {
+        "A": _blobs(20, seed=4, shift=1.0),
+        "B": _blobs(15, seed=5, shift=2.0),
+        ("real",): _blobs(10, seed=6),  # keys of any hashable kind, even one that reads "real"
+    }
+    names = ["Logistic Regression", "MLP"]
+    many = train_predict_grids(X_real, y_real, sets, classifiers=names, random_state=1, n_jobs=2)
+    assert list(many) == list(sets)
+    for key, (X_syn, y_syn) in sets.items():
+        alone = train_predict_grid(X_real, y_real, X_syn, y_syn, classifiers=names, random_state=1, n_jobs=1,
+                                   return_predictions=True)
+        pd.testing.assert_frame_equal(many[key].scores, alone.scores)
+        np.testing.assert_array_equal(many[key].truth["synthetic"], y_syn)
+        for pred_key, predicted in alone.predictions.items():
+            np.testing.assert_array_equal(many[key].predictions[pred_key], predicted)
+    with pytest.raises(TypeError, match="tuple"):
+        train_predict_grids(X_real, y_real, {"A": [X_real, y_real]})
+    with pytest.raises(ValueError, match="empty"):
+        train_predict_grids(X_real, y_real, {})

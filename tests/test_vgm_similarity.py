@@ -35,8 +35,9 @@ def test_table1_rows_join_the_paper():
 def grid_and_data():
     X, y, _, _ = _vgm_like(100, 1)
     X_syn = X + np.random.default_rng(2).normal(0, 0.01, X.shape)
-    grid = vs.classifier_grid(X, y, X_syn, y, seed=0, n_jobs=1, classifiers=["Logistic Regression", "MLP"])
-    return grid, X, y
+    grids = vs.classifier_grids(X, y, {"C": (X_syn, y)}, seed=0, n_jobs=1, classifiers=["Logistic Regression", "MLP"])
+    assert list(grids) == ["C"]
+    return grids["C"], X, y
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

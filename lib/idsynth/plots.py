@@ -237,7 +237,7 @@ def difference_histograms(
     features_continuous: Sequence,
     features_discrete: Sequence,
     path: str | Path,
-    bins: int = 40,
+    bins: int = 50,
     log_counts: bool = False,
 ) -> Figure:
     """VGM Figure 8: histograms of original − synthetic for chosen features.

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ..metrics.fidelity import contingency_long, contingency_wide, difference_stats, discrete_accuracy
-from ..metrics.utility import COMBINATIONS, GridResult, train_predict_grid
+from ..metrics.classifiers import CLASSIFIER_NAMES
+from ..metrics.utility import COMBINATIONS, GridResult, train_predict_grids
 from ..tables import summarise
 from . import paper_values
 
@@ -49,16 +50,21 @@ def table1_discrete_accuracy(
     return frame.merge(paper_values.table1(), on=["option", "trained_on", "feature"], how="left")
 
 
-def classifier_grid(X_real, y_real, X_syn, y_syn, seed: int, n_jobs: int | None = -1, classifiers=None) -> GridResult:
-    """Table 2's grid with its predictions kept for Table 3 (classifiers seeded with ``seed``)."""
-    kwargs = {} if classifiers is None else {"classifiers": classifiers}
-    return train_predict_grid(
-        X_real, y_real, X_syn, y_syn, random_state=seed, n_jobs=n_jobs, return_predictions=True, **kwargs
-    )
+def classifier_grids(
+    X_real, y_real, synthetic: Mapping[str, tuple], seed: int, n_jobs: int | None = -1, classifiers=CLASSIFIER_NAMES
+) -> dict[str, GridResult]:
+    """Table 2's grid per option, predictions kept for Table 3.
+
+    ``synthetic``: ``{option: (X_syn, y_syn)}``, the forward pass of each option's model on
+    ``X_real``/``y_real``. The classifiers (seeded with ``seed``) are fitted once on the
+    real set and once per option, all in one joblib pool (see
+    :func:`idsynth.metrics.utility.train_predict_grids`).
+    """
+    return train_predict_grids(X_real, y_real, synthetic, classifiers=classifiers, random_state=seed, n_jobs=n_jobs)
 
 
 def table2_real_vs_synthetic(grid: GridResult, option: str, seed: int) -> pd.DataFrame:
-    """Table 2 rows from a :func:`classifier_grid` result.
+    """Table 2 rows from one option's :func:`classifier_grids` result.
 
     Columns ``classifier, option, train_on, predict_on, seed, accuracy, paper``.
     """

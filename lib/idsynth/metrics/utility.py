@@ -10,7 +10,7 @@ those four combinations, so the grid can hand its predictions back to avoid refi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -55,12 +55,96 @@ def _checked_xy(X, y, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _fit_and_predict(
-    name: str, X_train: np.ndarray, y_train: np.ndarray, targets: dict[str, np.ndarray], random_state
-) -> dict[str, np.ndarray]:
-    """Fit classifier ``name`` once and predict every set in ``targets``."""
+    name: str, X_train: np.ndarray, y_train: np.ndarray, targets: dict, random_state
+) -> dict:
+    """Fit classifier ``name`` once and predict every set in ``targets`` ({key: X})."""
     model = make_classifier(name, random_state=random_state)
     model.fit(X_train, y_train)
     return {target: model.predict(X) for target, X in targets.items()}
+
+
+def _checked_classifiers(classifiers: Sequence[str]) -> list[str]:
+    names = list(classifiers)
+    if not names:
+        raise ValueError("classifiers is empty")
+    unknown = [c for c in names if c not in CLASSIFIER_NAMES]
+    if unknown:
+        raise ValueError(f"unknown classifiers {unknown}; expected names from {CLASSIFIER_NAMES}")
+    return names
+
+
+def train_predict_grids(
+    X_real,
+    y_real,
+    synthetic: Mapping[Hashable, tuple],
+    classifiers: Sequence[str] = CLASSIFIER_NAMES,
+    random_state: int | None = 0,
+    n_jobs: int | None = -1,
+) -> dict[Hashable, GridResult]:
+    """:func:`train_predict_grid` for several synthetic sets against one real set.
+
+    ``synthetic``: ``{key: (X_syn (m, d), y_syn (m,))}``, e.g. one set per VGM option. Each
+    classifier is fitted once on the real set (its predictions serve every key's
+    "real -> real" and "real -> synthetic") and once per synthetic set, so ``k`` sets cost
+    ``(1 + k) × len(classifiers)`` fits, all run in one joblib pool. Returns
+    ``{key: GridResult}``; each result equals what :func:`train_predict_grid` gives for
+    that set alone.
+    """
+    Xr, yr = _checked_xy(X_real, y_real, "real")
+    if not synthetic:
+        raise ValueError("synthetic is empty; expected {key: (X_syn, y_syn)}")
+    sets = {}
+    for key, pair in synthetic.items():
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise TypeError(f"synthetic[{key!r}] must be a tuple (X_syn, y_syn)")
+        Xs, ys = _checked_xy(*pair, "syn")
+        if Xs.shape[1] != Xr.shape[1]:
+            raise ValueError(
+                f"real and synthetic sets need the same features, got {Xr.shape[1]} and {Xs.shape[1]} ({key!r})"
+            )
+        sets[key] = (Xs, ys)
+    names = _checked_classifiers(classifiers)
+
+    # Synthetic sets are numbered 0..k-1 and the real set is -1 inside the jobs. Job
+    # (classifier, -1) fits on real and predicts real + every synthetic set; job
+    # (classifier, i) fits on synthetic set i and predicts real + that set.
+    keys = list(sets)
+    arrays = {-1: (Xr, yr), **{i: sets[key] for i, key in enumerate(keys)}}
+    jobs = [(name, i) for name in names for i in arrays]
+
+    def targets(i: int) -> dict[int, np.ndarray]:
+        chosen = arrays if i == -1 else {-1: arrays[-1], i: arrays[i]}
+        return {j: X for j, (X, _) in chosen.items()}
+
+    outputs = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_and_predict)(name, *arrays[i], targets(i), random_state) for name, i in jobs
+    )
+    predicted = dict(zip(jobs, outputs))
+
+    results = {}
+    for i, key in enumerate(keys):
+        truth = {"real": yr, "synthetic": arrays[i][1]}
+        predictions = {}
+        for name in names:
+            from_real, from_syn = predicted[(name, -1)], predicted[(name, i)]
+            predictions[(name, "real", "synthetic")] = from_real[i]
+            predictions[(name, "real", "real")] = from_real[-1]
+            predictions[(name, "synthetic", "real")] = from_syn[-1]
+            predictions[(name, "synthetic", "synthetic")] = from_syn[i]
+        scores = pd.DataFrame(
+            [
+                {
+                    "classifier": name,
+                    "train_on": train_on,
+                    "predict_on": predict_on,
+                    "accuracy": float(np.mean(predictions[(name, train_on, predict_on)] == truth[predict_on])),
+                }
+                for name in names
+                for train_on, predict_on in COMBINATIONS
+            ]
+        )
+        results[key] = GridResult(scores=scores, predictions=predictions, truth=truth)
+    return results
 
 
 def train_predict_grid(
@@ -84,39 +168,7 @@ def train_predict_grid(
     in [0, 1]; rows classifier-major in :data:`COMBINATIONS` order), or, with
     ``return_predictions=True``, a :class:`GridResult` that also holds the predictions.
     """
-    Xr, yr = _checked_xy(X_real, y_real, "real")
-    Xs, ys = _checked_xy(X_syn, y_syn, "syn")
-    if Xr.shape[1] != Xs.shape[1]:
-        raise ValueError(f"real and synthetic sets need the same features, got {Xr.shape[1]} and {Xs.shape[1]}")
-    names = list(classifiers)
-    if not names:
-        raise ValueError("classifiers is empty")
-    unknown = [c for c in names if c not in CLASSIFIER_NAMES]
-    if unknown:
-        raise ValueError(f"unknown classifiers {unknown}; expected names from {CLASSIFIER_NAMES}")
-
-    data = {"real": (Xr, yr), "synthetic": (Xs, ys)}
-    targets = {source: X for source, (X, _) in data.items()}
-    jobs = [(name, train_on) for name in names for train_on in SOURCES]
-    outputs = Parallel(n_jobs=n_jobs)(
-        delayed(_fit_and_predict)(name, *data[train_on], targets, random_state) for name, train_on in jobs
-    )
-
-    predictions: dict[tuple[str, str, str], np.ndarray] = {}
-    for (name, train_on), predicted in zip(jobs, outputs):
-        for predict_on, labels in predicted.items():
-            predictions[(name, train_on, predict_on)] = labels
-    rows = [
-        {
-            "classifier": name,
-            "train_on": train_on,
-            "predict_on": predict_on,
-            "accuracy": float(np.mean(predictions[(name, train_on, predict_on)] == data[predict_on][1])),
-        }
-        for name in names
-        for train_on, predict_on in COMBINATIONS
-    ]
-    scores = pd.DataFrame(rows)
-    if return_predictions:
-        return GridResult(scores=scores, predictions=predictions, truth={s: data[s][1] for s in SOURCES})
-    return scores
+    result = train_predict_grids(
+        X_real, y_real, {"synthetic": (X_syn, y_syn)}, classifiers=classifiers, random_state=random_state, n_jobs=n_jobs
+    )["synthetic"]
+    return result if return_predictions else result.scores
