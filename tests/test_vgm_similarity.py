@@ -40,7 +40,6 @@ def grid_and_data():
     return grids["C"], X, y
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_table2_rows(grid_and_data):
     grid, _, _ = grid_and_data
     frame = vs.table2_real_vs_synthetic(grid, option="C", seed=0)
@@ -51,7 +50,6 @@ def test_table2_rows(grid_and_data):
     assert frame["accuracy"].between(0, 1).all()
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_table3_counts_match_the_grid(grid_and_data):
     grid, _, y = grid_and_data
     frame = vs.table3_contingency(grid, CLASSES, seed=0)
@@ -119,7 +117,6 @@ def test_table1_targets_met():
         vs.table1_targets_met(frame, option="B")
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_table3_beside_paper_shares_and_panels(grid_and_data):
     grid, _, y = grid_and_data
     rows = pd.concat([vs.table3_contingency(grid, CLASSES, seed=s) for s in (0, 1)], ignore_index=True)

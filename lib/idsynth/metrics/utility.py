@@ -9,12 +9,14 @@ those four combinations, so the grid can hand its predictions back to avoid refi
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from sklearn.exceptions import ConvergenceWarning
 
 from .classifiers import CLASSIFIER_NAMES, make_classifier
 
@@ -35,11 +37,14 @@ class GridResult:
     ``scores``: columns ``classifier, train_on, predict_on, accuracy``.
     ``predictions[(classifier, train_on, predict_on)]``: (n,) predicted labels for the
     ``predict_on`` set; ``truth[predict_on]`` the labels they are scored against.
+    ``not_converged``: the ``(classifier, train_on)`` fits that stopped at scikit-learn's
+    default iteration limit (a ``ConvergenceWarning``).
     """
 
     scores: pd.DataFrame
     predictions: dict[tuple[str, str, str], np.ndarray] = field(repr=False)
     truth: dict[str, np.ndarray] = field(repr=False)
+    not_converged: tuple[tuple[str, str], ...] = ()
 
 
 def _checked_xy(X, y, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -56,11 +61,22 @@ def _checked_xy(X, y, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _fit_and_predict(
     name: str, X_train: np.ndarray, y_train: np.ndarray, targets: dict, random_state
-) -> dict:
-    """Fit classifier ``name`` once and predict every set in ``targets`` ({key: X})."""
+) -> tuple[dict, bool]:
+    """Fit classifier ``name`` once and predict every set in ``targets`` ({key: X}).
+
+    Returns the predictions and whether the fit converged: scikit-learn's default
+    iteration limits (which the paper keeps) stop some solvers early with a
+    ``ConvergenceWarning``; it is recorded here instead of printed from a worker process.
+    """
     model = make_classifier(name, random_state=random_state)
-    model.fit(X_train, y_train)
-    return {target: model.predict(X) for target, X in targets.items()}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model.fit(X_train, y_train)
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    for w in caught:
+        if not issubclass(w.category, ConvergenceWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return {target: model.predict(X) for target, X in targets.items()}, converged
 
 
 def _checked_classifiers(classifiers: Sequence[str]) -> list[str]:
@@ -119,7 +135,8 @@ def train_predict_grids(
     outputs = Parallel(n_jobs=n_jobs)(
         delayed(_fit_and_predict)(name, *arrays[i], targets(i), random_state) for name, i in jobs
     )
-    predicted = dict(zip(jobs, outputs))
+    predicted = {job: labels for job, (labels, _) in zip(jobs, outputs)}
+    converged = {job: ok for job, (_, ok) in zip(jobs, outputs)}
 
     results = {}
     for i, key in enumerate(keys):
@@ -143,7 +160,13 @@ def train_predict_grids(
                 for train_on, predict_on in COMBINATIONS
             ]
         )
-        results[key] = GridResult(scores=scores, predictions=predictions, truth=truth)
+        not_converged = tuple(
+            (name, train_on)
+            for name in names
+            for train_on, j in (("real", -1), ("synthetic", i))
+            if not converged[(name, j)]
+        )
+        results[key] = GridResult(scores=scores, predictions=predictions, truth=truth, not_converged=not_converged)
     return results
 
 
