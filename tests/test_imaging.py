@@ -218,3 +218,17 @@ def test_bad_input_gives_clear_errors(blocks):
         imager.inverse_transform(np.zeros((2, 1, 8, 8), np.float32))
     with pytest.raises(ValueError, match="correlation"):
         TabularImager(correlation="kendall").fit(X)
+
+
+def test_compare_layouts_and_speed_table(blocks):
+    from idsynth.imaging import compare_layouts, imaging_speed
+
+    X, _ = blocks
+    table, imagers = compare_layouts(X, random_state=0)
+    assert list(table["layout"]) == ["igtd", "rowmajor"] and set(imagers) == {"igtd", "rowmajor"}
+    scores = table.set_index("layout")["rank_correlation"]
+    assert scores["igtd"] == imagers["igtd"].layout_score_ > scores["rowmajor"]
+    assert (table["grid"] == "7x7").all() and (table["n_features"] == 48).all()
+    speed = imaging_speed(imagers["igtd"], X, n_rows=4000, repeats=1)
+    assert list(speed["operation"]) == ["transform", "inverse_transform"]
+    assert (speed["rows"] == 4000).all() and (speed["rows_per_s"] > 0).all()

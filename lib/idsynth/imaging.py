@@ -442,3 +442,60 @@ def _torch_if_tensor(obj):
         if isinstance(obj, torch.Tensor):
             return torch
     return None
+
+
+# ----------------------------------------------------------------------------------------------
+# Comparing layouts and measuring speed
+# ----------------------------------------------------------------------------------------------
+
+
+def compare_layouts(
+    X, feature_names: Sequence[str] | None = None, layouts: Sequence[str] = LAYOUTS, **imager_kwargs
+) -> tuple["pd.DataFrame", dict[str, TabularImager]]:
+    """Fit one imager per layout on the same rows.
+
+    X: (n, d) in [0, 1]. Returns (table with columns layout, rank_correlation, grid, n_features,
+    fit_seconds; {layout: fitted imager}).
+    """
+    import pandas as pd
+
+    imagers, rows = {}, []
+    for layout in layouts:
+        imager = TabularImager(layout=layout, **imager_kwargs).fit(X, feature_names)
+        imagers[layout] = imager
+        rows.append(
+            {
+                "layout": layout,
+                "rank_correlation": imager.layout_score_,
+                "grid": f"{imager.grid_shape_[0]}x{imager.grid_shape_[1]}",
+                "n_features": imager.n_features_in_,
+                "fit_seconds": imager.fit_seconds_,
+            }
+        )
+    return pd.DataFrame(rows), imagers
+
+
+def imaging_speed(imager: TabularImager, X, n_rows: int, repeats: int = 3) -> "pd.DataFrame":
+    """Rows per second of ``transform`` and ``inverse_transform`` on ``n_rows`` rows (``X``
+    tiled to that size), best of ``repeats``; checks that the round trip is exact.
+
+    Returns a table with columns operation, rows, seconds, rows_per_s.
+    """
+    import pandas as pd
+
+    X = np.asarray(X, dtype=np.float32)
+    reps = -(-int(n_rows) // len(X))
+    rows = np.tile(X, (reps, 1))[: int(n_rows)]
+    timings = {"transform": math.inf, "inverse_transform": math.inf}
+    for _ in range(repeats):
+        started = time.perf_counter()
+        images = imager.transform(rows)
+        timings["transform"] = min(timings["transform"], time.perf_counter() - started)
+        started = time.perf_counter()
+        back = imager.inverse_transform(images)
+        timings["inverse_transform"] = min(timings["inverse_transform"], time.perf_counter() - started)
+    if not np.array_equal(back, rows):
+        raise AssertionError("inverse_transform(transform(X)) differs from X")
+    return pd.DataFrame(
+        [{"operation": op, "rows": len(rows), "seconds": s, "rows_per_s": len(rows) / s} for op, s in timings.items()]
+    )
