@@ -294,10 +294,12 @@ def _numeric_features(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
 def read_cicids2017_file(path: str | os.PathLike, labels: Sequence[str] | None = None) -> tuple[pd.DataFrame, dict]:
     """Read and clean one CSV file of either layout (duplicates across files are not handled).
 
-    Returns (frame with :data:`FEATURES` as float64 and ``Label``, info) where info holds the
-    layout, encoding, rows_read and a list of (reason, rows, detail) drops.
+    labels: labels to keep (None = all; spelled as :func:`resolve_labels` accepts). Returns
+    (frame with :data:`FEATURES` as float64 and ``Label``, info) where info holds the layout,
+    encoding, rows_read and a list of (reason, rows, detail) drops.
     """
     path = Path(path)
+    labels = resolve_labels(labels)
     raw, encoding = _read_csv(path)
     names, layout = standard_columns(raw.columns, path)
     raw.columns = names
@@ -402,6 +404,10 @@ def load_cicids2017(
     ``("BENIGN", "DDoS", "PortScan")``; case-insensitive. files: file-name patterns that select
     the files (e.g. :data:`FRIDAY_AFTERNOON_FILES`); None = every CSV. verify: check hashes
     (the folder's SHA256SUMS, else the ones shipped with idsynth) of every file read.
+
+    Every matching CSV is read, so unpack only one of the two archives: with both
+    (MachineLearningCVE/ and TrafficLabelling/) each flow is read twice, and only copies that
+    agree in every value are caught as duplicates of a row in an earlier file.
 
     Returns :class:`CICIDS2017` (frame: 77 features + ``Label``, index 0..n-1; schema; report).
     Raises DataNotFoundError, DataFormatError (naming file, line, column), UnknownLabelError,
