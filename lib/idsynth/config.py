@@ -33,6 +33,8 @@ _PAPER: dict[str, dict[str, Any]] = {
     # -- section: vgm (01, 02) --
     # -- section: vgm_augment (03) / oversample (04) --
     # -- section: mageid_data / imaging (05) --
+    "mageid_data": {"n_rows": 30000},
+    "imaging": {"layout": "igtd", "image_size": None, "upscale": 1, "n_examples": 8, "speed_rows": 1_000_000},
     # -- section: mageid (06, 07, 09) --
     # -- section: tabddpm (08) --
 }
@@ -43,6 +45,8 @@ _SMOKE: dict[str, dict[str, Any]] = {
     # -- section: vgm (01, 02) --
     # -- section: vgm_augment (03) / oversample (04) --
     # -- section: mageid_data / imaging (05) --
+    "mageid_data": {"n_rows": 3000},
+    "imaging": {"layout": "igtd", "image_size": None, "upscale": 1, "n_examples": 8, "speed_rows": 200_000},
     # -- section: mageid (06, 07, 09) --
     # -- section: tabddpm (08) --
 }
