@@ -330,3 +330,20 @@ def test_bad_inputs_raise_clear_errors():
         torch.save({"format": "other"}, buffer)
         buffer.seek(0)
         LatentEDM.load(buffer)
+
+
+def test_ema_update_and_numpy_params_survive_save(tmp_path):
+    from idsynth.models.edm import _ema_update
+
+    ema, model = nn.Linear(2, 2), nn.Linear(2, 2)
+    nn.init.zeros_(ema.weight), nn.init.zeros_(ema.bias), nn.init.ones_(model.weight), nn.init.ones_(model.bias)
+    _ema_update(ema, model, 0.9)
+    torch.testing.assert_close(ema.weight, torch.full((2, 2), 0.1))
+    rng = np.random.default_rng(3)
+    Z, y = rng.normal(size=(100, 2)).astype(np.float32), rng.integers(0, 2, size=100)
+    fitted = LatentEDM(hidden=8, n_layers=1, epochs=np.int64(2), random_state=np.int64(3), num_steps=3, verbose=False)
+    fitted.fit(Z, y)
+    assert not torch.allclose(fitted.ema_.net.proj.weight, fitted.denoiser_.net.proj.weight)
+    fitted.save(tmp_path / "m.pt")
+    loaded = LatentEDM.load(tmp_path / "m.pt")
+    np.testing.assert_array_equal(loaded.sample({0: 3}, 1)[0], fitted.sample({0: 3}, 1)[0])

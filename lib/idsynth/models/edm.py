@@ -290,9 +290,9 @@ def edm_sampler(
     stays in ``latents``' dtype (float32): the sampler is run in large batches.
     """
     denoise = _guided(net, labels, float(guidance))
-    steps = edm_sigma_steps(num_steps, sigma_min, sigma_max, rho, device=latents.device)
+    steps = edm_sigma_steps(num_steps, sigma_min, sigma_max, rho)  # on the host: no device sync
     steps_host = steps.tolist()  # control flow on the host, arithmetic with device scalars
-    steps_dev = steps.to(latents.dtype)
+    steps_dev = steps.to(device=latents.device, dtype=latents.dtype)
     gamma_max = min(S_churn / num_steps, math.sqrt(2.0) - 1.0)
     x_next = latents * steps_dev[0]
     for i in range(num_steps):
@@ -334,8 +334,13 @@ def _autocast(device: torch.device, enabled: bool):
 
 @torch.no_grad()
 def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    for ema_p, p in zip(ema.parameters(), model.parameters()):
-        ema_p.lerp_(p, 1.0 - decay)
+    """ema <- decay·ema + (1 − decay)·model, for all parameters in one fused call."""
+    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - decay)
+
+
+def _plain(value):
+    """NumPy scalars -> Python numbers, so a saved file loads with ``weights_only=True``."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 class LatentEDM:
@@ -564,7 +569,7 @@ class LatentEDM:
         self._check_fitted()
         state = {
             "format": "idsynth.LatentEDM/1",
-            "params": self.get_params(),
+            "params": {name: _plain(value) for name, value in self.get_params().items()},
             "classes": self.classes_.tolist(),
             "conditional": bool(self.conditional_),
             "mean": torch.as_tensor(self.mean_),
