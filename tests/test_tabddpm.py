@@ -327,7 +327,7 @@ def test_dataframe_in_dataframe_out(tmp_path):
         }
     )
     labels = rng.choice(["normal", "attack"], n)
-    model = TabDDPM(steps=10, **{**SMALL, "num_timesteps": 10}).fit(frame, labels)
+    model = TabDDPM(steps=10, **{**SMALL, "num_timesteps": 10}).fit(frame, y=labels)
     assert model.n_numeric_ == 2 and model.category_sizes_ == (3, 2, 2)
     out, y = model.sample({"attack": 4, "normal": 6}, random_state=0)
     assert list(out.columns) == list(frame.columns) and len(out) == 10
@@ -371,6 +371,10 @@ def test_bad_input_raises_clear_errors(toy, trained):
         quick.fit(pd.DataFrame({"when": pd.date_range("2020", periods=4)}), np.arange(4))
     with pytest.raises(ValueError, match="missing values"):
         quick.fit(pd.DataFrame({"a": [1.0, 2.0, 3.0], "s": ["x", None, "y"]}), np.arange(3))
+    with pytest.raises(ValueError, match="NaN"):
+        quick.fit(pd.DataFrame({"a": [1.0, np.nan, 3.0], "s": ["x", "z", "y"]}), y=np.arange(3))
+    with pytest.raises(TypeError, match="needs the labels"):
+        quick.fit(pd.DataFrame({"a": [1.0, 2.0, 3.0]}))
     with pytest.raises(NotFittedError):
         TabDDPM().sample({0: 1})
     with pytest.raises(ValueError, match="not seen in fit"):

@@ -171,13 +171,17 @@ class TabDDPM(BaseEstimator):
         """
         self._check_params()
         if isinstance(X_num, pd.DataFrame):
-            if y is not None or integer_columns is not None:
+            if (X_cat is not None and y is not None) or integer_columns is not None:
                 raise TypeError("with a DataFrame, call fit(frame, y); integer columns come from the dtypes")
+            labels = X_cat if X_cat is not None else y
+            if labels is None:
+                raise TypeError("fit(frame, y) needs the labels y")
             schema = FrameSchema.infer(X_num)
             num, cat = schema.split(X_num)
-            return self._fit_arrays(num, cat, X_cat, schema.integer_columns, schema)
+            num = _as_2d("the numeric columns", num, len(labels), "f")
+            return self._fit_arrays(num, cat, labels, schema.integer_columns, schema)
         if y is None:
-            raise TypeError("fit(X_num, X_cat, y) needs the labels y")
+            raise TypeError("fit(X_num, X_cat, y) needs the labels y (pass X_cat=None for numeric-only data)")
         n = len(y)
         num = _as_2d("X_num", X_num, n, "f")
         cat = _as_2d("X_cat", X_cat, n, "i")
