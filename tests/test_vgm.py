@@ -81,6 +81,14 @@ def test_reconstruct_pairs_rows_and_options_ab_ignore_x(fitted, toy):
     assert not np.allclose(out, model_c.reconstruct(X[::-1].copy(), y, random_state=4))
 
 
+def test_label_encoder_runs_once_per_class_with_per_row_values():
+    """A/B select q(z | L) per class with onehot @ params: equal to encoding every row."""
+    net = VGM(option="A", **TINY)._initialise(0, torch.device("cpu"))[0]
+    onehot = torch.nn.functional.one_hot(torch.tensor([4, 0, 0, 2, 1, 3, 4]), 5).float()
+    for selected, per_row in zip(net.encode(None, onehot), net.encoder(onehot)):
+        torch.testing.assert_close(selected, per_row, rtol=1e-6, atol=1e-6)
+
+
 # ---------------------------------------------------------------- losses (known values)
 def test_kl_is_zero_at_the_prior_and_matches_closed_form():
     mean, log_var = torch.zeros(3, 4), torch.zeros(3, 4)

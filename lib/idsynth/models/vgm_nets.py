@@ -162,8 +162,19 @@ class VGMNet(nn.Module):
         return self.option in ("A", "B")
 
     def encode(self, x: torch.Tensor, onehot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mean, log_var) of q(z | L) for A/B (``x`` unused) or q(z | X) for C."""
-        return self.encoder(onehot if self.label_in_encoder else x)
+        """(mean, log_var) of q(z | L) for A/B (``x`` unused) or q(z | X) for C.
+
+        q(z | L) has only ``n_classes`` distinct inputs, so A/B run the encoder once per class
+        (on the identity matrix) and select each row's parameters with ``onehot @ params``:
+        the same function as encoding every row (a product with an exact one-hot only
+        selects; GEMM blocking may change the last bit), gradients included, at a fraction of
+        the cost (5 encoder rows per batch instead of 200).
+        """
+        if not self.label_in_encoder:
+            return self.encoder(x)
+        classes = torch.eye(onehot.shape[1], dtype=onehot.dtype, device=onehot.device)
+        mean, log_var = self.encoder(classes)
+        return onehot @ mean, onehot @ log_var
 
     def decode(self, z: torch.Tensor, onehot: torch.Tensor) -> torch.Tensor:
         """Raw (pre-activation) output (n, n_features); the label is used by Option C only."""
@@ -187,7 +198,7 @@ class VGMNet(nn.Module):
         encoder (whose input is the label), then the decoder.
         """
         if self.label_in_encoder:
-            mean, log_var = self.encoder(onehot)
+            mean, log_var = self.encode(None, onehot)
             z = mean + torch.exp(0.5 * log_var) * eps
         else:
             z = eps
