@@ -31,6 +31,7 @@ _PAPER: dict[str, dict[str, Any]] = {
     "seeds": {"n_seeds": 3},
     "nslkdd": {"train_rows": None, "test_rows": None},
     # -- section: vgm (01, 02) --
+    "vgm": {"train_rows": None, "test_rows": None, "epochs": 80, "batch_size": 200},
     # -- section: vgm_augment (03) / oversample (04) --
     # -- section: mageid_data / imaging (05) --
     "mageid_data": {"n_rows": 30000},
@@ -43,6 +44,7 @@ _SMOKE: dict[str, dict[str, Any]] = {
     "seeds": {"n_seeds": 1},
     "nslkdd": {"train_rows": 3000, "test_rows": 1500},
     # -- section: vgm (01, 02) --
+    "vgm": {"train_rows": 3000, "test_rows": 1500, "epochs": 2, "batch_size": 200},
     # -- section: vgm_augment (03) / oversample (04) --
     # -- section: mageid_data / imaging (05) --
     "mageid_data": {"n_rows": 3000},
