@@ -185,5 +185,7 @@ def test_bad_input(fitted):
         small_vae().encode(X_num, X_cat)
     with pytest.raises(ValueError, match="multiple of n_heads"):
         small_vae(d_token=4, n_heads=3).fit(X_num, X_cat)
+    with pytest.raises(ValueError, match="lr_decay"):
+        small_vae(lr_decay=1.5).fit(X_num, X_cat)
     with pytest.raises(ValueError, match="cat_cardinalities"):
         TabVAE(2, [3, 0], device="cpu").fit(X_num[:, :2], X_cat[:, :2])

@@ -306,6 +306,8 @@ class TabVAE(TorchEstimatorMixin, BaseEstimator):
         X_num, X_cat = self._check_rows(X_num, X_cat)
         if len(X_num) < 2:
             raise ValueError(f"need at least 2 rows to fit, got {len(X_num)}")
+        if not 0 < self.lr_decay <= 1:
+            raise ValueError(f"lr_decay must be in (0, 1] (1 = constant learning rate), got {self.lr_decay}")
         device = resolve_device(self.device)
         net = self._build_net()
         self._set_fitted(net, device)
