@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -95,10 +96,32 @@ class DeviceBatches:
             yield tuple(t[start:start + self.batch_size] for t in tensors)
 
 
-def make_adam(params, learning_rate: float, weight_decay: float, device: torch.device) -> torch.optim.Adam:
-    """Adam; on CUDA the fused implementation (one kernel for the whole parameter update)."""
+def make_adam(params, learning_rate: float, weight_decay: float, device: torch.device,
+              decoupled: bool = False) -> torch.optim.Optimizer:
+    """Adam (AdamW when ``decoupled``); on CUDA the fused implementation (one kernel per step)."""
     fused = torch.device(device).type == "cuda"
-    return torch.optim.Adam(params, lr=float(learning_rate), weight_decay=float(weight_decay), fused=fused or None)
+    optimiser = torch.optim.AdamW if decoupled else torch.optim.Adam
+    return optimiser(params, lr=float(learning_rate), weight_decay=float(weight_decay), fused=fused or None)
+
+
+def shuffled_index_batches(n: int, batch_size: int, generator: torch.Generator, device,
+                           drop_last: bool = False) -> tuple[torch.Tensor, ...]:
+    """One epoch of row-index batches in a device-side random order.
+
+    ``drop_last`` drops the short final batch (its rows come back in later epochs).
+    """
+    order = torch.randperm(int(n), generator=generator, device=device)
+    batches = order.split(int(batch_size))
+    if drop_last and len(batches) > 1 and batches[-1].numel() < int(batch_size):
+        batches = batches[:-1]
+    return batches
+
+
+def autocast_bf16(device: torch.device, enabled: bool = True):
+    """bf16 autocast on CUDA when ``enabled``; a no-op context elsewhere."""
+    if enabled and torch.device(device).type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 class LossAccumulator:
