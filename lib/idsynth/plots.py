@@ -12,8 +12,8 @@ to ``path`` (format from the suffix, PNG by default) and returns it so a noteboo
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd

@@ -13,7 +13,7 @@ codes into ``classes`` (NSL-KDD: ``("DoS", "Normal", "Probe", "R2L", "U2R")``).
 from __future__ import annotations
 
 import re
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd

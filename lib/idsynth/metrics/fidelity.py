@@ -16,7 +16,7 @@ Nothing here knows about NSL-KDD: the inputs are arrays, feature names and a
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd

@@ -10,8 +10,8 @@ those four combinations, so the grid can hand its predictions back to avoid refi
 from __future__ import annotations
 
 import warnings
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Hashable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,6 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .classifiers import CLASSIFIER_NAMES, make_classifier
 
-SOURCES: tuple[str, ...] = ("real", "synthetic")
 # Table 2's column order: (train on, predict on).
 COMBINATIONS: tuple[tuple[str, str], ...] = (
     ("real", "synthetic"),
