@@ -29,14 +29,18 @@ MEAN_COLOUR = "#1f4e79"
 SPREAD_COLOUR = "#9ecae1"
 
 
-def save_figure(fig: Figure, path: str | Path, dpi: int = 150) -> Figure:
-    """Write ``fig`` to ``path`` atomically (format from the suffix, default PNG); return it."""
+def save_figure(fig, path: str | Path, dpi: int = 150):
+    """Write ``fig`` (a Figure, or a seaborn grid holding one) to ``path`` atomically.
+
+    The format comes from the suffix (default PNG). Returns ``fig``.
+    """
     target = Path(path)
+    figure = getattr(fig, "figure", fig)
     fmt = target.suffix.lstrip(".").lower() or "png"
-    if fmt not in fig.canvas.get_supported_filetypes():
-        raise ValueError(f"cannot write a figure as {fmt!r}; supported: {sorted(fig.canvas.get_supported_filetypes())}")
+    if fmt not in figure.canvas.get_supported_filetypes():
+        raise ValueError(f"cannot write a figure as {fmt!r}; supported: {sorted(figure.canvas.get_supported_filetypes())}")
     with atomic_path(target) as tmp:
-        fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
+        figure.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
     return fig
 
 
