@@ -37,6 +37,25 @@ _PAPER: dict[str, dict[str, Any]] = {
     "mageid_data": {"n_rows": 30000},
     "imaging": {"layout": "igtd", "image_size": None, "upscale": 1, "n_examples": 8, "speed_rows": 1_000_000},
     # -- section: mageid (06, 07, 09) --
+    # MAGE-ID / TabSyn (idsynth.models.mageid) on the MAGE-ID sets (rows: mageid_data.n_rows; the
+    # generator trains on the 80 % split: 24,000 NSL-KDD rows, 11,844 CIC-IDS-2017 rows of the
+    # shared subset). Architectures are TabSyn's (TabVAE 4-dim tokens, 2 layers, FFN 128; EDM
+    # MLP 1024/2048, 50 Heun steps); the image branch is our choice. Schedules (our choice, sized
+    # for <= 3 min per dataset and seed for both stages on one H100; TabSyn's reference runs 4000
+    # VAE and up to 10,001 EDM epochs): at batch 4096 on 24,000 rows, 6 steps per epoch, so
+    # TabVAE 1500 epochs = 9,000 steps, EDM 3000 epochs = 18,000 steps; ImageVAE 300 epochs at
+    # batch 2048 = 3,600 steps. Estimates, not yet measured on the GPU: benchmarks/bench_mageid.py
+    # prints each stage's time.
+    "mageid": {
+        "tab_vae": {"d_token": 4, "n_heads": 1, "n_layers": 2, "d_ff": 128, "epochs": 1500, "batch_size": 4096},
+        "img_vae": {"latent_dim": 64, "widths": None, "epochs": 300, "batch_size": 2048},
+        "edm": {"hidden": 1024, "n_layers": 2, "epochs": 3000, "batch_size": 4096, "num_steps": 50},
+        "imager": {"layout": "igtd"},
+        "numeric_scaling": "quantile",
+        "n_examples": 8,  # images per class in the figures
+        "projection_rows": 3000,  # latents per source (real, synthetic) in the 2-D projection
+        "consistency_rows": 5000,  # generated and real pairs in the consistency table
+    },
     # -- section: tabddpm (08) --
 }
 
@@ -50,6 +69,16 @@ _SMOKE: dict[str, dict[str, Any]] = {
     "mageid_data": {"n_rows": 3000},
     "imaging": {"layout": "igtd", "image_size": None, "upscale": 1, "n_examples": 8, "speed_rows": 200_000},
     # -- section: mageid (06, 07, 09) --
+    "mageid": {
+        "tab_vae": {"d_token": 4, "n_heads": 1, "n_layers": 1, "d_ff": 32, "epochs": 30, "batch_size": 512},
+        "img_vae": {"latent_dim": 16, "widths": [8, 16], "epochs": 8, "batch_size": 512},
+        "edm": {"hidden": 128, "n_layers": 1, "epochs": 60, "batch_size": 512, "num_steps": 12},
+        "imager": {"layout": "igtd", "n_init": 1, "max_sweeps": 20},
+        "numeric_scaling": "quantile",
+        "n_examples": 4,
+        "projection_rows": 500,
+        "consistency_rows": 500,
+    },
     # -- section: tabddpm (08) --
 }
 

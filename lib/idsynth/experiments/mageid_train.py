@@ -1,0 +1,102 @@
+"""Training MAGE-ID and TabSyn through the artefact cache, shared by notebooks 06, 07 and 09.
+
+A trained model is keyed by everything that determines it: the stage (1 = the two VAEs, 2 =
+also the EDM), the generator's parameters (the profile section merged into the factory
+defaults of :func:`~idsynth.models.mageid.mageid` / :func:`~idsynth.models.mageid.tabsyn`),
+the seed and a SHA-256 fingerprint of the training rows. Notebook 06 trains stage 1; notebook
+07 loads it and trains stage 2 (so a change of the EDM's schedule never retrains the VAEs);
+notebook 09 loads both. ``device`` and ``verbose`` are left out of the key: they change how
+fast a model trains, not which model it is (results differ between devices at rounding level).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..cache import ArtifactCache
+from ..models.mageid import FILE_FORMAT, MAGEID, MODALITIES, mageid, tabsyn
+
+#: MAGEID parameters that do not change the trained model (left out of the cache key).
+RUNTIME_PARAMS: tuple[str, ...] = ("device", "verbose")
+#: Profile-section keys that are MAGEID arguments (the rest steer the notebooks).
+MODEL_KEYS: tuple[str, ...] = ("tab_vae", "img_vae", "edm", "imager", "numeric_scaling")
+
+
+def frame_fingerprint(X: pd.DataFrame, y) -> str:
+    """16 hex digits of SHA-256 over the column names, dtypes, row hashes of ``X`` and ``y``."""
+    digest = hashlib.sha256(repr([(str(c), str(t)) for c, t in X.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
+    digest.update(np.ascontiguousarray(y, dtype=np.int64).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def make_generator(section: Mapping[str, Any], seed: int, modalities: Sequence[str] = MODALITIES,
+                   device: str = "auto", verbose: bool = True) -> MAGEID:
+    """An unfitted MAGE-ID (both modalities) or TabSyn (``("tabular",)``) with the section's
+    ``tab_vae`` / ``img_vae`` / ``edm`` / ``imager`` overrides and ``numeric_scaling``."""
+    modalities = tuple(modalities)
+    options = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in section.items() if k in MODEL_KEYS}
+    common = {"device": device, "random_state": int(seed), "verbose": verbose}
+    if "image" in modalities:
+        return mageid(**options, modalities=modalities, **common)
+    options.pop("img_vae", None)
+    options.pop("imager", None)
+    return tabsyn(**options, **common)
+
+
+def cache_config(model: MAGEID, X: pd.DataFrame, y, stage: int, dataset: str) -> dict[str, Any]:
+    """The artefact key of ``model`` fitted on (X, y) up to ``stage`` (1 or 2)."""
+    if stage not in (1, 2):
+        raise ValueError(f"stage must be 1 or 2, got {stage!r}")
+    params = {k: v for k, v in model.get_params().items() if k not in RUNTIME_PARAMS}
+    params["modalities"] = list(model._modalities())
+    if not model.uses_images:
+        params.pop("img_vae", None)
+        params.pop("imager", None)
+    if stage == 1:
+        params.pop("edm", None)
+    return {"format": FILE_FORMAT, "stage": stage, "params": params,
+            "data": {"dataset": dataset, "sha256": frame_fingerprint(X, y), "rows": int(len(X))}}
+
+
+def train_mageid(dataset_set, seed: int, section: Mapping[str, Any], device: str = "auto",
+                 modalities: Sequence[str] = MODALITIES, cache: ArtifactCache | None = None, stage: int = 2,
+                 verbose: bool = True) -> MAGEID:
+    """MAGE-ID (or TabSyn, with ``modalities=("tabular",)``) fitted on a MAGE-ID set's training
+    rows up to ``stage``, loaded from ``cache`` when trained before.
+
+    dataset_set: a :class:`~idsynth.data.mageid_sets.MageIDSet`; section: the profile's
+    ``mageid`` section; stage 1 fits the encoders, imager and VAEs, stage 2 also the EDM (on the
+    cached stage-1 model).
+    """
+    cache = cache or ArtifactCache()
+    X, y = dataset_set.xy("train")
+    model = make_generator(section, seed, modalities, device, verbose)
+    kind = "mageid" if model.uses_images else "tabsyn"
+
+    def load(path) -> MAGEID:
+        return MAGEID.load(path, device=device)
+
+    def save(fitted: MAGEID, path) -> None:
+        fitted.save(path)
+
+    def stage1() -> MAGEID:
+        key = cache_config(model, X, y, 1, dataset_set.name)
+        return cache.get_or_create(kind, key, lambda: model.fit_stage1(X, y), save, load, suffix=".pt")
+
+    if stage == 1:
+        return stage1()
+    key = cache_config(model, X, y, 2, dataset_set.name)
+    return cache.get_or_create(kind, key, lambda: stage1().fit_stage2(X, y), save, load, suffix=".pt")
+
+
+def train_all(sets, seeds: Sequence[int], section: Mapping[str, Any], device: str = "auto",
+              modalities: Sequence[str] = MODALITIES, cache: ArtifactCache | None = None, stage: int = 2,
+              verbose: bool = True) -> dict[tuple[str, int], MAGEID]:
+    """``{(dataset name, seed): model}`` for every set and seed (see :func:`train_mageid`)."""
+    return {(s.name, int(seed)): train_mageid(s, int(seed), section, device, modalities, cache, stage, verbose)
+            for s in sets for seed in seeds}

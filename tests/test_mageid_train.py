@@ -1,0 +1,109 @@
+"""Cached MAGE-ID / TabSyn training and the tables of notebooks 06 and 07."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from idsynth.cache import ArtifactCache
+from idsynth.data.mageid_sets import sample_binary_set
+from idsynth.data.schema import Schema
+from idsynth.experiments import mageid_report
+from idsynth.experiments.mageid_train import cache_config, frame_fingerprint, make_generator, train_mageid
+from idsynth.models.mageid import MAGEID
+
+SECTION = {
+    "tab_vae": {"d_token": 4, "n_layers": 1, "d_ff": 16, "epochs": 3, "batch_size": 100},
+    "img_vae": {"latent_dim": 4, "widths": [8], "epochs": 2, "batch_size": 100},
+    "edm": {"hidden": 32, "n_layers": 1, "epochs": 4, "batch_size": 100, "num_steps": 4},
+    "imager": {"layout": "rowmajor"},
+    "numeric_scaling": "quantile",
+    "n_examples": 2,  # not a model key: must not reach the generator
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def toy_set():
+    rng = np.random.default_rng(0)
+    n = 400
+    attack = rng.random(n) < 0.3
+    frame = pd.DataFrame({"a": rng.normal(size=n) + 3 * attack, "n": rng.integers(0, 9, n),
+                          "svc": rng.choice(["http", "ftp", "smtp"], n)})
+    schema = Schema.infer(frame)
+    return sample_binary_set(frame, list(frame.columns), attack, np.where(attack, "x", "ok"), name="toy",
+                             schema=schema, class_names=("Benign", "Attack"), n_rows=250, seed=0)
+
+
+def test_make_generator_configurations():
+    both = make_generator(SECTION, seed=4, device="cpu", verbose=False)
+    assert both.uses_images and both.random_state == 4 and both.imager["layout"] == "rowmajor"
+    assert both.tab_vae["d_ff"] == 16 and both.tab_vae["beta_max"] == 1e-2  # section over TabSyn defaults
+    alone = make_generator(SECTION, seed=4, modalities=("tabular",), device="cpu")
+    assert not alone.uses_images and alone.img_vae is None and alone.imager is None
+
+
+def test_cache_key_tracks_what_determines_the_model(toy_set):
+    X, y = toy_set.xy()
+    model = make_generator(SECTION, 0, device="cpu")
+    key1, key2 = cache_config(model, X, y, 1, "toy"), cache_config(model, X, y, 2, "toy")
+    assert "edm" not in key1["params"] and "edm" in key2["params"]
+    assert "device" not in key1["params"] and "verbose" not in key1["params"]
+    assert key1["data"]["sha256"] == frame_fingerprint(X, y) != frame_fingerprint(X, 1 - y)
+    tabsyn_key = cache_config(make_generator(SECTION, 0, ("tabular",), "cpu"), X, y, 2, "toy")
+    assert "img_vae" not in tabsyn_key["params"] and tabsyn_key["params"]["modalities"] == ["tabular"]
+    with pytest.raises(ValueError, match="stage"):
+        cache_config(model, X, y, 3, "toy")
+
+
+def test_train_mageid_caches_each_stage(toy_set, tmp_path, monkeypatch):
+    cache = ArtifactCache(tmp_path)
+    stage1 = train_mageid(toy_set, 0, SECTION, "cpu", cache=cache, stage=1, verbose=False)
+    assert stage1.edm_ is None and len(list((tmp_path / "mageid").glob("*.pt"))) == 1
+    calls = []
+    original = MAGEID.fit_stage1
+    monkeypatch.setattr(MAGEID, "fit_stage1", lambda self, X, y: calls.append(1) or original(self, X, y))
+    full = train_mageid(toy_set, 0, SECTION, "cpu", cache=cache, stage=2, verbose=False)
+    assert calls == [] and full.edm_ is not None  # stage 1 came from the cache
+    again = train_mageid(toy_set, 0, SECTION, "cpu", cache=cache, stage=2, verbose=False)
+    pd.testing.assert_frame_equal(full.sample({0: 4, 1: 4}, 1)[0], again.sample({0: 4, 1: 4}, 1)[0])
+    alone = train_mageid(toy_set, 0, SECTION, "cpu", modalities=("tabular",), cache=cache, verbose=False)
+    assert alone.img_vae_ is None and len(list((tmp_path / "tabsyn").glob("*.pt"))) == 2
+
+    models = {("toy", 0): full}
+    recon = mageid_report.stage1_reconstruction(models, {"toy": toy_set})
+    assert set(recon["split"]) == {"train", "test"}
+    assert set(recon["measure"]) == {"num_rmse", "cat_accuracy", "label_accuracy", "image_mse", "image_psnr_db"}
+    accuracy = recon[recon["measure"].str.endswith("accuracy")]["value"]
+    assert accuracy.between(0, 1).all()
+    summary = mageid_report.reconstruction_summary(recon)
+    assert len(summary) == 2 and "cat_accuracy[svc]" in summary.columns
+    curves = mageid_report.loss_curves(models)
+    assert set(curves["part"]) == {"tab_vae", "img_vae", "edm"}
+    X, y = toy_set.xy()
+    generated = full.generate({0: 20, 1: 20}, random_state=0)
+    table = mageid_report.consistency(full, generated, X, y)
+    assert len(table) == 3 and (table["mean"] >= 0).all()
+    with pytest.raises(ValueError, match="image branch"):
+        mageid_report.consistency(alone, generated, X, y)
+
+
+def test_latent_projection_and_subsample():
+    rng = np.random.default_rng(0)
+    real, synth = rng.normal(size=(50, 6)), rng.normal(size=(30, 6)) + 1
+    frame, info = mageid_report.latent_projection(real, np.zeros(50, int), synth, np.ones(30, int))
+    assert frame.shape == (80, 4) and (frame["source"] == "synthetic").sum() == 30
+    assert len(info["explained_variance"]) == 2 and sum(info["explained_variance"]) <= 1 + 1e-9
+    with pytest.raises(ValueError):
+        mageid_report.latent_projection(real, None, synth[:, :3], None)
+    X = pd.DataFrame({"v": np.arange(100)})
+    y = (np.arange(100) < 20).astype(int)
+    Xs, ys = mageid_report.subsample(X, y, 10)
+    assert len(Xs) == 10 and ys.sum() == 2
