@@ -122,6 +122,10 @@ def test_class_condition_is_learnt(fitted):
     assert (frame.loc[y == 0, "proto"] == "tcp").mean() < 0.3
     assert result.label_agreement > 0.8
     assert result.rows_per_second > 0 and result.z.shape == (300, fitted.latent_dim_)
+    part = result.take([0, 299])
+    assert part.y.tolist() == [0, 1] and part.images.shape[0] == 2 and len(part.frame) == 2
+    pd.testing.assert_frame_equal(part.frame.iloc[[1]].reset_index(drop=True),
+                                  result.frame.iloc[[299]].reset_index(drop=True))
 
 
 def test_tabsyn_has_no_image_parts(fitted_tabsyn, data):

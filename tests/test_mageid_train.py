@@ -80,13 +80,16 @@ def test_train_mageid_caches_each_stage(toy_set, tmp_path, monkeypatch):
     models = {("toy", 0): full}
     recon = mageid_report.stage1_reconstruction(models, {"toy": toy_set})
     assert set(recon["split"]) == {"train", "test"}
-    assert set(recon["measure"]) == {"num_rmse", "cat_accuracy", "label_accuracy", "image_mse", "image_psnr_db"}
+    assert set(recon["measure"]) == {"num_rmse", "num_rmse_relative", "cat_accuracy", "label_accuracy", "image_mse",
+                                     "image_psnr_db"}
     accuracy = recon[recon["measure"].str.endswith("accuracy")]["value"]
     assert accuracy.between(0, 1).all()
     summary = mageid_report.reconstruction_summary(recon)
     assert len(summary) == 2 and "cat_accuracy[svc]" in summary.columns
-    curves = mageid_report.loss_curves(models)
-    assert set(curves["part"]) == {"tab_vae", "img_vae", "edm"}
+    panels = mageid_report.loss_panels(models, ("tab_vae", "img_vae", "edm"), seed=0)
+    assert list(panels) == ["toy · TabVAE", "toy · ImageVAE", "toy · EDM"]
+    assert list(panels["toy · TabVAE"].columns) == ["epoch", "mse", "ce", "kl"] and len(panels["toy · EDM"]) == 4
+    assert mageid_report.loss_panels(models, ("edm",), seed=1) == {}
     X, y = toy_set.xy()
     generated = full.generate({0: 20, 1: 20}, random_state=0)
     table = mageid_report.consistency(full, generated, X, y)

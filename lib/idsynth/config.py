@@ -55,6 +55,7 @@ _PAPER: dict[str, dict[str, Any]] = {
         "n_examples": 8,  # images per class in the figures
         "projection_rows": 3000,  # latents per source (real, synthetic) in the 2-D projection
         "consistency_rows": 5000,  # generated and real pairs in the consistency table
+        "cpu_threads": None,  # torch intra-op threads for notebooks 06, 07, 09 (None: torch's default)
     },
     # -- section: tabddpm (08) --
 }
@@ -70,7 +71,7 @@ _SMOKE: dict[str, dict[str, Any]] = {
     "imaging": {"layout": "igtd", "image_size": None, "upscale": 1, "n_examples": 8, "speed_rows": 200_000},
     # -- section: mageid (06, 07, 09) --
     "mageid": {
-        "tab_vae": {"d_token": 4, "n_heads": 1, "n_layers": 1, "d_ff": 32, "epochs": 30, "batch_size": 512},
+        "tab_vae": {"d_token": 4, "n_heads": 1, "n_layers": 1, "d_ff": 32, "epochs": 20, "batch_size": 512},
         "img_vae": {"latent_dim": 16, "widths": [8, 16], "epochs": 8, "batch_size": 512},
         "edm": {"hidden": 128, "n_layers": 1, "epochs": 60, "batch_size": 512, "num_steps": 12},
         "imager": {"layout": "igtd", "n_init": 1, "max_sweeps": 20},
@@ -78,6 +79,8 @@ _SMOKE: dict[str, dict[str, Any]] = {
         "n_examples": 4,
         "projection_rows": 500,
         "consistency_rows": 500,
+        # Tiny models on a shared 2-core machine: two intra-op threads make each step 5-10x slower.
+        "cpu_threads": 1,
     },
     # -- section: tabddpm (08) --
 }

@@ -16,7 +16,8 @@ from ..models.mageid import LABEL_COLUMN, MAGEID, MAGEIDSample
 
 #: What each measure of :func:`stage1_reconstruction` is, for the notebooks' text.
 MEASURES = {
-    "num_rmse": "RMSE of the numeric columns in the tabular branch's units (quantile-normal: 1 = one SD)",
+    "num_rmse": "RMSE of the numeric columns in the tabular branch's (quantile-normal) units",
+    "num_rmse_relative": "num_rmse / RMS spread of those columns about their means (1 = no better than the means)",
     "cat_accuracy": "share of rows whose category is reproduced (argmax), per categorical column",
     "label_accuracy": "share of rows whose appended class-label column is reproduced",
     "image_mse": "MSE per pixel of the ImageVAE reconstruction (pixels in [0, 1])",
@@ -31,7 +32,10 @@ def reconstruction_rows(model: MAGEID, X: pd.DataFrame, y) -> tuple[list[dict[st
     samples = model.paired(X, y, drop_unknown=True)
     dropped = len(X) - len(samples)
     tab = model.tab_vae_.reconstruction_report(samples.X_num, samples.X_cat)
-    out = [{"branch": "tabular", "measure": "num_rmse", "column": "all numeric", "value": tab["num_rmse"]}]
+    spread = float(np.sqrt(np.mean(samples.X_num.astype(np.float64).var(axis=0))))
+    out = [{"branch": "tabular", "measure": "num_rmse", "column": "all numeric", "value": tab["num_rmse"]},
+           {"branch": "tabular", "measure": "num_rmse_relative", "column": "all numeric",
+            "value": tab["num_rmse"] / spread if spread > 0 else float("nan")}]
     for column, accuracy in zip(samples.cat_features, tab["cat_accuracy"]):
         measure = "label_accuracy" if column == LABEL_COLUMN else "cat_accuracy"
         out.append({"branch": "tabular", "measure": measure, "column": "label" if column == LABEL_COLUMN else column,
@@ -74,17 +78,23 @@ def reconstruction_summary(long: pd.DataFrame) -> pd.DataFrame:
     return wide[order].reset_index().rename_axis(columns=None).fillna("")
 
 
-def loss_curves(models: Mapping[tuple[str, int], MAGEID]) -> pd.DataFrame:
-    """Long frame ``dataset, seed, part, epoch, term, value`` of every fitted part's losses
-    (TabVAE: mse, ce, kl, beta; ImageVAE: mse, kl; EDM: loss)."""
-    keep = {"tab_vae": ("mse", "ce", "kl", "beta"), "img_vae": ("mse", "kl"), "edm": ("loss",)}
-    frames = []
-    for (name, seed), model in models.items():
-        for part, history in model.loss_histories().items():
-            terms = [t for t in keep[part] if t in history]
-            long = history.melt(id_vars="epoch", value_vars=terms, var_name="term", value_name="value")
-            frames.append(long.assign(dataset=name, seed=seed, part=part))
-    return pd.concat(frames, ignore_index=True)[["dataset", "seed", "part", "epoch", "term", "value"]]
+#: Loss terms shown per part (the columns of :meth:`MAGEID.loss_histories`'s frames).
+LOSS_TERMS = {"tab_vae": ("mse", "ce", "kl"), "img_vae": ("mse", "kl"), "edm": ("loss",)}
+PART_NAMES = {"tab_vae": "TabVAE", "img_vae": "ImageVAE", "edm": "EDM"}
+
+
+def loss_panels(models: Mapping[tuple[str, int], MAGEID], parts: tuple[str, ...], seed: int) -> dict[str, pd.DataFrame]:
+    """``{"<dataset> · <part>": frame (epoch, terms...)}`` of the models trained with ``seed``,
+    for :func:`idsynth.plots.loss_curves` (one panel each)."""
+    panels = {}
+    for (name, model_seed), model in models.items():
+        if model_seed != seed:
+            continue
+        histories = model.loss_histories()
+        for part in parts:
+            if part in histories:
+                panels[f"{name} · {PART_NAMES[part]}"] = histories[part][["epoch", *LOSS_TERMS[part]]]
+    return panels
 
 
 def subsample(X: pd.DataFrame, y, n_rows: int, random_state: int = 0) -> tuple[pd.DataFrame, np.ndarray]:

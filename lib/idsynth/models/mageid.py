@@ -111,6 +111,13 @@ class MAGEIDSample:
     def rows_per_second(self) -> float:
         return len(self.y) / self.seconds if self.seconds > 0 else float("inf")
 
+    def take(self, rows) -> "MAGEIDSample":
+        """The rows ``rows`` (integer positions) of every array; ``seconds`` is kept."""
+        rows = np.asarray(rows)
+        return MAGEIDSample(frame=self.frame.iloc[rows].reset_index(drop=True), y=self.y[rows],
+                            images=None if self.images is None else self.images[rows],
+                            decoded_label=self.decoded_label[rows], z=self.z[rows], seconds=self.seconds)
+
 
 class MAGEID(BaseEstimator):
     """Two-stage latent generator of typed rows (and their images), conditioned on the class.
