@@ -7,6 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 from imblearn.pipeline import Pipeline
+from imblearn.under_sampling import RandomUnderSampler
 from imblearn.utils.estimator_checks import estimator_checks_generator
 from sklearn.base import clone
 from sklearn.datasets import make_classification
@@ -14,7 +15,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks as sklearn_checks
 
-from idsynth.sampling import GeneratorOverSampler
+from idsynth.sampling import EasyEnsembleSampler, GeneratorOverSampler
 from sampling_fakes import ClassGaussianGenerator
 
 
@@ -198,4 +199,50 @@ def test_imblearn_estimator_checks(estimator, check):
 # for an estimator that has neither. All of them apply and pass.
 @sklearn_checks([GeneratorOverSampler(ClassGaussianGenerator(), random_state=0)])
 def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+# -- EasyEnsembleSampler ---------------------------------------------------------------------
+def test_easy_ensemble_stacks_n_balanced_under_samplings():
+    X, y = _imbalanced(n=900)
+    counts = Counter(y)
+    minority = min(counts.values())
+    sampler = EasyEnsembleSampler(n_subsets=4, random_state=0)
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert Counter(y_res) == {label: 4 * minority for label in counts}
+    assert len(sampler.subset_indices_) == 4
+    seeds = np.random.RandomState(0).randint(np.iinfo(np.int32).max, size=4)
+    for rows, seed in zip(sampler.subset_indices_, seeds):
+        assert Counter(y[rows]) == {label: minority for label in counts}
+        assert len(set(rows.tolist())) == len(rows)  # replacement=False: no repeats inside a subset
+        ref = RandomUnderSampler(random_state=int(seed))
+        ref.fit_resample(X, y)
+        np.testing.assert_array_equal(rows, ref.sample_indices_)
+    np.testing.assert_array_equal(X_res, X[np.concatenate(sampler.subset_indices_)])
+    # The minority class is kept whole in every subset; the others differ from subset to subset.
+    first, second = (set(r[y[r] == 0].tolist()) for r in sampler.subset_indices_[:2])
+    assert first != second
+
+
+def test_easy_ensemble_is_deterministic_per_seed():
+    X, y = _imbalanced()
+    a = EasyEnsembleSampler(random_state=5).fit_resample(X, y)
+    b = EasyEnsembleSampler(random_state=5).fit_resample(X, y)
+    c = EasyEnsembleSampler(random_state=6).fit_resample(X, y)
+    np.testing.assert_array_equal(a[0], b[0])
+    assert not np.array_equal(a[0], c[0])
+
+
+_EASY_CHECKS = list(estimator_checks_generator(EasyEnsembleSampler(n_subsets=3, random_state=0), mark="xfail"))
+
+
+@pytest.mark.parametrize(
+    "estimator, check", _EASY_CHECKS, ids=lambda obj: _check_name(obj) if callable(obj) else "easy"
+)
+def test_easy_ensemble_imblearn_checks(estimator, check):
+    check(estimator)
+
+
+@sklearn_checks([EasyEnsembleSampler(n_subsets=3, random_state=0)])
+def test_easy_ensemble_sklearn_checks(estimator, check):
     check(estimator)

@@ -1,4 +1,4 @@
-"""Any idsynth generator as an imbalanced-learn over-sampler.
+"""Samplers in imbalanced-learn's API: any idsynth generator as an over-sampler, and EasyEnsemble.
 
 :class:`GeneratorOverSampler` turns a generator that follows the protocol of
 :mod:`idsynth.models.base` (``fit(X, y)``, ``sample(n_per_class, random_state) -> (X, y)``)
@@ -16,6 +16,9 @@ argument is stored unchanged under its own name so that ``get_params`` / ``clone
 (inheriting from ``sklearn.base.BaseEstimator`` gives that). A generator that is already
 trained is passed as ``sklearn.frozen.FrozenEstimator(generator)``: cloning then returns it
 unchanged and ``fit`` is a no-op, so its trained state is used as is.
+
+:class:`EasyEnsembleSampler` is EasyEnsemble as a data-level method (Table 6 uses it as one of
+the seven over-samplers): the union of its balanced random-under-sampled subsets.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from imblearn.base import BaseSampler
 from imblearn.over_sampling.base import BaseOverSampler
+from imblearn.under_sampling import RandomUnderSampler
+from imblearn.under_sampling.base import BaseUnderSampler
 from sklearn.base import clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods
+from sklearn.utils._param_validation import HasMethods, Interval
 
 _MAX_SEED = np.iinfo(np.int32).max
 
@@ -126,3 +132,57 @@ class GeneratorOverSampler(BaseOverSampler):
         X_resampled = np.concatenate([X, X_new.astype(X.dtype, copy=False)], axis=0)
         y_resampled = np.concatenate([y, y_new.astype(y.dtype, copy=False)], axis=0)
         return X_resampled, y_resampled
+
+
+class EasyEnsembleSampler(BaseSampler):
+    """EasyEnsemble (Liu, Wu & Zhou 2009) as a sampler: ``n_subsets`` balanced subsets, stacked.
+
+    EasyEnsemble draws ``n_subsets`` independent random under-samplings of the data, each one
+    balanced (every class cut down to the minority count for ``sampling_strategy="auto"``),
+    and trains one AdaBoost learner per subset. imbalanced-learn today exposes only that
+    classifier (``EasyEnsembleClassifier``); up to version 0.3 it also offered the sampler
+    ``EasyEnsemble(n_subsets=10, replacement=False)``, whose ``fit_sample`` returned the
+    subsets as an ``(n_subsets, n_rows_per_subset, d)`` array, and that is how the VGM paper
+    could use EasyEnsemble as a generator of training data. This class re-creates that
+    sampler, with the same defaults and seeding (subset ``i`` is
+    ``RandomUnderSampler(random_state=seeds[i], replacement=replacement)`` with ``seeds``
+    drawn in turn from ``RandomState(random_state).randint(2**31 - 1)``), and returns the
+    subsets one after another as a single training set, so every class has ``n_subsets``
+    times the minority count: still balanced, as Table 6 requires.
+
+    Attributes
+    ----------
+    sampling_strategy_ : dict
+        ``{class: rows kept per subset}`` for the under-sampled classes.
+    subset_indices_ : list of (rows_per_subset,) int arrays
+        Row indices into the input of each subset; ``fit_resample`` returns
+        ``X[np.concatenate(subset_indices_)]``.
+    """
+
+    _sampling_type = "under-sampling"
+    _parameter_constraints: dict = {
+        **BaseUnderSampler._parameter_constraints,
+        "n_subsets": [Interval(numbers.Integral, 1, None, closed="left")],
+        "replacement": ["boolean"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, *, sampling_strategy="auto", n_subsets: int = 10, replacement: bool = False, random_state=None):
+        super().__init__(sampling_strategy=sampling_strategy)
+        self.n_subsets = n_subsets
+        self.replacement = replacement
+        self.random_state = random_state
+
+    def _fit_resample(self, X, y):
+        rng = check_random_state(self.random_state)
+        self.subset_indices_ = []
+        for _ in range(self.n_subsets):
+            under = RandomUnderSampler(
+                sampling_strategy=self.sampling_strategy_,
+                replacement=self.replacement,
+                random_state=int(rng.randint(_MAX_SEED)),
+            )
+            under.fit_resample(X, y)
+            self.subset_indices_.append(under.sample_indices_)
+        rows = np.concatenate(self.subset_indices_)
+        return X[rows], y[rows]
