@@ -109,5 +109,5 @@ def test_reads_the_official_zip_and_arff(tmp_path, nslkdd_train):
     frame = load_nslkdd(path=write(tmp_path, "tiny.arff", header + rows))
     assert frame["category"].tolist() == ["Normal", "Attack"]
     assert frame["difficulty"].isna().all()
-    with pytest.raises(UnknownLabelError, match=r"tiny2\.arff, line 45"):
+    with pytest.raises(UnknownLabelError, match=r"tiny2\.arff, line 46"):
         load_nslkdd(path=write(tmp_path, "tiny2.arff", header + [rows[0], rows[0].replace(",normal", ",weird")]))

@@ -1,0 +1,78 @@
+"""Artefact cache (keys, atomic writes, reuse) and profiles."""
+
+from __future__ import annotations
+
+import pytest
+
+from idsynth.cache import ArtifactCache, atomic_path, config_key
+from idsynth.config import PROFILES, figures_dir, get_profile
+
+
+def test_config_key_is_order_independent_and_sensitive_to_values():
+    assert config_key({"a": 1, "b": [1, 2]}) == config_key({"b": [1, 2], "a": 1})
+    assert config_key({"a": 1}) != config_key({"a": 2})
+    assert len(config_key({})) == 16
+    with pytest.raises(TypeError, match="cannot key"):
+        config_key({"a": object()})
+
+
+def test_get_or_create_builds_once_then_reuses(tmp_path):
+    cache = ArtifactCache(tmp_path)
+    calls = []
+
+    def build():
+        calls.append(1)
+        return "artefact"
+
+    def save(obj, path):
+        path.write_text(obj)
+
+    def load(path):
+        return path.read_text()
+
+    assert cache.get_or_create("kind", {"x": 1}, build, save, load) == "artefact"
+    assert cache.get_or_create("kind", {"x": 1}, build, save, load) == "artefact"
+    assert len(calls) == 1
+    assert cache.has("kind", {"x": 1}) and not cache.has("kind", {"x": 2})
+    assert cache.path_for("kind", {"x": 1}).with_name(cache.path_for("kind", {"x": 1}).name + ".config.json").exists()
+
+
+def test_a_crash_while_saving_leaves_no_artefact(tmp_path):
+    cache = ArtifactCache(tmp_path)
+
+    def save(obj, path):
+        path.write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        cache.get_or_create("kind", {"x": 1}, lambda: "a", save, lambda p: p.read_text())
+    assert not cache.has("kind", {"x": 1})
+    assert list((tmp_path / "kind").iterdir()) == []
+
+
+def test_atomic_path_replaces_only_on_success(tmp_path):
+    target = tmp_path / "t.txt"
+    target.write_text("old")
+    with pytest.raises(ValueError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("new")
+            raise ValueError
+    assert target.read_text() == "old"
+
+
+def test_profiles(monkeypatch):
+    assert get_profile("smoke").n_seeds == 1 and get_profile("paper").n_seeds >= 3
+    assert get_profile("paper").seeds(5) == [5, 6, 7]
+    monkeypatch.setenv("IDSYNTH_PROFILE", "smoke")
+    assert get_profile().name == "smoke"
+    with pytest.raises(ValueError, match="unknown profile"):
+        get_profile("huge")
+    with pytest.raises(KeyError, match="no section"):
+        get_profile("paper")["nope"]
+    assert set(PROFILES["paper"].sections) == set(PROFILES["smoke"].sections)
+
+
+def test_smoke_figures_never_land_in_the_committed_folder(monkeypatch, tmp_path):
+    monkeypatch.delenv("IDSYNTH_FIGURES", raising=False)
+    assert figures_dir("smoke").parts[-3:] == ("build", "smoke", "figures")
+    assert figures_dir("paper").name == "figures" and "build" not in figures_dir("paper").parts

@@ -1,0 +1,47 @@
+"""run_all's notebook runner: selection, in-place execution, stop at the first failure."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from idsynth import runner
+
+
+def make(path, sources, tag_first=True):
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    for i, src in enumerate(sources):
+        cell = new_code_cell(src)
+        if i == 0 and tag_first:
+            cell.metadata["tags"] = ["parameters"]
+        nb.cells.append(cell)
+    nbformat.write(nb, path)
+
+
+def test_select_only_and_from(tmp_path):
+    for name in ("00_a.ipynb", "01_b.ipynb", "02_c.ipynb", "notes.ipynb"):
+        make(tmp_path / name, ["x = 1"])
+    found = runner.discover(tmp_path)
+    assert [p.name for p in found] == ["00_a.ipynb", "01_b.ipynb", "02_c.ipynb"]
+    assert [p.name for p in runner.select(found, only="1")] == ["01_b.ipynb"]
+    assert [p.name for p in runner.select(found, start="01")] == ["01_b.ipynb", "02_c.ipynb"]
+    with pytest.raises(SystemExit, match="no notebook numbered"):
+        runner.select(found, only="07")
+
+
+@pytest.mark.slow
+def test_runs_in_place_with_parameters_and_stops_at_first_failure(tmp_path, capsys):
+    make(tmp_path / "00_ok.ipynb", ['profile = "paper"\nseed = 0', "print(profile, seed * 10)"])
+    make(tmp_path / "01_bad.ipynb", ['profile = "paper"', "raise ValueError('broken cell')"])
+    make(tmp_path / "02_never.ipynb", ['profile = "paper"', "print('ran')"])
+    status = runner.main(["--profile", "smoke", "--seed", "4", "--notebooks", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "FAILED 01_bad.ipynb" in out and "ValueError: broken cell" in out
+    assert "02_never" not in out.split("FAILED")[1]
+    done = nbformat.read(tmp_path / "00_ok.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in done.cells for o in c.get("outputs", []))
+    assert "smoke 40" in printed
+    assert nbformat.read(tmp_path / "02_never.ipynb", as_version=4).cells[1].outputs == []
