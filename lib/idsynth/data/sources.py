@@ -1,0 +1,186 @@
+"""Where data files are found, how they are downloaded, and their SHA-256 checks.
+
+Discovery order for a file of a data set (e.g. ``nsl-kdd/KDDTrain+.txt``):
+
+1. an explicit path (a file, or a directory) given by the caller;
+2. the directory in ``$IDSYNTH_DATA``;
+3. ``./data/`` under the repository root;
+4. a download from the official source (NSL-KDD only), verified against the published hashes.
+
+Inside a directory, a file is looked up as ``<dir>/<dataset>/<name>`` and ``<dir>/<name>``, and
+inside the official archive (``NSL-KDD.zip``) when one lies there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from ..cache import atomic_path
+from ..config import CACHE_ENV, DATA_ENV, repo_root
+from .errors import ChecksumError, DataNotFoundError
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """What we know about one public data set: its folder, archive, URL and how to get it."""
+
+    folder: str
+    archive: str | None
+    url: str | None
+    howto: str
+
+
+SOURCES: dict[str, DatasetSource] = {
+    "nsl-kdd": DatasetSource(
+        folder="nsl-kdd",
+        archive="NSL-KDD.zip",
+        # The University of New Brunswick's Canadian Institute for Cybersecurity distributes
+        # NSL-KDD (https://www.unb.ca/cic/datasets/nsl.html); override with $IDSYNTH_NSLKDD_URL.
+        url="http://205.174.165.80/CICDataset/NSL-KDD/Dataset/NSL-KDD.zip",
+        howto=(
+            "Download NSL-KDD.zip from https://www.unb.ca/cic/datasets/nsl.html and put "
+            "KDDTrain+.txt and KDDTest+.txt (or the zip itself) in <data>/nsl-kdd/, then point "
+            "IDSYNTH_DATA at <data> (or pass data_dir=...)."
+        ),
+    ),
+    "cic-ids-2017": DatasetSource(
+        folder="cic-ids-2017",
+        archive=None,
+        url=None,
+        howto=(
+            "Request CIC-IDS-2017 (MachineLearningCSV.zip or GeneratedLabelledFlows.zip) from "
+            "https://www.unb.ca/cic/datasets/ids-2017.html, unpack the CSV files into "
+            "<data>/cic-ids-2017/, then point IDSYNTH_DATA at <data> (or pass data_dir=...)."
+        ),
+    ),
+}
+
+URL_ENV = {"nsl-kdd": "IDSYNTH_NSLKDD_URL"}
+
+
+def known_checksums(dataset: str) -> dict[str, str]:
+    """``{file name: sha256}`` published for ``dataset`` (shipped inside the package)."""
+    text = resources.files("idsynth.data").joinpath("checksums", f"{dataset}.sha256").read_text()
+    sums = {}
+    for line in text.splitlines():
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            sums[name.strip().lstrip("*")] = digest.lower()
+    return sums
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_VERIFIED: dict[tuple[str, int, int], str] = {}
+
+
+def verify_checksum(path: str | os.PathLike, dataset: str, name: str | None = None) -> bool:
+    """Check ``path`` against the published SHA-256 of ``name`` (default: its file name).
+
+    Returns ``True`` when checked, ``False`` when no hash is published for that name (e.g. the
+    ``.arff`` variants). Raises :class:`ChecksumError` on a mismatch. Results are memoised on
+    (path, size, mtime) so that re-reading a verified file costs nothing.
+    """
+    path = Path(path)
+    name = name or path.name
+    expected = known_checksums(dataset).get(name)
+    if expected is None:
+        return False
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    actual = _VERIFIED.get(key) or sha256_file(path)
+    if actual != expected:
+        raise ChecksumError(
+            f"{path}: SHA-256 {actual} does not match the published {expected} for {name}; "
+            f"the file is corrupt or not the official {dataset} release. {SOURCES[dataset].howto}"
+        )
+    _VERIFIED[key] = actual
+    return True
+
+
+def candidate_dirs(data_dir: str | os.PathLike | None = None) -> list[tuple[Path, str]]:
+    """The directories searched, in order, each with where it came from."""
+    dirs: list[tuple[Path, str]] = []
+    if data_dir is not None:
+        dirs.append((Path(data_dir), "data_dir argument"))
+    if os.environ.get(DATA_ENV):
+        dirs.append((Path(os.environ[DATA_ENV]), f"${DATA_ENV}"))
+    dirs.append((repo_root() / "data", "./data"))
+    return dirs
+
+
+def _extract_from_archive(archive: Path, name: str, dataset: str) -> Path | None:
+    """Extract member ``name`` (at any depth) of ``archive`` into the cache; None if absent."""
+    with zipfile.ZipFile(archive) as zf:
+        members = [m for m in zf.namelist() if Path(m).name == name]
+        if not members:
+            return None
+        cache_root = Path(os.environ.get(CACHE_ENV) or repo_root() / ".cache" / "idsynth")
+        target = cache_root / "extracted" / dataset / name
+        if not target.exists():
+            with atomic_path(target) as tmp, zf.open(members[0]) as src:
+                tmp.write_bytes(src.read())
+        return target
+
+
+def find_file(
+    dataset: str, name: str, data_dir: str | os.PathLike | None = None, download: bool = True
+) -> Path:
+    """Locate (or download) file ``name`` of ``dataset`` and verify its checksum.
+
+    Raises :class:`DataNotFoundError` listing every place searched and how to obtain the data.
+    """
+    source = SOURCES[dataset]
+    looked: list[str] = []
+    for directory, origin in candidate_dirs(data_dir):
+        for folder in (directory / source.folder, directory):
+            candidate = folder / name
+            looked.append(f"{candidate} ({origin})")
+            if candidate.is_file():
+                verify_checksum(candidate, dataset, name)
+                return candidate
+            if source.archive and (folder / source.archive).is_file():
+                extracted = _extract_from_archive(folder / source.archive, name, dataset)
+                looked.append(f"{folder / source.archive} ({origin})")
+                if extracted is not None:
+                    verify_checksum(extracted, dataset, name)
+                    return extracted
+    url = os.environ.get(URL_ENV.get(dataset, ""), source.url) if source.url else None
+    if download and url:
+        try:
+            return _download(dataset, name, url)
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:  # URLError is an OSError
+            looked.append(f"{url} (download failed: {exc})")
+    raise DataNotFoundError(
+        f"{dataset} file {name!r} not found. Looked in:\n  - " + "\n  - ".join(looked) + f"\n{source.howto}"
+    )
+
+
+def _download(dataset: str, name: str, url: str) -> Path:
+    """Fetch the official archive into ``./data/<dataset>/``, verify and return ``name``."""
+    source = SOURCES[dataset]
+    target_dir = repo_root() / "data" / source.folder
+    archive = target_dir / (source.archive or Path(url).name)
+    if not archive.exists():
+        print(f"downloading {url} -> {archive}")
+        with atomic_path(archive) as tmp, urllib.request.urlopen(url, timeout=60) as response:
+            with open(tmp, "wb") as out:
+                while block := response.read(1 << 20):
+                    out.write(block)
+    extracted = _extract_from_archive(archive, name, dataset)
+    if extracted is None:
+        raise ValueError(f"{archive} (from {url}) holds no member named {name}")
+    verify_checksum(extracted, dataset, name)
+    return extracted
