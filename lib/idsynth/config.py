@@ -31,8 +31,11 @@ _PAPER: dict[str, dict[str, Any]] = {
     "seeds": {"n_seeds": 3},
     "nslkdd": {"train_rows": None, "test_rows": None},
     # -- section: vgm (01, 02) --
+    "vgm": {"train_rows": None, "test_rows": None, "epochs": 80, "batch_size": 200},
     # -- section: vgm_augment (03) / oversample (04) --
     # -- section: mageid_data / imaging (05) --
+    "mageid_data": {"n_rows": 30000},
+    "imaging": {"layout": "igtd", "image_size": None, "upscale": 1, "n_examples": 8, "speed_rows": 1_000_000},
     # -- section: mageid (06, 07, 09) --
     # -- section: tabddpm (08) --
 }
@@ -41,8 +44,11 @@ _SMOKE: dict[str, dict[str, Any]] = {
     "seeds": {"n_seeds": 1},
     "nslkdd": {"train_rows": 3000, "test_rows": 1500},
     # -- section: vgm (01, 02) --
+    "vgm": {"train_rows": 3000, "test_rows": 1500, "epochs": 2, "batch_size": 200},
     # -- section: vgm_augment (03) / oversample (04) --
     # -- section: mageid_data / imaging (05) --
+    "mageid_data": {"n_rows": 3000},
+    "imaging": {"layout": "igtd", "image_size": None, "upscale": 1, "n_examples": 8, "speed_rows": 200_000},
     # -- section: mageid (06, 07, 09) --
     # -- section: tabddpm (08) --
 }

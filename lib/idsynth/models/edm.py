@@ -1,0 +1,616 @@
+"""EDM latent diffusion (Karras et al. 2022): MAGE-ID's stage 2, TabSyn's latent model.
+
+"Elucidating the Design Space of Diffusion-Based Generative Models" (Karras, Aittala, Aila,
+Laine; NeurIPS 2022) is cited below as *EDM*. Each formula is one small piece, and the pieces
+only meet through a denoiser ``D(x; sigma, labels)``:
+
+* :class:`EDMPrecond` wraps *any* raw network ``F(x_in, c_noise, labels)`` into the
+  preconditioned denoiser ``D`` (EDM Eq. 7, Table 1).
+* :class:`EDMLoss` is a callable ``(D, x, labels) -> per-sample loss`` (EDM Eq. 2 and 8,
+  Table 1).
+* :func:`edm_sigma_steps` and :func:`edm_sampler` integrate the probability-flow ODE with
+  Heun's method (EDM Eq. 5, Algorithms 1 and 2); the sampler is a pure function of
+  ``(net, latents, labels, num_steps, sigma_min, sigma_max, rho)``.
+* :class:`MLPDenoiser` is the raw network ``F`` (an MLP in the spirit of TabSyn's
+  ``MLPDiffusion``) with a sinusoidal noise embedding and a class embedding that reserves a
+  *null* class for classifier-free guidance (Ho & Salimans 2022).
+* :class:`LatentEDM` puts them together as a generator of latent vectors
+  (``fit(Z, y)`` / ``sample(n_per_class)`` / ``save`` / ``load``, the protocol of
+  :mod:`idsynth.models.base`).
+
+Swapping the network never touches the loss or the sampler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from idsynth.config import resolve_device
+from idsynth.models.base import labels_from_counts
+
+__all__ = [
+    "EDMPrecond",
+    "EDMLoss",
+    "SinusoidalEmbedding",
+    "MLPDenoiser",
+    "edm_sigma_steps",
+    "edm_sampler",
+    "LatentEDM",
+]
+
+
+def _sigma_column(sigma, x: torch.Tensor) -> torch.Tensor:
+    """``sigma`` (a float, a 0-d tensor, ``(n,)`` or ``(n, 1)``) -> a ``(n or 1, 1)`` tensor like ``x``."""
+    sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
+    if sigma.ndim == 0:
+        return sigma.reshape(1, 1)
+    if sigma.ndim == 1:
+        sigma = sigma.reshape(-1, 1)
+    if sigma.ndim != 2 or sigma.shape[1] != 1 or sigma.shape[0] not in (1, x.shape[0]):
+        raise ValueError(
+            f"sigma must be a scalar or hold one noise level per row of x ({x.shape[0]}); got shape {tuple(sigma.shape)}"
+        )
+    return sigma
+
+
+# --------------------------------------------------------------------------------------
+# EDM Eq. 7 and Table 1 ("Ours"): D(x; σ) = c_skip(σ) x + c_out(σ) F(c_in(σ) x; c_noise(σ)).
+class EDMPrecond(nn.Module):
+    """The preconditioned denoiser ``D(x; sigma, labels)`` around a raw network ``F``.
+
+    ``net(x_in: (n, d), c_noise: (n,) or (1,), labels) -> (n, d)`` is any module; ``sigma_data``
+    is the standard deviation the data are assumed to have (per dimension). The scalings make
+    the network's input and its training target unit-variance at every noise level.
+    """
+
+    def __init__(self, net: nn.Module, sigma_data: float = 0.5):
+        super().__init__()
+        if not sigma_data > 0:
+            raise ValueError(f"sigma_data must be positive, got {sigma_data}")
+        self.net = net
+        self.sigma_data = float(sigma_data)
+
+    def c_skip(self, sigma):
+        return self.sigma_data**2 / (sigma**2 + self.sigma_data**2)
+
+    def c_out(self, sigma):
+        return sigma * self.sigma_data / (sigma**2 + self.sigma_data**2) ** 0.5
+
+    def c_in(self, sigma):
+        return 1.0 / (sigma**2 + self.sigma_data**2) ** 0.5
+
+    @staticmethod
+    def c_noise(sigma):
+        return torch.log(torch.as_tensor(sigma)) / 4.0
+
+    def forward(self, x: torch.Tensor, sigma, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``x``: (n, d) noisy data; ``sigma``: scalar or (n,) noise levels; -> D(x; sigma): (n, d)."""
+        if x.ndim != 2:
+            raise ValueError(f"x must be 2-D (n, d), got shape {tuple(x.shape)}")
+        sigma = _sigma_column(sigma, x)
+        raw = self.net(self.c_in(sigma) * x, self.c_noise(sigma).reshape(-1), labels)
+        return self.c_skip(sigma) * x + self.c_out(sigma) * raw.to(x.dtype)
+
+
+# --------------------------------------------------------------------------------------
+# EDM Eq. 2 and 8, Table 1: ln σ ~ N(P_mean, P_std²), λ(σ) = (σ² + σ_data²) / (σ σ_data)².
+class EDMLoss:
+    """``loss(D, x, labels=None, generator=None) -> (n,)``: λ(σ)·mean_d (D(x + σε; σ) − x)².
+
+    ``D`` is a preconditioned denoiser (e.g. :class:`EDMPrecond`); ``x``: (n, d) clean data with
+    per-dimension standard deviation ``sigma_data``. One σ is drawn per row; ``generator``
+    (on ``x``'s device) makes the draw reproducible. The weight equals ``1 / c_out(σ)²``, so
+    the raw network sees a unit-weighted regression target at every σ.
+    """
+
+    def __init__(self, P_mean: float = -1.2, P_std: float = 1.2, sigma_data: float = 0.5):
+        if not P_std > 0 or not sigma_data > 0:
+            raise ValueError(f"P_std and sigma_data must be positive, got {P_std}, {sigma_data}")
+        self.P_mean = float(P_mean)
+        self.P_std = float(P_std)
+        self.sigma_data = float(sigma_data)
+
+    def weight(self, sigma):
+        return (sigma**2 + self.sigma_data**2) / (sigma * self.sigma_data) ** 2
+
+    def sample_sigma(self, n: int, device, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n, 1) noise levels with ln σ ~ N(P_mean, P_std²)."""
+        normal = torch.randn((n, 1), device=device, generator=generator)
+        return (normal * self.P_std + self.P_mean).exp()
+
+    def __call__(self, net: Callable, x: torch.Tensor, labels=None, generator: torch.Generator | None = None):
+        sigma = self.sample_sigma(x.shape[0], x.device, generator)
+        noise = torch.randn(x.shape, device=x.device, generator=generator) * sigma
+        denoised = net(x + noise, sigma, labels)
+        return self.weight(sigma).reshape(-1) * ((denoised - x) ** 2).mean(dim=1)
+
+
+# --------------------------------------------------------------------------------------
+# Vaswani et al. 2017, Sec. 3.5 sinusoids applied to the scalar c_noise (EDM's "positional" embedding).
+class SinusoidalEmbedding(nn.Module):
+    """``(m,) -> (m, channels)``: ``[cos(c·f_k), sin(c·f_k)]`` with ``f_k = max_positions^(-k/half)``."""
+
+    def __init__(self, channels: int, max_positions: int = 10_000):
+        super().__init__()
+        if channels < 2 or channels % 2:
+            raise ValueError(f"channels must be an even number >= 2, got {channels}")
+        half = channels // 2
+        freqs = (1.0 / max_positions) ** (torch.arange(half, dtype=torch.float32) / half)
+        self.register_buffer("freqs", freqs, persistent=False)
+
+    def forward(self, c: torch.Tensor) -> torch.Tensor:
+        angles = c.reshape(-1, 1).to(self.freqs.dtype) * self.freqs
+        return torch.cat([angles.cos(), angles.sin()], dim=1)
+
+
+class MLPDenoiser(nn.Module):
+    """Raw network ``F(x_in, c_noise, labels) -> (n, dim)`` for :class:`EDMPrecond`.
+
+    ``h = proj(x_in) + noise_mlp(sinusoids(c_noise)) + class_embedding(labels)``, then
+    ``hidden -> 2·hidden (×n_layers) -> hidden -> dim`` with SiLU; ``n_layers = 2`` is TabSyn's
+    ``MLPDiffusion`` trunk (1024 -> 2048 -> 2048 -> 1024 -> d). ``c_noise`` may be ``(1,)``
+    (one σ for the batch, as in sampling): its embedding is then computed once and broadcast.
+
+    Class conditioning (``n_classes`` not None): ``labels`` are int64 codes in
+    ``[0, n_classes)``; code ``n_classes`` is the null class, used when ``labels is None`` and,
+    in training mode, in place of a fraction ``label_dropout`` of the labels (classifier-free
+    guidance, Ho & Salimans 2022). That dropout draws from a private generator seeded by
+    ``dropout_seed``, so training is reproducible without touching torch's global RNG.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        hidden: int = 1024,
+        n_layers: int = 2,
+        n_classes: int | None = None,
+        label_dropout: float = 0.1,
+        dropout_seed: int = 0,
+    ):
+        super().__init__()
+        if dim < 1 or hidden < 2 or n_layers < 1:
+            raise ValueError(f"need dim >= 1, hidden >= 2, n_layers >= 1; got {dim}, {hidden}, {n_layers}")
+        if n_classes is not None and n_classes < 1:
+            raise ValueError(f"n_classes must be None (unconditional) or >= 1, got {n_classes}")
+        if not 0.0 <= label_dropout < 1.0:
+            raise ValueError(f"label_dropout must be in [0, 1), got {label_dropout}")
+        self.dim, self.hidden, self.n_layers = int(dim), int(hidden), int(n_layers)
+        self.n_classes = None if n_classes is None else int(n_classes)
+        self.label_dropout = float(label_dropout)
+        self.dropout_seed = int(dropout_seed)
+        self._dropout_generator: torch.Generator | None = None
+        self._dropout_device: torch.device | None = None
+
+        hidden = self.hidden
+        self.proj = nn.Linear(dim, hidden)
+        self.noise_embedding = nn.Sequential(
+            SinusoidalEmbedding(hidden), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
+        )
+        self.class_embedding = None if n_classes is None else nn.Embedding(self.n_classes + 1, hidden)
+        wide = 2 * hidden
+        layers: list[nn.Module] = [nn.Linear(hidden, wide), nn.SiLU()]
+        for _ in range(n_layers - 1):
+            layers += [nn.Linear(wide, wide), nn.SiLU()]
+        layers += [nn.Linear(wide, hidden), nn.SiLU(), nn.Linear(hidden, dim)]
+        self.trunk = nn.Sequential(*layers)
+
+    @property
+    def null_class(self) -> int | None:
+        return self.n_classes
+
+    def _drop_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        if self._dropout_generator is None or self._dropout_device != labels.device:
+            self._dropout_generator = torch.Generator(device=labels.device).manual_seed(self.dropout_seed)
+            self._dropout_device = labels.device
+        gen = self._dropout_generator
+        drop = torch.rand(labels.shape, device=labels.device, generator=gen) < self.label_dropout
+        return torch.where(drop, torch.full_like(labels, self.null_class), labels)
+
+    def _class_vectors(self, labels: torch.Tensor | None, n: int, device) -> torch.Tensor | None:
+        if self.class_embedding is None:
+            if labels is not None:
+                raise ValueError("this denoiser is unconditional (n_classes=None) but got labels")
+            return None
+        if labels is None:
+            labels = torch.full((n,), self.null_class, dtype=torch.long, device=device)
+        elif labels.shape != (n,) or labels.dtype not in (torch.int64, torch.int32):
+            raise ValueError(f"labels must be an int64 tensor of shape ({n},), got {labels.dtype} {tuple(labels.shape)}")
+        elif self.training and self.label_dropout > 0:
+            labels = self._drop_labels(labels.long())
+        return self.class_embedding(labels.long())
+
+    def forward(self, x: torch.Tensor, noise_labels: torch.Tensor, labels: torch.Tensor | None = None):
+        """``x``: (n, dim); ``noise_labels``: (n,) or (1,) c_noise; ``labels``: (n,) codes or None."""
+        h = self.proj(x) + self.noise_embedding(noise_labels)
+        cls = self._class_vectors(labels, x.shape[0], x.device)
+        if cls is not None:
+            h = h + cls
+        return self.trunk(h)
+
+
+# --------------------------------------------------------------------------------------
+# EDM Eq. 5: σ_i = (σ_max^(1/ρ) + i/(N−1)·(σ_min^(1/ρ) − σ_max^(1/ρ)))^ρ for i < N, and σ_N = 0.
+def edm_sigma_steps(num_steps: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0, device=None):
+    """The ``(num_steps + 1,)`` float64 noise levels, from ``sigma_max`` down to ``sigma_min``, then 0."""
+    if num_steps < 2:
+        raise ValueError(f"num_steps must be >= 2, got {num_steps}")
+    if not 0 < sigma_min < sigma_max or not rho > 0:
+        raise ValueError(f"need 0 < sigma_min < sigma_max and rho > 0; got {sigma_min}, {sigma_max}, {rho}")
+    ramp = torch.arange(num_steps, dtype=torch.float64, device=device) / (num_steps - 1)
+    inv_max, inv_min = sigma_max ** (1.0 / rho), sigma_min ** (1.0 / rho)
+    sigmas = (inv_max + ramp * (inv_min - inv_max)) ** rho
+    return torch.cat([sigmas, sigmas.new_zeros(1)])
+
+
+def _guided(net: Callable, labels, guidance: float) -> Callable:
+    """D(x; σ) with classifier-free guidance: D_u + w·(D_c − D_u) (Ho & Salimans 2022, Eq. 6)."""
+    if guidance == 1.0:
+        return lambda x, sigma: net(x, sigma, labels)
+    if labels is None:
+        raise ValueError("classifier-free guidance (guidance != 1) needs class labels")
+
+    def denoise(x, sigma):
+        conditional = net(x, sigma, labels)
+        unconditional = net(x, sigma, None)
+        return unconditional + guidance * (conditional - unconditional)
+
+    return denoise
+
+
+# EDM Algorithm 2 (Algorithm 1 when S_churn = 0): Heun's 2nd-order steps on Eq. 5's σ_i.
+@torch.no_grad()
+def edm_sampler(
+    net: Callable,
+    latents: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    num_steps: int = 50,
+    sigma_min: float = 0.002,
+    sigma_max: float = 80.0,
+    rho: float = 7.0,
+    guidance: float = 1.0,
+    S_churn: float = 0.0,
+    S_min: float = 0.0,
+    S_max: float = float("inf"),
+    S_noise: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Integrate from ``x_0 = latents·σ_max`` (latents ~ N(0, I), (n, d)) to a sample x_N: (n, d).
+
+    ``net(x, sigma, labels) -> D``. Deterministic for given latents when ``S_churn = 0``
+    (the default, Algorithm 1); otherwise the churn noise comes from ``generator``. The state
+    stays in ``latents``' dtype (float32): the sampler is run in large batches.
+    """
+    denoise = _guided(net, labels, float(guidance))
+    steps = edm_sigma_steps(num_steps, sigma_min, sigma_max, rho)  # on the host: no device sync
+    steps_host = steps.tolist()  # control flow on the host, arithmetic with device scalars
+    steps_dev = steps.to(device=latents.device, dtype=latents.dtype)
+    gamma_max = min(S_churn / num_steps, math.sqrt(2.0) - 1.0)
+    x_next = latents * steps_dev[0]
+    for i in range(num_steps):
+        x_cur, t_cur, t_next = x_next, steps_dev[i], steps_dev[i + 1]
+        gamma = gamma_max if S_churn > 0 and S_min <= steps_host[i] <= S_max else 0.0
+        if gamma > 0:
+            t_hat = t_cur * (1.0 + gamma)
+            churn = torch.randn(x_cur.shape, device=x_cur.device, dtype=x_cur.dtype, generator=generator)
+            x_hat = x_cur + (t_hat**2 - t_cur**2).sqrt() * S_noise * churn
+        else:
+            t_hat, x_hat = t_cur, x_cur
+        d_cur = (x_hat - denoise(x_hat, t_hat)) / t_hat
+        x_next = x_hat + (t_next - t_hat) * d_cur
+        if i < num_steps - 1:  # Heun's correction, skipped on the last step to σ = 0
+            d_prime = (x_next - denoise(x_next, t_next)) / t_next
+            x_next = x_hat + (t_next - t_hat) * (0.5 * d_cur + 0.5 * d_prime)
+    return x_next
+
+
+# --------------------------------------------------------------------------------------
+# Private training helpers (a shared idsynth.models.training module may replace them).
+def _make_adam(params, learning_rate: float, weight_decay: float, device: torch.device) -> torch.optim.Adam:
+    """Adam, fused into one kernel per step on CUDA."""
+    return torch.optim.Adam(params, lr=learning_rate, weight_decay=weight_decay, fused=device.type == "cuda")
+
+
+def _shuffled_batches(n: int, batch_size: int, generator: torch.Generator, device):
+    """Index tensors covering ``range(n)`` in a device-side random order (the last may be short)."""
+    order = torch.randperm(n, generator=generator, device=device)
+    return order.split(batch_size)
+
+
+def _autocast(device: torch.device, enabled: bool):
+    """bf16 autocast on CUDA when ``enabled``; a no-op elsewhere."""
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema <- decay·ema + (1 − decay)·model, for all parameters in one fused call."""
+    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - decay)
+
+
+def _plain(value):
+    """NumPy scalars -> Python numbers, so a saved file loads with ``weights_only=True``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class LatentEDM:
+    """Class-conditional EDM generator of latent vectors (MAGE-ID stage 2; TabSyn's stage 2).
+
+    ``fit(Z, y)``: ``Z`` (n, dim) float32 latents, ``y`` (n,) class labels (or None for an
+    unconditional model). Each latent dimension is standardised and rescaled to standard
+    deviation ``sigma_data`` (stored ``mean_``, ``std_``), so the data match the
+    preconditioning's assumption exactly; with the default ``sigma_data = 0.5`` this is EDM's
+    and TabSyn's convention, under which ``P_mean``, ``P_std``, ``sigma_min`` and ``sigma_max``
+    keep their published values. Training minimises :class:`EDMLoss` with Adam (fused on
+    CUDA) over device-resident, device-shuffled batches; ``ema_decay`` (None = off) keeps an
+    exponential moving average of the weights (with the usual ``(1+t)/(10+t)`` warm-up) that is
+    used for sampling. ``loss_history_`` holds the mean loss per epoch.
+
+    ``sample(n_per_class, random_state)`` returns exactly the requested rows per class, in the
+    original latent scale, by :func:`edm_sampler` in batches of ``sample_batch_size``.
+
+    ``hidden`` / ``n_layers``: :class:`MLPDenoiser`'s width and number of wide layers (TabSyn:
+    1024 and 2). ``guidance`` != 1 applies classifier-free guidance, which needs
+    ``label_dropout > 0`` in training. ``mixed_precision``: bf16 autocast for the network on
+    CUDA (ignored on CPU). Same ``random_state``, same device -> same model and same samples.
+    """
+
+    _PARAMS = (
+        "dim", "n_classes", "hidden", "n_layers", "epochs", "batch_size", "learning_rate",
+        "weight_decay", "label_dropout", "ema_decay", "sigma_data", "P_mean", "P_std",
+        "num_steps", "sigma_min", "sigma_max", "rho", "guidance", "sample_batch_size",
+        "mixed_precision", "device", "random_state", "verbose",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        dim: int | None = None,
+        n_classes: int | None = None,
+        hidden: int = 1024,
+        n_layers: int = 2,
+        epochs: int = 2000,
+        batch_size: int = 4096,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 0.0,
+        label_dropout: float = 0.1,
+        ema_decay: float | None = 0.999,
+        sigma_data: float = 0.5,
+        P_mean: float = -1.2,
+        P_std: float = 1.2,
+        num_steps: int = 50,
+        sigma_min: float = 0.002,
+        sigma_max: float = 80.0,
+        rho: float = 7.0,
+        guidance: float = 1.0,
+        sample_batch_size: int = 65_536,
+        mixed_precision: bool = True,
+        device: str = "auto",
+        random_state: int = 0,
+        verbose: bool = True,
+    ):
+        self.dim = dim
+        self.n_classes = n_classes
+        self.hidden = hidden
+        self.n_layers = n_layers
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.label_dropout = label_dropout
+        self.ema_decay = ema_decay
+        self.sigma_data = sigma_data
+        self.P_mean = P_mean
+        self.P_std = P_std
+        self.num_steps = num_steps
+        self.sigma_min = sigma_min
+        self.sigma_max = sigma_max
+        self.rho = rho
+        self.guidance = guidance
+        self.sample_batch_size = sample_batch_size
+        self.mixed_precision = mixed_precision
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def get_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._PARAMS}
+
+    # ---- construction -----------------------------------------------------------------
+    def _build_denoiser(self, dim: int, n_classes: int | None, device) -> EDMPrecond:
+        """A fresh denoiser, initialised on the CPU from ``random_state`` (global RNG untouched)."""
+        with torch.random.fork_rng(devices=[]):
+            torch.random.default_generator.manual_seed(int(self.random_state))
+            raw = MLPDenoiser(
+                dim, hidden=self.hidden, n_layers=self.n_layers, n_classes=n_classes,
+                label_dropout=self.label_dropout, dropout_seed=int(self.random_state) + 1,
+            )  # fmt: skip
+        return EDMPrecond(raw, sigma_data=self.sigma_data).to(device)
+
+    def _check_params(self) -> None:
+        if int(self.epochs) < 1 or int(self.batch_size) < 1 or int(self.sample_batch_size) < 1:
+            raise ValueError("epochs, batch_size and sample_batch_size must be >= 1")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be None or in (0, 1), got {self.ema_decay}")
+        if self.guidance != 1.0 and self.label_dropout <= 0:
+            raise ValueError("guidance != 1 needs label_dropout > 0 (the null class must be trained)")
+
+    def _label_codes(self, y, n: int) -> tuple[np.ndarray, np.ndarray, bool]:
+        """-> (classes, codes (n,) int64, conditional)."""
+        if y is None:
+            if self.n_classes not in (None, 0):
+                raise ValueError(f"n_classes={self.n_classes} but fit got no labels")
+            return np.asarray([0]), np.zeros(n, dtype=np.int64), False
+        y = np.asarray(y)
+        if y.shape != (n,):
+            raise ValueError(f"y must have shape ({n},) to match Z, got {y.shape}")
+        if self.n_classes is not None:
+            if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= self.n_classes:
+                raise ValueError(f"with n_classes={self.n_classes}, y must hold integer codes in [0, {self.n_classes})")
+            return np.arange(self.n_classes, dtype=y.dtype), y.astype(np.int64), True
+        classes, codes = np.unique(y, return_inverse=True)
+        return classes, codes.astype(np.int64), True
+
+    # ---- fit --------------------------------------------------------------------------
+    def fit(self, Z, y=None) -> "LatentEDM":
+        """Train on latents ``Z`` (n, dim) float32 with labels ``y`` (n,) (None: unconditional)."""
+        self._check_params()
+        Z = np.asarray(Z, dtype=np.float32)
+        if Z.ndim != 2 or Z.shape[0] < 2:
+            raise ValueError(f"Z must be a 2-D array (n >= 2, dim), got shape {Z.shape}")
+        if self.dim is not None and Z.shape[1] != self.dim:
+            raise ValueError(f"Z has {Z.shape[1]} columns but dim={self.dim}")
+        if not np.isfinite(Z).all():
+            raise ValueError("Z contains NaN or infinite values")
+        n, dim = Z.shape
+        self.classes_, codes, self.conditional_ = self._label_codes(y, n)
+        self.device_ = resolve_device(self.device)
+        device = self.device_
+
+        self.mean_ = Z.mean(axis=0)
+        std = Z.std(axis=0)
+        self.std_ = np.where(std > 1e-8, std, 1.0).astype(np.float32)
+        data = torch.as_tensor((Z - self.mean_) / self.std_ * self.sigma_data, device=device)
+        labels = torch.as_tensor(codes, device=device) if self.conditional_ else None
+
+        n_classes = len(self.classes_) if self.conditional_ else None
+        self.denoiser_ = self._build_denoiser(dim, n_classes, device)
+        self.ema_ = None
+        if self.ema_decay is not None:
+            self.ema_ = self._build_denoiser(dim, n_classes, device)
+            self.ema_.load_state_dict(self.denoiser_.state_dict())
+            self.ema_.eval().requires_grad_(False)
+        loss_fn = EDMLoss(self.P_mean, self.P_std, self.sigma_data)
+        optimiser = _make_adam(self.denoiser_.parameters(), self.learning_rate, self.weight_decay, device)
+        generator = torch.Generator(device=device).manual_seed(int(self.random_state))
+
+        epochs = int(self.epochs)
+        epoch_loss = torch.zeros(epochs, device=device)
+        report_every = max(1, epochs // 100)
+        self.denoiser_.train()
+        started, step = time.perf_counter(), 0
+        bar = tqdm(range(epochs), desc="EDM", unit="epoch", disable=not self.verbose)
+        for epoch in bar:
+            total = torch.zeros((), device=device)
+            for idx in _shuffled_batches(n, int(self.batch_size), generator, device):
+                batch_labels = None if labels is None else labels[idx]
+                with _autocast(device, self.mixed_precision):
+                    loss = loss_fn(self.denoiser_, data[idx], batch_labels, generator=generator).mean()
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                step += 1
+                if self.ema_ is not None:
+                    _ema_update(self.ema_, self.denoiser_, min(self.ema_decay, (1 + step) / (10 + step)))
+                total += loss.detach() * idx.numel()
+            epoch_loss[epoch] = total / n
+            if self.verbose and (epoch % report_every == 0 or epoch == epochs - 1):
+                bar.set_postfix(loss=f"{epoch_loss[epoch].item():.4f}")  # one host sync per report
+        self.denoiser_.eval()
+        self.loss_history_ = epoch_loss.cpu().numpy()
+        self.fit_seconds_ = time.perf_counter() - started
+        self.n_steps_ = step
+        return self
+
+    # ---- sample -----------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "denoiser_"):
+            raise RuntimeError("LatentEDM is not fitted; call fit(Z, y) or LatentEDM.load(path) first")
+
+    @torch.no_grad()
+    def sample(self, n_per_class: Mapping[Any, int] | int, random_state: int | None = None):
+        """``{label: count}`` (or an int for an unconditional model) -> (Z (N, dim) float32, y (N,)).
+
+        Rows come grouped by class in the mapping's order, in the original latent scale.
+        """
+        self._check_fitted()
+        if isinstance(n_per_class, (int, np.integer)):
+            if self.conditional_:
+                raise TypeError("a class-conditional LatentEDM needs n_per_class as a {label: count} mapping")
+            n_per_class = {self.classes_[0].item(): int(n_per_class)}
+        y = labels_from_counts(n_per_class, self.classes_)
+        dim = len(self.mean_)
+        device = self.device_
+        if random_state is None:
+            random_state = int(np.random.SeedSequence().generate_state(1)[0])
+        generator = torch.Generator(device=device).manual_seed(int(random_state))
+        net = self.ema_ if self.ema_ is not None else self.denoiser_
+        net.eval()
+        codes = torch.as_tensor(np.searchsorted(self.classes_, y), dtype=torch.long, device=device)
+        out = torch.empty((len(y), dim), dtype=torch.float32, device=device)
+        for start in range(0, len(y), int(self.sample_batch_size)):
+            stop = min(start + int(self.sample_batch_size), len(y))
+            latents = torch.randn((stop - start, dim), device=device, generator=generator)
+            with _autocast(device, self.mixed_precision):
+                out[start:stop] = edm_sampler(
+                    net, latents, codes[start:stop] if self.conditional_ else None,
+                    num_steps=int(self.num_steps), sigma_min=self.sigma_min, sigma_max=self.sigma_max,
+                    rho=self.rho, guidance=float(self.guidance), generator=generator,
+                )  # fmt: skip
+        mean = torch.as_tensor(self.mean_, device=device)
+        scale = torch.as_tensor(self.std_ / self.sigma_data, device=device)
+        Z = (out * scale + mean).cpu().numpy()
+        return Z, y
+
+    # ---- persistence ------------------------------------------------------------------
+    def save(self, path) -> None:
+        """One file (torch.save of tensors, lists and numbers; loads with ``weights_only=True``)."""
+        self._check_fitted()
+        state = {
+            "format": "idsynth.LatentEDM/1",
+            "params": {name: _plain(value) for name, value in self.get_params().items()},
+            "classes": self.classes_.tolist(),
+            "conditional": bool(self.conditional_),
+            "mean": torch.as_tensor(self.mean_),
+            "std": torch.as_tensor(self.std_),
+            "loss_history": torch.as_tensor(self.loss_history_),
+            "n_steps": int(self.n_steps_),
+            "fit_seconds": float(self.fit_seconds_),
+            "denoiser": {k: v.detach().cpu() for k, v in self.denoiser_.state_dict().items()},
+            "ema": None if self.ema_ is None else {k: v.detach().cpu() for k, v in self.ema_.state_dict().items()},
+        }
+        if isinstance(path, (str, Path)):
+            with open(path, "wb") as handle:
+                torch.save(state, handle)
+        else:
+            torch.save(state, path)
+
+    @classmethod
+    def load(cls, path, device: str | None = None) -> "LatentEDM":
+        """Rebuild a saved model; ``device`` overrides the saved device setting."""
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or state.get("format") != "idsynth.LatentEDM/1":
+            raise ValueError(f"{path} does not hold a saved LatentEDM")
+        params = dict(state["params"])
+        if device is not None:
+            params["device"] = device
+        model = cls(**params)
+        model.classes_ = np.asarray(state["classes"])
+        model.conditional_ = bool(state["conditional"])
+        model.mean_ = state["mean"].numpy()
+        model.std_ = state["std"].numpy()
+        model.loss_history_ = state["loss_history"].numpy()
+        model.n_steps_ = int(state["n_steps"])
+        model.fit_seconds_ = float(state["fit_seconds"])
+        model.device_ = resolve_device(model.device)
+        n_classes = len(model.classes_) if model.conditional_ else None
+        model.denoiser_ = model._build_denoiser(len(model.mean_), n_classes, model.device_)
+        model.denoiser_.load_state_dict(state["denoiser"])
+        model.denoiser_.eval()
+        model.ema_ = None
+        if state["ema"] is not None:
+            model.ema_ = model._build_denoiser(len(model.mean_), n_classes, model.device_)
+            model.ema_.load_state_dict(state["ema"])
+            model.ema_.eval().requires_grad_(False)
+        return model

@@ -1,0 +1,228 @@
+"""Tests of idsynth.data.cicids2017 on small files in both official layouts, and on the real subset."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from idsynth.data.cicids2017 import (
+    DUPLICATED_COLUMN,
+    FEATURES,
+    IDENTIFIERS,
+    LABEL,
+    LAYOUT_GLF,
+    LAYOUT_ML,
+    SUBSET_CLASS_COUNTS,
+    cicids2017_summary,
+    load_cicids2017,
+    normalise_label,
+    read_cicids2017_file,
+)
+from idsynth.data.errors import ChecksumError, DataFormatError, DataNotFoundError, UnknownLabelError
+
+REAL_CIC = Path(os.environ.get("IDSYNTH_DATA", Path(__file__).resolve().parents[1] / "data")) / "cic-ids-2017"
+
+# The MachineLearningCSV header: Fwd Header Length.1 after Avg Bwd Segment Size, label last.
+ML_COLUMNS = list(FEATURES[:55]) + [DUPLICATED_COLUMN] + list(FEATURES[55:])
+GLF_COLUMNS = list(IDENTIFIERS[:4]) + [FEATURES[0], IDENTIFIERS[4], IDENTIFIERS[5]] + ML_COLUMNS[1:]
+
+
+def flow(seed: int) -> dict[str, str]:
+    """One flow's 78 feature fields as text: integers, plus a few fractional rates."""
+    rng = np.random.default_rng(seed)
+    values = {c: str(int(rng.integers(0, 1000))) for c in ML_COLUMNS}
+    values["Flow Bytes/s"] = f"{rng.random() * 1e4:.6f}"
+    values["Flow IAT Mean"] = f"{rng.random() * 1e3:.3f}"
+    values[DUPLICATED_COLUMN] = values["Fwd Header Length"]
+    return values
+
+
+def write_csv(path: Path, columns: list[str], rows: list[dict[str, str]], label_name="Label", lead_space=True, encoding="utf-8"):
+    """Write ``rows`` (dicts over ``columns`` + "Label") in the official style."""
+    header = [(" " if lead_space and i else "") + c for i, c in enumerate(columns)] + [(" " if lead_space else "") + label_name]
+    lines = [",".join(header)]
+    for row in rows:
+        if row is None:  # a blank line of commas, as in the official Thursday file
+            lines.append("," * len(columns))
+            continue
+        lines.append(",".join([row.get(c, "") for c in columns] + [row["Label"]]))
+    path.write_text("\n".join(lines) + "\n", encoding=encoding)
+
+
+def glf_row(features: dict[str, str], label: str, port: int) -> dict[str, str]:
+    ids = {"Flow ID": f"10.0.0.1-10.0.0.2-{port}-80-6", "Source IP": "10.0.0.1", "Source Port": str(port),
+           "Destination IP": "10.0.0.2", "Protocol": "6", "Timestamp": "7/7/2017 3:56"}  # fmt: skip
+    return {**features, **ids, "Label": label}
+
+
+@pytest.fixture
+def two_layouts(tmp_path):
+    """An ML file and a GLF file under <tmp>/cic-ids-2017/ with every quirk the loader handles."""
+    folder = tmp_path / "cic-ids-2017"
+    (folder / "MachineLearningCVE").mkdir(parents=True)
+    (folder / "TrafficLabelling").mkdir()
+    infinite = flow(100) | {"Flow Bytes/s": "Infinity", "Flow Packets/s": "Infinity"}
+    missing = flow(101) | {"Flow IAT Mean": ""}
+    nan_text = flow(102) | {"Flow Bytes/s": "NaN"}
+    ml_rows = [flow(i) | {"Label": "BENIGN"} for i in range(6)]
+    ml_rows += [flow(10) | {"Label": "DDoS"}, flow(11) | {"Label": "DDoS"}]
+    ml_rows += [infinite | {"Label": "BENIGN"}, missing | {"Label": "BENIGN"}, nan_text | {"Label": "DDoS"}]
+    ml_rows += [flow(0) | {"Label": "BENIGN"}, flow(10) | {"Label": "DDoS"}]  # 2 duplicates within the file
+    ml_rows += [flow(12) | {"Label": "PortScan"}, None]  # a blank line
+    write_csv(folder / "MachineLearningCVE" / "Friday-Afternoon-DDos.pcap_ISCX.csv", ML_COLUMNS, ml_rows)
+    glf_rows = [glf_row(flow(20 + i), "DDoS", 4000 + i) for i in range(3)]
+    glf_rows += [glf_row(flow(1), "BENIGN", 5000), glf_row(flow(11), "DDoS", 5001)]  # in the ML file (other ids)
+    glf_rows += [glf_row(flow(20), "DDoS", 4000)]  # duplicate within the GLF file
+    glf_rows += [glf_row(flow(30) | {"Flow Packets/s": "-Infinity"}, "DDoS", 4100)]
+    write_csv(folder / "TrafficLabelling" / "Friday-Afternoon-DDos.pcap_ISCX.csv", GLF_COLUMNS, glf_rows, lead_space=False)
+    return tmp_path
+
+
+def test_both_layouts_cleaned_and_reported(two_layouts):
+    loaded = load_cicids2017(two_layouts)
+    frame, report = loaded.frame, loaded.report
+    assert list(frame.columns) == [*FEATURES, LABEL]
+    assert report.class_counts == {"BENIGN": 6, "DDoS": 5, "PortScan": 1}
+    assert len(frame) == 12 and not frame.duplicated().any()
+    assert np.isfinite(frame[list(FEATURES)].to_numpy(dtype=float)).all()
+
+    files = report.files.set_index("file")
+    ml, glf = "MachineLearningCVE/Friday-Afternoon-DDos.pcap_ISCX.csv", "TrafficLabelling/Friday-Afternoon-DDos.pcap_ISCX.csv"
+    assert files.loc[ml, "layout"] == LAYOUT_ML and files.loc[glf, "layout"] == LAYOUT_GLF
+    assert files.loc[ml, "rows_read"] == 15 and files.loc[glf, "rows_read"] == 7
+    assert files.loc[ml, "rows_kept"] == 9 and files.loc[glf, "rows_kept"] == 3
+    assert (files["sha256"] == "not listed").all()
+
+    dropped = {(r.file, r.reason): r.rows for r in report.dropped.itertuples()}
+    assert dropped == {
+        (ml, "blank line"): 1,
+        (ml, "Infinity/NaN value"): 3,
+        (glf, "Infinity/NaN value"): 1,
+        (ml, "duplicate within the file"): 2,
+        (glf, "duplicate within the file"): 1,
+        (glf, "duplicate of a row in an earlier file"): 2,
+    }
+    detail = report.dropped.set_index(["file", "reason"]).loc[(ml, "Infinity/NaN value"), "detail"]
+    assert detail == "Flow Bytes/s: 2, Flow Packets/s: 1, Flow IAT Mean: 1"
+    assert report.dropped_by_reason()["duplicate of a row in an earlier file"] == 2
+    assert "12 rows kept" in str(report)
+
+    # types: integer-valued columns are int64, the rates float64; the schema agrees
+    assert frame["Destination Port"].dtype == np.int64 and frame["Flow Bytes/s"].dtype == np.float64
+    assert set(loaded.schema.numeric) == set(FEATURES) and loaded.schema.categorical == ()
+    assert "Flow Bytes/s" not in loaded.schema.integer and "Destination Port" in loaded.schema.integer
+    assert loaded.schema.label == LABEL
+
+
+def test_label_filter_and_labels_spelling(tmp_path):
+    folder = tmp_path / "cic-ids-2017"
+    folder.mkdir()
+    rows = [flow(i) | {"Label": label} for i, label in enumerate(["BENIGN", "BENIGN", "PortScan", "Bot"])]
+    write_csv(folder / "friday-portscan.csv", ML_COLUMNS, rows, label_name="labels", lead_space=False)
+    loaded = load_cicids2017(tmp_path, labels=["benign", "PortScan"])
+    assert loaded.report.class_counts == {"BENIGN": 2, "PortScan": 1}
+    row = loaded.report.dropped.iloc[0]
+    assert (row.reason, row.rows, row.detail) == ("label not asked for", 1, "Bot: 1")
+    # a known label absent from the files: zero count and a warning, not an error
+    loaded = load_cicids2017(tmp_path, labels=["BENIGN", "DDoS"])
+    assert loaded.report.class_counts == {"BENIGN": 2, "DDoS": 0}
+    assert any("DDoS" in w for w in loaded.report.warnings)
+
+
+def test_unknown_label_is_an_error(two_layouts):
+    with pytest.raises(UnknownLabelError, match="'DDOS attack'.*known labels"):
+        load_cicids2017(two_layouts, labels=["BENIGN", "DDOS attack"])
+
+
+def test_missing_column_is_named(tmp_path):
+    folder = tmp_path / "cic-ids-2017"
+    folder.mkdir()
+    columns = [c for c in ML_COLUMNS if c != "Flow IAT Std"]
+    write_csv(folder / "broken.csv", columns, [flow(0) | {"Label": "BENIGN"}])
+    with pytest.raises(DataFormatError, match=r"broken\.csv.*missing columns \['Flow IAT Std'\]"):
+        load_cicids2017(tmp_path)
+
+
+def test_partial_identifiers_and_unexpected_columns_are_named(tmp_path):
+    columns = ["Flow ID", "Source IP", *ML_COLUMNS]
+    write_csv(tmp_path / "partial.csv", columns, [glf_row(flow(0), "BENIGN", 1)])
+    with pytest.raises(DataFormatError, match=r"GeneratedLabelledFlows.*'Source Port'.*'Timestamp'"):
+        read_cicids2017_file(tmp_path / "partial.csv")
+    write_csv(tmp_path / "extra.csv", [*ML_COLUMNS, "Payload"], [flow(0) | {"Label": "BENIGN"}])
+    with pytest.raises(DataFormatError, match=r"unexpected columns \['Payload'\]"):
+        read_cicids2017_file(tmp_path / "extra.csv")
+
+
+def test_non_numeric_value_names_line_and_column(tmp_path):
+    rows = [flow(0) | {"Label": "BENIGN"}, flow(1) | {"Flow Duration": "12ms", "Label": "BENIGN"}]
+    write_csv(tmp_path / "bad.csv", ML_COLUMNS, rows)
+    with pytest.raises(DataFormatError, match=r"bad\.csv, line 3, column 'Flow Duration'.*'12ms'"):
+        read_cicids2017_file(tmp_path / "bad.csv")
+
+
+def test_no_csv_says_where_it_looked_and_how_to_get_the_data(tmp_path, monkeypatch):
+    monkeypatch.delenv("IDSYNTH_DATA", raising=False)
+    (tmp_path / "cic-ids-2017").mkdir()
+    (tmp_path / "cic-ids-2017" / "MachineLearningCSV.zip").write_bytes(b"")
+    with pytest.raises(DataNotFoundError) as info:
+        load_cicids2017(tmp_path)
+    message = str(info.value)
+    assert str(tmp_path / "cic-ids-2017") in message and "unpack" in message
+    assert "registration" in message and "unb.ca/cic/datasets/ids-2017" in message
+
+
+def test_file_patterns_select_files(two_layouts):
+    with pytest.raises(DataNotFoundError, match="no CSV file matches"):
+        load_cicids2017(two_layouts, files=["*monday*"])
+    loaded = load_cicids2017(two_layouts, files=["*friday*ddos*.csv"])
+    assert len(loaded.report.files) == 2
+
+
+def test_discovery_through_the_environment(two_layouts, monkeypatch):
+    monkeypatch.setenv("IDSYNTH_DATA", str(two_layouts))
+    assert load_cicids2017().report.directory == two_layouts / "cic-ids-2017"
+    # an explicit data_dir may also be the cic-ids-2017 folder itself
+    assert load_cicids2017(two_layouts / "cic-ids-2017" / "MachineLearningCVE").report.n_rows == 9
+
+
+def test_sha256sums_checked(two_layouts):
+    folder = two_layouts / "cic-ids-2017"
+    ml = folder / "MachineLearningCVE" / "Friday-Afternoon-DDos.pcap_ISCX.csv"
+    digest = hashlib.sha256(ml.read_bytes()).hexdigest()
+    (folder / "SHA256SUMS").write_text(f"{digest}  MachineLearningCVE/Friday-Afternoon-DDos.pcap_ISCX.csv\n")
+    files = load_cicids2017(two_layouts).report.files.set_index("file")["sha256"]
+    assert files.tolist() == ["ok", "not listed"]
+    (folder / "SHA256SUMS").write_text(f"{'0' * 64}  MachineLearningCVE/Friday-Afternoon-DDos.pcap_ISCX.csv\n")
+    with pytest.raises(ChecksumError, match="Friday-Afternoon-DDos.pcap_ISCX.csv"):
+        load_cicids2017(two_layouts)
+    assert load_cicids2017(two_layouts, verify=False).report.n_rows == 12
+
+
+def test_cp1252_web_attack_labels(tmp_path):
+    rows = [flow(0) | {"Label": "Web Attack \u2013 Brute Force"}, flow(1) | {"Label": "BENIGN"}]
+    write_csv(tmp_path / "thursday.csv", GLF_COLUMNS, [glf_row(r, r["Label"], i) for i, r in enumerate(rows)], encoding="cp1252")
+    frame, info = read_cicids2017_file(tmp_path / "thursday.csv")
+    assert info["encoding"] == "cp1252"
+    assert frame[LABEL].tolist() == ["Web Attack - Brute Force", "BENIGN"]
+    assert normalise_label(" Web Attack \ufffd XSS ") == "Web Attack - XSS"
+    assert normalise_label("FTP-Patator") == "FTP-Patator"
+
+
+@pytest.mark.skipif(not REAL_CIC.is_dir(), reason=f"CIC-IDS-2017 subset not found at {REAL_CIC}; set IDSYNTH_DATA")
+def test_real_subset_reproduces_the_readme_counts():
+    loaded = load_cicids2017(REAL_CIC.parent, labels=["BENIGN", "DDoS", "PortScan"])
+    assert loaded.report.class_counts == SUBSET_CLASS_COUNTS == {"BENIGN": 20600, "DDoS": 1992, "PortScan": 969}
+    assert loaded.report.dropped_by_reason()["Infinity/NaN value"] == 3
+    layouts = loaded.report.files["layout"].value_counts().to_dict()
+    assert layouts == {LAYOUT_ML: 3, LAYOUT_GLF: 2}
+    assert (loaded.report.files["sha256"] == "ok").all()
+    assert loaded.frame.shape == (23561, 78)
+    files, dropped, counts = cicids2017_summary(REAL_CIC.parent)
+    assert counts.set_index("label")["rows"].to_dict() == {**SUBSET_CLASS_COUNTS, "total": 23561}
+    assert (counts["rows"].iloc[:3] == counts["subset_readme"].iloc[:3]).all()
+    assert isinstance(files, pd.DataFrame) and dropped["rows"].sum() == 23999 - 23561
