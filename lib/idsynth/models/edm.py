@@ -23,7 +23,6 @@ Swapping the network never touches the loss or the sampler.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ from tqdm.auto import tqdm
 
 from idsynth.config import resolve_device
 from idsynth.models.base import labels_from_counts
+from idsynth.models.training import autocast_bf16, make_adam, shuffled_index_batches
 
 __all__ = [
     "EDMPrecond",
@@ -313,25 +313,7 @@ def edm_sampler(
 
 
 # --------------------------------------------------------------------------------------
-# Private training helpers (a shared idsynth.models.training module may replace them).
-def _make_adam(params, learning_rate: float, weight_decay: float, device: torch.device) -> torch.optim.Adam:
-    """Adam, fused into one kernel per step on CUDA."""
-    return torch.optim.Adam(params, lr=learning_rate, weight_decay=weight_decay, fused=device.type == "cuda")
-
-
-def _shuffled_batches(n: int, batch_size: int, generator: torch.Generator, device):
-    """Index tensors covering ``range(n)`` in a device-side random order (the last may be short)."""
-    order = torch.randperm(n, generator=generator, device=device)
-    return order.split(batch_size)
-
-
-def _autocast(device: torch.device, enabled: bool):
-    """bf16 autocast on CUDA when ``enabled``; a no-op elsewhere."""
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
+# Private training helpers.
 @torch.no_grad()
 def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
     """ema <- decay·ema + (1 − decay)·model, for all parameters in one fused call."""
@@ -492,7 +474,7 @@ class LatentEDM:
             self.ema_.load_state_dict(self.denoiser_.state_dict())
             self.ema_.eval().requires_grad_(False)
         loss_fn = EDMLoss(self.P_mean, self.P_std, self.sigma_data)
-        optimiser = _make_adam(self.denoiser_.parameters(), self.learning_rate, self.weight_decay, device)
+        optimiser = make_adam(self.denoiser_.parameters(), self.learning_rate, self.weight_decay, device)
         generator = torch.Generator(device=device).manual_seed(int(self.random_state))
 
         epochs = int(self.epochs)
@@ -503,9 +485,9 @@ class LatentEDM:
         bar = tqdm(range(epochs), desc="EDM", unit="epoch", disable=not self.verbose)
         for epoch in bar:
             total = torch.zeros((), device=device)
-            for idx in _shuffled_batches(n, int(self.batch_size), generator, device):
+            for idx in shuffled_index_batches(n, int(self.batch_size), generator, device):
                 batch_labels = None if labels is None else labels[idx]
-                with _autocast(device, self.mixed_precision):
+                with autocast_bf16(device, self.mixed_precision):
                     loss = loss_fn(self.denoiser_, data[idx], batch_labels, generator=generator).mean()
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
@@ -552,7 +534,7 @@ class LatentEDM:
         for start in range(0, len(y), int(self.sample_batch_size)):
             stop = min(start + int(self.sample_batch_size), len(y))
             latents = torch.randn((stop - start, dim), device=device, generator=generator)
-            with _autocast(device, self.mixed_precision):
+            with autocast_bf16(device, self.mixed_precision):
                 out[start:stop] = edm_sampler(
                     net, latents, codes[start:stop] if self.conditional_ else None,
                     num_steps=int(self.num_steps), sigma_min=self.sigma_min, sigma_max=self.sigma_max,

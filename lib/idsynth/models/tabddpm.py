@@ -37,6 +37,7 @@ from .base import labels_from_counts
 from .tabddpm_data import CategoryCodes, FrameSchema, QuantileNormaliser
 from .tabddpm_diffusion import MixedDiffusion
 from .tabddpm_network import DEFAULT_D_LAYERS, MLPDiffusion
+from .training import make_adam, shuffled_index_batches
 
 _FORMAT = "idsynth.models.tabddpm/1"
 _LOG_EVERY = 100  # steps between progress-bar loss updates (the only host syncs while training)
@@ -45,21 +46,11 @@ _LOG_EVERY = 100  # steps between progress-bar loss updates (the only host syncs
 # --- small training helpers (private; the lead may merge them with models/training.py) -------
 
 
-def _shuffled_batches(
-    n: int, batch_size: int, generator: torch.Generator, device: torch.device
-) -> Iterator[torch.Tensor]:
+def _endless_batches(n: int, batch_size: int, generator: torch.Generator, device) -> Iterator[torch.Tensor]:
     """Endless (min(batch_size, n),) index batches, reshuffled on the device every epoch; the
     incomplete last batch of an epoch is dropped (its rows come back in the next epochs)."""
-    size = min(batch_size, n)
     while True:
-        perm = torch.randperm(n, generator=generator, device=device)
-        for start in range(0, n - size + 1, size):
-            yield perm[start : start + size]
-
-
-def _make_adamw(params, learning_rate: float, weight_decay: float, device: torch.device) -> torch.optim.AdamW:
-    """AdamW, fused into one kernel on CUDA."""
-    return torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay, fused=device.type == "cuda")
+        yield from shuffled_index_batches(n, min(batch_size, n), generator, device, drop_last=True)
 
 
 def _seed_or_fresh(random_state: int | None) -> int:
@@ -235,10 +226,10 @@ class TabDDPM(BaseEstimator):
         steps = int(self.steps)
         net, diffusion = self.net_, self.diffusion_
         generator = torch.Generator(device=device).manual_seed(seed)
-        optimiser = _make_adamw(net.parameters(), float(self.learning_rate), float(self.weight_decay), device)
+        optimiser = make_adam(net.parameters(), float(self.learning_rate), float(self.weight_decay), device, decoupled=True)
         annealing = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 1.0 - step / steps)
         history = torch.zeros((steps, 2), device=device)
-        batches = _shuffled_batches(y.shape[0], int(self.batch_size), generator, device)
+        batches = _endless_batches(y.shape[0], int(self.batch_size), generator, device)
         net.train()
         bar = tqdm(range(steps), desc="TabDDPM", disable=not self.verbose)
         for step in bar:

@@ -1,0 +1,271 @@
+"""Small, generic training utilities shared by the neural generators.
+
+* :class:`DeviceBatches`: mini-batches of whole-dataset tensors that already live on the device,
+  shuffled on the device by a seeded ``torch.Generator`` (no DataLoader, no host round trips).
+* :func:`make_adam`: Adam, fused into one kernel per step on CUDA.
+* :class:`LossAccumulator`: per-epoch loss sums kept on the device, read back once per epoch.
+* :func:`epoch_bar`: a tqdm range over epochs that shows the last epoch's losses.
+* :func:`save_checkpoint` / :func:`load_checkpoint`: configuration + ``state_dict`` + extras
+  in one ``torch.save`` file, written atomically and read with ``weights_only=True``.
+* :class:`TorchEstimatorMixin`: fitted-state checks and ``save`` / ``load`` for estimators that
+  hold one module in ``net_``.
+* :func:`gaussian_kl`, :func:`seeded_init`, :func:`make_generator`, :func:`batched_apply`, :func:`count_parameters`,
+  :func:`check_float_array`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..cache import atomic_path
+from ..config import resolve_device
+
+CHECKPOINT_FORMAT = 1
+
+
+def make_generator(seed: int, device: torch.device | str) -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` seeded with ``seed`` (for randperm / randn there)."""
+    generator = torch.Generator(device=torch.device(device))
+    generator.manual_seed(int(seed))
+    return generator
+
+
+@contextmanager
+def seeded_init(seed: int) -> Iterator[None]:
+    """Run a block (typically module construction on the CPU) under ``torch.manual_seed(seed)``.
+
+    The global CPU RNG state is restored afterwards, so building a model neither depends on
+    nor disturbs whatever else the caller seeded. Build on the CPU, then ``.to(device)``: the
+    initial weights are then the same on every device.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        yield
+
+
+class DeviceBatches:
+    """Mini-batches over tensors that share their first dimension and live on one device.
+
+    Each ``iter()`` is one epoch: when ``shuffle``, the rows are permuted once with
+    ``torch.randperm(n, generator=generator)`` on the device, every tensor is gathered once in
+    that order, and the batches are contiguous slices of the gathered copies. The last batch
+    holds the remaining ``n % batch_size`` rows (none is dropped).
+
+    Example: ``for xb, yb in DeviceBatches(X, y, batch_size=4096, generator=g): ...``
+    """
+
+    def __init__(self, *tensors: torch.Tensor, batch_size: int, generator: torch.Generator | None = None,
+                 shuffle: bool = True):
+        if not tensors:
+            raise ValueError("DeviceBatches needs at least one tensor")
+        n_rows = tensors[0].shape[0]
+        for t in tensors:
+            if t.shape[0] != n_rows:
+                raise ValueError(f"all tensors must have the same number of rows; got "
+                                 f"{[tuple(t.shape) for t in tensors]}")
+            if t.device != tensors[0].device:
+                raise ValueError(f"all tensors must be on one device; got {[str(t.device) for t in tensors]}")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if shuffle and generator is None:
+            raise ValueError("shuffle=True needs a seeded torch.Generator (see make_generator)")
+        if shuffle and generator.device.type != tensors[0].device.type:
+            raise ValueError(f"the generator is on {generator.device} but the tensors are on {tensors[0].device}")
+        self.tensors = tensors
+        self.n_rows = int(n_rows)
+        self.batch_size = int(batch_size)
+        self.generator = generator
+        self.shuffle = bool(shuffle)
+
+    def __len__(self) -> int:
+        return -(-self.n_rows // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        tensors = self.tensors
+        if self.shuffle:
+            order = torch.randperm(self.n_rows, generator=self.generator, device=tensors[0].device)
+            tensors = tuple(t.index_select(0, order) for t in tensors)
+        for start in range(0, self.n_rows, self.batch_size):
+            yield tuple(t[start:start + self.batch_size] for t in tensors)
+
+
+def make_adam(params, learning_rate: float, weight_decay: float, device: torch.device,
+              decoupled: bool = False) -> torch.optim.Optimizer:
+    """Adam (AdamW when ``decoupled``); on CUDA the fused implementation (one kernel per step)."""
+    fused = torch.device(device).type == "cuda"
+    optimiser = torch.optim.AdamW if decoupled else torch.optim.Adam
+    return optimiser(params, lr=float(learning_rate), weight_decay=float(weight_decay), fused=fused or None)
+
+
+def shuffled_index_batches(n: int, batch_size: int, generator: torch.Generator, device,
+                           drop_last: bool = False) -> tuple[torch.Tensor, ...]:
+    """One epoch of row-index batches in a device-side random order.
+
+    ``drop_last`` drops the short final batch (its rows come back in later epochs).
+    """
+    order = torch.randperm(int(n), generator=generator, device=device)
+    batches = order.split(int(batch_size))
+    if drop_last and len(batches) > 1 and batches[-1].numel() < int(batch_size):
+        batches = batches[:-1]
+    return batches
+
+
+def autocast_bf16(device: torch.device, enabled: bool = True):
+    """bf16 autocast on CUDA when ``enabled``; a no-op context elsewhere."""
+    if enabled and torch.device(device).type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+class LossAccumulator:
+    """Row-weighted sums of scalar losses, kept on the device during an epoch.
+
+    ``add(n_rows, mse=t1, ce=t2)`` adds ``n_rows * t`` for each (detached) 0-d tensor without
+    a host sync; ``means()`` returns ``{name: float}`` with a single device-to-host copy.
+    """
+
+    def __init__(self) -> None:
+        self._sums: dict[str, torch.Tensor] = {}
+        self._rows = 0
+
+    def add(self, n_rows: int, **losses: torch.Tensor) -> None:
+        for name, value in losses.items():
+            value = value.detach() * n_rows
+            self._sums[name] = self._sums[name] + value if name in self._sums else value
+        self._rows += int(n_rows)
+
+    def means(self) -> dict[str, float]:
+        if not self._sums:
+            return {}
+        names = list(self._sums)
+        values = torch.stack([self._sums[k].float() for k in names]).div(self._rows).tolist()
+        return dict(zip(names, values))
+
+
+def epoch_bar(epochs: int, verbose: bool, desc: str):
+    """``tqdm(range(epochs))``; call ``bar.set_postfix(losses)`` once per epoch."""
+    return tqdm(range(int(epochs)), desc=desc, unit="epoch", disable=not verbose, leave=False)
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) per latent coordinate, averaged over all coordinates
+    and rows (TabSyn's normalisation); a 0-d tensor."""
+    return -0.5 * torch.mean(1 + logvar - mu.square() - logvar.exp())
+
+
+def count_parameters(module: torch.nn.Module) -> int:
+    """Number of trainable scalars in ``module``."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+@torch.no_grad()
+def batched_apply(fn: Callable[..., Any], *tensors: torch.Tensor, batch_size: int) -> Any:
+    """Apply ``fn`` to row slices of ``tensors`` and concatenate the results along dim 0.
+
+    ``fn`` returns a tensor or a tuple/list of tensors; the result has the same structure.
+    Bounds peak memory at inference time for large inputs.
+    """
+    n_rows = tensors[0].shape[0]
+    pieces = [fn(*(t[s:s + batch_size] for t in tensors)) for s in range(0, max(n_rows, 1), batch_size)]
+    if isinstance(pieces[0], torch.Tensor):
+        return torch.cat(pieces, dim=0)
+    return type(pieces[0])(torch.cat(parts, dim=0) for parts in zip(*pieces))
+
+
+def save_checkpoint(path: str | os.PathLike, *, kind: str, config: Mapping[str, Any],
+                    state_dict: Mapping[str, torch.Tensor], extra: Mapping[str, Any] | None = None) -> None:
+    """Write ``{kind, config, state_dict, extra}`` to ``path`` with one ``torch.save``.
+
+    ``config`` holds the constructor arguments, ``extra`` the fitted state that is not in the
+    ``state_dict`` (plain Python numbers, strings, lists, dicts, tensors). The tensors are moved to
+    the CPU first so a checkpoint written on a GPU loads anywhere. The write is atomic.
+    """
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "kind": str(kind),
+        "config": dict(config),
+        "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
+        "extra": dict(extra or {}),
+    }
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(payload, handle)
+
+
+def load_checkpoint(path: str | os.PathLike, *, kind: str, map_location: str | torch.device = "cpu") -> dict:
+    """Read a file written by :func:`save_checkpoint`; checks that it holds a ``kind`` model.
+
+    Loaded with ``weights_only=True`` (no arbitrary code runs). Returns the payload dict.
+    """
+    payload = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not an idsynth checkpoint (format {CHECKPOINT_FORMAT})")
+    if payload.get("kind") != kind:
+        raise ValueError(f"{path} holds a {payload.get('kind')!r} model, expected {kind!r}")
+    return payload
+
+
+def check_float_array(name: str, values, trailing_shape: Sequence[int]) -> np.ndarray:
+    """``values`` as a C-contiguous float32 array of shape ``(n, *trailing_shape)``.
+
+    Raises ``TypeError`` for non-numeric input and ``ValueError`` for a wrong shape or NaN/inf.
+    """
+    array = np.asarray(values)
+    expected = ("n", *map(int, trailing_shape))
+    if array.ndim != len(expected) or tuple(array.shape[1:]) != expected[1:]:
+        raise ValueError(f"{name} must have shape ({', '.join(map(str, expected))}), got {array.shape}")
+    if array.dtype == bool or not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return array
+
+
+class TorchEstimatorMixin:
+    """Fitted-state checks and one-file persistence for an estimator holding one module in ``net_``.
+
+    The subclass is a scikit-learn ``BaseEstimator`` (``get_params`` gives its constructor
+    arguments) and defines ``checkpoint_kind``, ``_build_net()`` (a freshly initialised module,
+    on the CPU) and ``_set_fitted(net, device)`` (stores ``net_``, ``device_`` and derived
+    attributes). ``save`` stores the arguments, the weights and ``loss_history_``; ``load``
+    rebuilds the module and restores them, so a loaded model gives the same outputs.
+    """
+
+    checkpoint_kind: str
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "net_"):
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit first")
+
+    def _to_device(self, *arrays: np.ndarray) -> tuple[torch.Tensor, ...]:
+        return tuple(torch.from_numpy(np.ascontiguousarray(a)).to(self.device_) for a in arrays)
+
+    def _checkpoint_config(self) -> dict[str, Any]:
+        return self.get_params()
+
+    def save(self, path: str | os.PathLike) -> None:
+        """One file: constructor arguments, weights and the per-epoch loss history."""
+        self._check_fitted()
+        save_checkpoint(path, kind=self.checkpoint_kind, config=self._checkpoint_config(),
+                        state_dict=self.net_.state_dict(), extra={"loss_history": self.loss_history_})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | None = None):
+        """Rebuild a saved model on ``device`` (default: the saved ``device`` argument)."""
+        payload = load_checkpoint(path, kind=cls.checkpoint_kind)
+        config = dict(payload["config"])
+        if device is not None:
+            config["device"] = device
+        model = cls(**config)
+        net = model._build_net()
+        net.load_state_dict(payload["state_dict"])
+        model._set_fitted(net, resolve_device(model.device))
+        model.loss_history_ = list(payload["extra"]["loss_history"])
+        return model
