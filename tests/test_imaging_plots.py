@@ -29,7 +29,8 @@ def test_layout_figure_names_every_feature(fitted, tmp_path):
     texts = [t.get_text().replace("\n", " ") for t in fig.axes[0].texts]
     assert sorted(texts) == sorted(f"feature number {j}" for j in range(10))
     assert "rank correlation" in fig.axes[0].get_title()
-    path = save_figure(fig, tmp_path / "layout.png")
+    path = tmp_path / "layout.png"
+    save_figure(fig, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     plt.close(fig)
     with pytest.raises(ValueError, match="values must have shape"):

@@ -9,16 +9,8 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .cache import atomic_path
+from .plots import save_figure  # noqa: F401  (re-exported for notebook 05)
 from .imaging import TabularImager
-
-
-def save_figure(fig, path: str | Path, dpi: int = 150) -> Path:
-    """Write ``fig`` as PNG atomically; returns the path."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
-    return path
 
 
 def plot_layout(imager: TabularImager, values: np.ndarray | None = None, title: str = "", wrap: int = 14):

@@ -12,16 +12,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from ..cache import atomic_path  # noqa: E402
+from ..plots import save_figure  # noqa: E402
 from .nslkdd import CATEGORIES, CATEGORY_OF, PAPER_CATEGORY_COUNTS, category_counts  # noqa: E402
-
-
-def save_figure(fig: plt.Figure, path: str | Path, dpi: int = 130) -> Path:
-    """Write ``fig`` as PNG atomically (temp file, then rename) and return the path."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
-    return path
 
 
 def label_table(train: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..cache import atomic_path
+from ..plots import save_figure  # noqa: F401  (re-exported for notebook 01)
 
 TERM_TITLES = {
     "loss": "loss = KL + reconstruction (nats / row)",
@@ -36,11 +36,3 @@ def plot_loss_curves(curves: pd.DataFrame, hue: str = "option", row: str | None 
         ax.set_ylabel("")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return grid
-
-
-def save_figure(figure, path: str | Path, dpi: int = 130) -> Path:
-    """Write a matplotlib figure (or seaborn grid) as PNG, atomically."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
-    return path
