@@ -86,6 +86,8 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--methods", nargs="*", default=list(OVERSAMPLER_NAMES), choices=OVERSAMPLER_NAMES)
+    parser.add_argument("--classifiers", action=argparse.BooleanOptionalAction, default=True,
+                        help="part 2: time the classifiers on the SMOTE-balanced set")
     parser.add_argument("--vgm-epochs", type=int, default=80)
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
@@ -98,7 +100,7 @@ def main(argv=None) -> None:
         data.X_train, data.y_train, args.methods, args.n_jobs, args.seed, _vgm_factory(args.vgm_epochs, args.device)
     )
     print("\nOver-samplers\n" + samplers.to_string(index=False))
-    if "SMOTE" in sets:
+    if args.classifiers and "SMOTE" in sets:
         X_bal, y_bal = sets["SMOTE"]
         classifiers = bench_classifiers(X_bal, y_bal, data.X_test, data.y_test, args.n_jobs, args.seed, args.device)
         print(f"\nClassifiers on the SMOTE-balanced set ({len(y_bal)} rows)\n" + classifiers.to_string(index=False))

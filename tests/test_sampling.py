@@ -246,3 +246,25 @@ def test_easy_ensemble_imblearn_checks(estimator, check):
 @sklearn_checks([EasyEnsembleSampler(n_subsets=3, random_state=0)])
 def test_easy_ensemble_sklearn_checks(estimator, check):
     check(estimator)
+
+
+# -- with the real generator -------------------------------------------------------------------
+def _small_vgm():
+    from idsynth.models.vgm import VGM
+
+    return VGM(option="C", n_features=6, n_classes=3, latent_dim=2, encoder_units=(16,), decoder_units=(16,),
+               label_repeat=2, label_units=8, continuous_features=4, epochs=2, batch_size=50, device="cpu",
+               verbose=False)  # fmt: skip
+
+
+def test_vgm_as_an_over_sampler():
+    X, y = _imbalanced(n=300)
+    X = (X - X.min(axis=0)) / (X.max(axis=0) - X.min(axis=0))  # VGM takes features in [0, 1]
+    sampler = GeneratorOverSampler(_small_vgm(), random_state=4)
+    X_res, y_res = sampler.fit_resample(X, y)
+    assert Counter(y_res) == {c: max(Counter(y).values()) for c in Counter(y)}
+    assert X_res.dtype == X.dtype and ((X_res >= 0) & (X_res <= 1)).all()
+    X_again, _ = clone(sampler).fit_resample(X, y)
+    np.testing.assert_array_equal(X_res, X_again)
+    frozen = GeneratorOverSampler(FrozenEstimator(sampler.generator_), random_state=4)
+    np.testing.assert_array_equal(frozen.fit_resample(X, y)[0], X_res)

@@ -16,7 +16,8 @@ from idsynth.experiments.vgm_augment import (
     REPETITION_SCENARIOS,
     SCENARIOS,
     accuracy_table,
-    paper_table5_fragments,
+    paper_table5,
+    paper_table5_unplaced,
     run_augmentation,
     synthetic_parts,
 )
@@ -64,16 +65,18 @@ def test_run_fits_keeps_task_order_refuses_duplicates_and_parallel_equals_serial
 # -- Table 5 -----------------------------------------------------------------------------------
 def test_synthetic_parts_same_labels_and_balancing(splits, generators):
     X, y, _, _ = splits
+    plus_1, plus_2, plus_balancing = SCENARIOS[3:]
     parts = synthetic_parts(generators["C"], X, y, seed=0)
-    (x0, y0), copy_1 = parts["plus_1_synthetic"]
+    assert set(parts) == {plus_1, plus_2, plus_balancing}
+    (x0, y0), copy_1 = parts[plus_1]
     assert x0 is X and Counter(copy_1[1]) == Counter(y)
-    assert parts["plus_2_synthetic"][1] is copy_1  # the second scenario extends the first
-    assert Counter(parts["plus_2_synthetic"][2][1]) == Counter(y)
-    assert not np.array_equal(parts["plus_2_synthetic"][2][0], copy_1[0])
-    balanced = np.concatenate([p[1] for p in parts["plus_balancing"]])
+    assert parts[plus_2][1] is copy_1  # the second scenario extends the first
+    assert Counter(parts[plus_2][2][1]) == Counter(y)
+    assert not np.array_equal(parts[plus_2][2][0], copy_1[0])
+    balanced = np.concatenate([p[1] for p in parts[plus_balancing]])
     assert set(Counter(balanced).values()) == {max(Counter(y).values())}
     again = synthetic_parts(generators["C"], X, y, seed=0)
-    np.testing.assert_array_equal(again["plus_balancing"][1][0], parts["plus_balancing"][1][0])
+    np.testing.assert_array_equal(again[plus_balancing][1][0], parts[plus_balancing][1][0])
 
 
 def test_table5_long_form_with_shared_fits(splits, generators, monkeypatch):
@@ -92,8 +95,7 @@ def test_table5_long_form_with_shared_fits(splits, generators, monkeypatch):
     assert list(frame.columns[:5]) == ["option", "classifier", "scenario", "seed", "accuracy"]
     assert frame["accuracy"].between(0, 1).all()
     n = len(y)
-    expected_rows = {"original": n, "original_x2": 2 * n, "original_x3": 3 * n, "plus_1_synthetic": 2 * n,
-                     "plus_2_synthetic": 3 * n, "plus_balancing": 4 * max(Counter(y).values())}  # fmt: skip
+    expected_rows = dict(zip(SCENARIOS, (n, 2 * n, 3 * n, 2 * n, 3 * n, 4 * max(Counter(y).values()))))
     assert frame.groupby("scenario", observed=True)["n_train"].unique().map(list).to_dict() == {
         s: [v] for s, v in expected_rows.items()
     }
@@ -121,11 +123,12 @@ def test_table5_accepts_a_per_seed_generator_source(splits):
     assert seen == [("C", 3)] and len(frame) == 6
 
 
-def test_paper_table5_fragments_are_the_readable_values():
-    frag = paper_table5_fragments()
-    assert set(frag["scenario"]) <= set(SCENARIOS)
+def test_paper_table5_placed_and_unplaced_fragments():
+    frag = paper_table5()
+    assert set(frag["scenario"]) <= set(SCENARIOS) and set(frag["classifier"]) <= {"Random Forest", "MLP"}
     rf = frag.query("classifier == 'Random Forest' and option == 'A'").set_index("scenario")["accuracy"]
-    assert rf["original"] == 0.7388 and rf["plus_1_synthetic"] == 0.7324
+    assert rf[SCENARIOS[0]] == 0.7388 and rf[SCENARIOS[3]] == 0.7324
+    assert paper_table5_unplaced()["paper"].tolist() == [0.7549]
 
 
 # -- Table 6 -----------------------------------------------------------------------------------
@@ -184,14 +187,48 @@ def test_paired_comparison_known_answer():
         paired_comparison(pd.DataFrame(rows), reference="GAN")
 
 
-def test_paper_table6_transcription_matches_its_average_columns():
+def test_paper_table6_in_our_method_names():
+    from idsynth.experiments.oversampling import OVERSAMPLER_NAMES
+    from idsynth.experiments.paper_values import table6
+
     paper = paper_table6()
-    averages = paper.groupby("method")[["accuracy", "f1_weighted"]].mean()
-    printed = {  # the paper's "Average Accuracy" and "Average F1" columns
-        "VGM": (0.7685, 0.7410), "SMOTE": (0.7642, 0.7353), "BorderlineSMOTE": (0.7597, 0.7268),
-        "SMOTEENN": (0.7574, 0.7243), "SMOTETomek": (0.7605, 0.7294), "SVMSMOTE": (0.7663, 0.7399),
-        "EasyEnsemble": (0.7656, 0.7390), "ADASYN": (0.7536, 0.7205),
-    }  # fmt: skip
-    for method, (acc, f1) in printed.items():
-        assert averages.loc[method, "accuracy"] == pytest.approx(acc, abs=1.5e-4)
-        assert averages.loc[method, "f1_weighted"] == pytest.approx(f1, abs=1.5e-4)
+    assert list(paper["method"].unique()) == list(OVERSAMPLER_NAMES)  # same methods, the paper's row order
+    assert len(paper) == 8 * 4 and paper[["accuracy", "f1_weighted"]].notna().all().all()
+    vgm = paper.query("method == 'VGM'").set_index("classifier")
+    assert vgm.loc["MLP", "accuracy"] == 0.7926 and vgm.loc["Random Forest", "f1_weighted"] == 0.6908
+    # The four classifiers average to the paper's own "Average" column.
+    printed = table6().query("classifier == 'Average'").set_index("method")["accuracy"]
+    assert paper.query("method == 'ADASYN'")["accuracy"].mean() == pytest.approx(printed["ADASYN"], abs=1.5e-4)
+
+
+def test_mlp_backend_agreement_known_answer():
+    from idsynth.experiments.vgm_oversample import mlp_backend_agreement
+
+    rows = []
+    for seed, (a, b) in enumerate([(0.70, 0.71), (0.72, 0.70), (0.71, 0.72)]):
+        rows += [{"method": "SMOTE", "seed": seed, "backend": "torch", "accuracy": a},
+                 {"method": "SMOTE", "seed": seed, "backend": "sklearn", "accuracy": b},
+                 {"method": "VGM", "seed": seed, "backend": "torch", "accuracy": a + 0.1},
+                 {"method": "VGM", "seed": seed, "backend": "sklearn", "accuracy": b}]  # fmt: skip
+    out = mlp_backend_agreement(pd.DataFrame(rows)).set_index("method")
+    se = np.sqrt(np.var([0.70, 0.72, 0.71], ddof=1) / 3 + np.var([0.71, 0.70, 0.72], ddof=1) / 3)
+    assert out.loc["SMOTE", "diff"] == pytest.approx(0.0, abs=1e-12)
+    assert out.loc["SMOTE", "se_diff"] == pytest.approx(se)
+    assert out.loc["SMOTE", "agree"] and not out.loc["VGM", "agree"]
+    one_seed = mlp_backend_agreement(pd.DataFrame(rows[:2]), floor=0.02)
+    assert one_seed["tolerance"].item() == 0.02 and one_seed["agree"].item()
+    with pytest.raises(ValueError, match="both backends"):
+        mlp_backend_agreement(pd.DataFrame(rows).query("backend == 'torch'"))
+
+
+def test_figures_are_written(splits, generators, tmp_path):
+    from idsynth.experiments.augment_plots import plot_augmentation, plot_oversamplers
+
+    X, y, X_test, y_test = splits
+    run = run_oversampling(X, y, X_test, y_test, seeds=[0], methods=("VGM", "SMOTE"), classifiers=FAST[:1],
+                           generator_factory=lambda s: ClassGaussianGenerator(random_state=s), verbose=False)  # fmt: skip
+    fig = plot_oversamplers(run.scores, run.recall, paper_table6(), ["VGM", "SMOTE"], [0, 1, 2, 3], tmp_path / "t6.png")
+    assert (tmp_path / "t6.png").stat().st_size > 10_000 and len(fig.axes) == 4  # 3 panels + colour bar
+    frame = run_augmentation(X, y, X_test, y_test, generators, seeds=[0], options=("C",), classifiers=FAST[:1])
+    fig = plot_augmentation(frame, paper_table5(), SCENARIOS, tmp_path / "t5.png")
+    assert (tmp_path / "t5.png").stat().st_size > 10_000 and len(fig.axes) == 1

@@ -37,21 +37,21 @@ from sklearn.svm import SVC
 from idsynth.sampling import EasyEnsembleSampler, GeneratorOverSampler
 
 OVERSAMPLER_NAMES: tuple[str, ...] = (
-    "VGM", "SMOTE", "BorderlineSMOTE", "SMOTEENN", "SMOTETomek", "ADASYN", "SVMSMOTE", "EasyEnsemble",
+    "VGM", "SMOTE", "BorderlineSMOTE", "SMOTEENN", "SMOTETomek", "SVMSMOTE", "EasyEnsemble", "ADASYN",
 )
-"""Method names, in the order of the paper's Table 6 (ADASYN last there)."""
+"""Method names, in the row order of the paper's Table 6."""
 
 PAPER_NAMES: dict[str, str] = {
-    "VGM": "VGM",
+    "VGM": "VGM (C)",
     "SMOTE": "SMOTE",
-    "BorderlineSMOTE": "SMOTE Borderline",
+    "BorderlineSMOTE": "Borderline SMOTE",
     "SMOTEENN": "SMOTE+ENN",
     "SMOTETomek": "SMOTE+Tomek",
     "ADASYN": "ADASYN",
-    "SVMSMOTE": "SMOTE SVM",
+    "SVMSMOTE": "SVM SMOTE",
     "EasyEnsemble": "EasyEnsemble",
 }
-"""How Table 6 of the paper labels each method."""
+"""Each method's label in the paper's Table 6 (as :mod:`idsynth.experiments.paper_values` has it)."""
 
 _K_NEIGHBORS = 5  # SMOTE family and ADASYN default
 _M_NEIGHBORS = 10  # Borderline / SVM SMOTE default

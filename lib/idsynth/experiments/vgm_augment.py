@@ -3,22 +3,23 @@
 For each VGM option (A, B, C) and each of the four default classifiers, the paper reports
 accuracy on KDDTest+ after training on six training sets (its six columns):
 
-========================  ===============================================================
-scenario                  training set
-========================  ===============================================================
-``original``              KDDTrain+
-``original_x2``           KDDTrain+ twice (every row repeated)
-``original_x3``           KDDTrain+ three times
-``plus_1_synthetic``      KDDTrain+ + one synthetic copy with the same labels
-``plus_2_synthetic``      KDDTrain+ + two synthetic copies with the same labels
-``plus_balancing``        KDDTrain+ + synthetic rows that bring every class to the majority
-                          count (the over-sampler ``'auto'`` strategy)
-========================  ===============================================================
+==================================  =====================================================
+scenario                            training set
+==================================  =====================================================
+``original``                        KDDTrain+
+``original x2``                     KDDTrain+ twice (every row repeated)
+``original x3``                     KDDTrain+ three times
+``original + 1 synthetic``          KDDTrain+ + one synthetic copy with the same labels
+``original + 2 synthetic``          KDDTrain+ + two synthetic copies with the same labels
+``original + balancing synthetic``  KDDTrain+ + synthetic rows that bring every class to
+                                    the majority count (the over-sampler ``'auto'``
+                                    strategy)
+==================================  =====================================================
 
 A synthetic copy "made up from the same labels" is ``generator.sample(class_counts(y_train))``.
 The first three scenarios do not involve a generator, so they are fitted once per
 (classifier, seed) and reported under every option, as the paper's table repeats them.
-``plus_2_synthetic`` reuses the copy of ``plus_1_synthetic`` and adds a second one.
+``original + 2 synthetic`` reuses the copy of ``original + 1 synthetic`` and adds a second one.
 
 Seeds: for seed ``s`` every classifier gets ``random_state=s`` and the synthetic draws use
 seeds derived from ``s``; the generators themselves are trained elsewhere (e.g.
@@ -34,24 +35,15 @@ import pandas as pd
 from sklearn.frozen import FrozenEstimator
 
 from idsynth.experiments.classifier_runs import FitTask, run_fits
+from idsynth.experiments.paper_values import TABLE5_SCENARIOS, table5_fragments
 from idsynth.metrics.classifiers import CLASSIFIER_NAMES
 from idsynth.models.base import class_counts
 from idsynth.sampling import GeneratorOverSampler
 
-SCENARIOS: tuple[str, ...] = (
-    "original", "original_x2", "original_x3", "plus_1_synthetic", "plus_2_synthetic", "plus_balancing",
-)  # fmt: skip
+#: The six training sets, named as in :mod:`idsynth.experiments.paper_values`.
+SCENARIOS: tuple[str, ...] = TABLE5_SCENARIOS
 #: Scenarios that do not depend on the generator (fitted once per classifier and seed).
 REPETITION_SCENARIOS: tuple[str, ...] = SCENARIOS[:3]
-#: The paper's column headings.
-PAPER_SCENARIO_NAMES: dict[str, str] = {
-    "original": "Original training dataset",
-    "original_x2": "Training dataset (x2)",
-    "original_x3": "Training dataset (x3)",
-    "plus_1_synthetic": "+ synthetic (same labels)",
-    "plus_2_synthetic": "+ 2 x synthetic (same labels)",
-    "plus_balancing": "+ synthetic (balanced)",
-}
 OPTIONS: tuple[str, ...] = ("A", "B", "C")
 RESULT_COLUMNS: tuple[str, ...] = ("option", "classifier", "scenario", "seed", "accuracy")
 
@@ -83,11 +75,8 @@ def synthetic_parts(generator, X: np.ndarray, y: np.ndarray, seed: int) -> dict[
     balancer = GeneratorOverSampler(FrozenEstimator(generator), sampling_strategy="auto", random_state=seed_balance)
     X_bal, y_bal = balancer.fit_resample(X, y)
     extra = (X_bal[len(X):], y_bal[len(y):])
-    return {
-        "plus_1_synthetic": [(X, y), copy_1],
-        "plus_2_synthetic": [(X, y), copy_1, copy_2],
-        "plus_balancing": [(X, y), extra],
-    }
+    plus_1, plus_2, plus_balancing = SCENARIOS[3:]
+    return {plus_1: [(X, y), copy_1], plus_2: [(X, y), copy_1, copy_2], plus_balancing: [(X, y), extra]}
 
 
 def _sample(generator, counts, seed, x_dtype, y_dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +115,7 @@ def run_augmentation(
     if not seeds:
         raise ValueError("seeds must name at least one seed")
     original = (X_train, y_train)
-    shared_sets = {"original": [original], "original_x2": [original] * 2, "original_x3": [original] * 3}
+    shared_sets = {scenario: [original] * times for times, scenario in enumerate(REPETITION_SCENARIOS, start=1)}
 
     tasks = []
     for seed in seeds:
@@ -161,26 +150,16 @@ def accuracy_table(results: pd.DataFrame) -> pd.DataFrame:
     return table.reindex(columns=[s for s in SCENARIOS if s in table.columns])
 
 
-# Table 5 survived the paper's text extraction only in fragments (see TARGETS.md). What can be
-# placed with confidence: the Random Forest and MLP values below (the repetition columns are
-# option-independent, so they hold for every option), and Random Forest "+1 synthetic" for
-# Options A and B. A value 0.7549 for Option C with a balancing set is printed without the
-# classifier it belongs to, and two values (0.7643, 0.7701) float free; they are not placed.
-_PAPER_TABLE5_FRAGMENTS: tuple[tuple[str, str, str, float], ...] = (
-    *((opt, "Random Forest", "original", 0.7388) for opt in OPTIONS),
-    *((opt, "Random Forest", "original_x2", 0.7389) for opt in OPTIONS),
-    *((opt, "Random Forest", "original_x3", 0.7390) for opt in OPTIONS),
-    ("A", "Random Forest", "plus_1_synthetic", 0.7324),
-    ("B", "Random Forest", "plus_1_synthetic", 0.7414),
-    *((opt, "MLP", "original", 0.7752) for opt in OPTIONS),
-    *((opt, "MLP", "original_x2", 0.7740) for opt in OPTIONS),
-)
-PAPER_TABLE5_UNPLACED: dict[str, float | tuple[float, ...]] = {
-    "Option C, balancing set, classifier unknown": 0.7549,
-    "unplaced values": (0.7643, 0.7701),
-}
+def paper_table5() -> pd.DataFrame:
+    """The Table 5 values that can be placed (``reading`` "certain" or "probable"), from
+    :func:`idsynth.experiments.paper_values.table5_fragments`: columns option, classifier,
+    scenario, accuracy, reading. The unplaced value is :func:`paper_table5_unplaced`."""
+    fragments = table5_fragments()
+    placed = fragments[fragments["reading"] != "unplaced"].rename(columns={"paper": "accuracy"})
+    return placed[["option", "classifier", "scenario", "accuracy", "reading"]].reset_index(drop=True)
 
 
-def paper_table5_fragments() -> pd.DataFrame:
-    """The placeable Table 5 values: columns option, classifier, scenario, accuracy."""
-    return pd.DataFrame(_PAPER_TABLE5_FRAGMENTS, columns=["option", "classifier", "scenario", "accuracy"])
+def paper_table5_unplaced() -> pd.DataFrame:
+    """The surviving Table 5 values whose row or column is unknown."""
+    fragments = table5_fragments()
+    return fragments[fragments["reading"] == "unplaced"].reset_index(drop=True)

@@ -23,7 +23,8 @@ from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 
 from idsynth.experiments.classifier_runs import FitTask, run_fits
-from idsynth.experiments.oversampling import OVERSAMPLER_NAMES, balanced_training_set
+from idsynth.experiments.oversampling import OVERSAMPLER_NAMES, PAPER_NAMES, balanced_training_set
+from idsynth.experiments.paper_values import table6
 from idsynth.metrics.classifiers import CLASSIFIER_NAMES
 
 SCORE_COLUMNS: tuple[str, ...] = ("method", "classifier", "seed", "accuracy", "f1_weighted", "f1_macro", "fit_seconds")
@@ -164,25 +165,40 @@ def paired_comparison(
                               ignore_index=True)  # fmt: skip
 
 
-# Table 6 as printed in the paper (TARGETS.md): accuracy and weighted F1 on KDDTest+.
-_PAPER_TABLE6: dict[str, tuple[tuple[float, float, float, float], tuple[float, float, float, float]]] = {
-    # method: ((RF, LR, LinSVM, MLP) accuracy, (RF, LR, LinSVM, MLP) weighted F1)
-    "VGM": ((0.7361, 0.7729, 0.7723, 0.7926), (0.6908, 0.7529, 0.7557, 0.7645)),
-    "SMOTE": ((0.7298, 0.7717, 0.7758, 0.7795), (0.6840, 0.7483, 0.7634, 0.7455)),
-    "BorderlineSMOTE": ((0.7376, 0.7597, 0.7679, 0.7738), (0.6920, 0.7353, 0.7496, 0.7303)),
-    "SMOTEENN": ((0.7294, 0.7533, 0.7675, 0.7795), (0.6819, 0.7208, 0.7517, 0.7428)),
-    "SMOTETomek": ((0.7324, 0.7548, 0.7657, 0.7889), (0.6847, 0.7254, 0.7501, 0.7573)),
-    "SVMSMOTE": ((0.7425, 0.7629, 0.7799, 0.7798), (0.6993, 0.7474, 0.7723, 0.7406)),
-    "EasyEnsemble": ((0.7373, 0.7749, 0.7721, 0.7782), (0.6910, 0.7528, 0.7541, 0.7579)),
-    "ADASYN": ((0.7312, 0.7521, 0.7512, 0.7800), (0.6833, 0.7236, 0.7293, 0.7458)),
-}
-
-
 def paper_table6() -> pd.DataFrame:
-    """The paper's Table 6 in long form: columns method, classifier, accuracy, f1_weighted."""
-    rows = [
-        {"method": method, "classifier": name, "accuracy": acc[i], "f1_weighted": f1[i]}
-        for method, (acc, f1) in _PAPER_TABLE6.items()
-        for i, name in enumerate(CLASSIFIER_NAMES)
-    ]
-    return pd.DataFrame(rows)
+    """The paper's Table 6 in our method names: columns method, classifier, accuracy,
+    f1_weighted; the four classifiers (the paper's "Average" column is left out, as it is
+    recomputed from them). From :func:`idsynth.experiments.paper_values.table6`."""
+    ours = {paper: name for name, paper in PAPER_NAMES.items()}
+    paper = table6()
+    unknown = set(paper["method"]) - set(ours)
+    if unknown:
+        raise ValueError(f"paper_values.table6 has methods {sorted(unknown)} with no name in PAPER_NAMES")
+    paper = paper[paper["classifier"] != "Average"].assign(method=paper["method"].map(ours))
+    return paper.reset_index(drop=True)
+
+
+def mlp_backend_agreement(accuracies: pd.DataFrame, floor: float = 0.01, n_se: float = 3.0) -> pd.DataFrame:
+    """Do the two MLP backends reach the same accuracy, within seed noise?
+
+    ``accuracies``: columns ``method, seed, backend`` ("sklearn" / "torch") and ``accuracy``.
+    Per method: each backend's mean and std over seeds, ``diff`` = torch - sklearn, its standard
+    error ``se_diff`` = sqrt(std_torch^2 / n + std_sklearn^2 / n) (NaN for one seed), the
+    ``tolerance`` max(n_se * se_diff, floor) and ``agree`` = |diff| <= tolerance.
+    """
+    missing = {"method", "seed", "backend", "accuracy"} - set(accuracies.columns)
+    if missing:
+        raise ValueError(f"accuracies lacks columns {sorted(missing)}")
+    if set(accuracies["backend"]) != {"sklearn", "torch"}:
+        raise ValueError(f"need both backends 'sklearn' and 'torch'; got {sorted(set(accuracies['backend']))}")
+    stats_ = accuracies.groupby(["method", "backend"])["accuracy"].agg(["mean", "std", "count"]).unstack("backend")
+    out = pd.DataFrame({
+        "torch_mean": stats_[("mean", "torch")], "torch_std": stats_[("std", "torch")],
+        "sklearn_mean": stats_[("mean", "sklearn")], "sklearn_std": stats_[("std", "sklearn")],
+        "n_seeds": stats_[("count", "torch")].astype(int),
+    })  # fmt: skip
+    out["diff"] = out["torch_mean"] - out["sklearn_mean"]
+    out["se_diff"] = np.sqrt(out["torch_std"] ** 2 / out["n_seeds"] + out["sklearn_std"] ** 2 / out["n_seeds"])
+    out["tolerance"] = np.fmax(n_se * out["se_diff"], floor)
+    out["agree"] = out["diff"].abs() <= out["tolerance"]
+    return out.reset_index()
