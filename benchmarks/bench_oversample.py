@@ -38,7 +38,7 @@ def _vgm_factory(epochs: int, device: str):
     from idsynth.models.vgm import VGM
 
     def factory(seed):
-        return VGM(option="C", epochs=epochs, random_state=seed, device=device)
+        return VGM(option="C", epochs=epochs, random_state=seed, device=device, verbose=False)
 
     return factory
 
