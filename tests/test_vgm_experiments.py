@@ -29,7 +29,7 @@ from idsynth.experiments.vgm_oversample import (
 )
 from sampling_fakes import ClassGaussianGenerator
 
-FAST = ("Logistic Regression", "Random Forest")
+FAST = ("Logistic Regression", "Linear SVM")
 
 
 @pytest.fixture(scope="module")
