@@ -14,14 +14,9 @@ from idsynth.models.base import Generator
 from idsynth.models.mageid import LABEL_COLUMN, MAGEID, TABSYN_EDM, mageid, tabsyn
 from idsynth.models.plain_state import from_plain, to_plain
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run much faster single-threaded on a shared machine; restore afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+
 
 
 def toy_frame(n=240, seed=0):

@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from idsynth.cache import ArtifactCache
 from idsynth.data.mageid_sets import sample_binary_set
@@ -21,13 +20,9 @@ SECTION = {
     "n_examples": 2,  # not a model key: must not reach the generator
 }
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +105,23 @@ def test_latent_projection_and_subsample():
     y = (np.arange(100) < 20).astype(int)
     Xs, ys = mageid_report.subsample(X, y, 10)
     assert len(Xs) == 10 and ys.sum() == 2
+
+
+def test_figures():
+    from matplotlib.figure import Figure
+
+    from idsynth.experiments.mageid_figures import plot_image_rows, plot_latent_projection
+
+    rng = np.random.default_rng(0)
+    images, y = rng.random((20, 1, 3, 3)).astype(np.float32), np.arange(20) % 2
+    fig = plot_image_rows({"real": (images, y), "rebuilt": (images * 0.5, y)}, ("a", "b"), n_per_class=3, paired=True)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2 * 2 * 3
+    # paired: the same examples in the rows of one class
+    first, second = fig.axes[0].images[0].get_array(), fig.axes[3].images[0].get_array()
+    np.testing.assert_allclose(second, first * 0.5, rtol=1e-6)
+    with pytest.raises(ValueError, match="same number"):
+        plot_image_rows({"a": (images, y), "b": (images[:5], y[:5])}, ("a", "b"), paired=True)
+    frame, _ = mageid_report.latent_projection(rng.normal(size=(30, 4)), np.zeros(30, int),
+                                               rng.normal(size=(10, 4)), np.ones(10, int))
+    fig = plot_latent_projection({"one": frame, "two": frame}, ("benign", "attack"))
+    assert len(fig.axes) == 2
