@@ -73,7 +73,8 @@ def bench_one(mageid_set, section: dict, scale: float, modalities, device: str, 
     result = model.generate(request, random_state=1)
     rows.append({"stage": f"sample {len(result.y)} rows", "seconds": result.seconds, "projected_s": result.seconds,
                  "rows_per_s": result.rows_per_second, "label_agreement": result.label_agreement})
-    return pd.DataFrame(rows).assign(device=device)
+    table = pd.DataFrame(rows).assign(device=device)
+    return table.astype({"epochs_timed": "Int64", "epochs_profile": "Int64"})
 
 
 def main() -> None:
