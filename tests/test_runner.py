@@ -45,3 +45,19 @@ def test_runs_in_place_with_parameters_and_stops_at_first_failure(tmp_path, caps
     printed = "".join(o.get("text", "") for c in done.cells for o in c.get("outputs", []))
     assert "smoke 40" in printed
     assert nbformat.read(tmp_path / "02_never.ipynb", as_version=4).cells[1].outputs == []
+
+
+def test_progress_bar_redraws_collapse_to_their_final_state(tmp_path):
+    assert runner.resolve_carriage_returns("\rA 1/3\rA 2/3\rA 3/3\nnext\n") == "A 3/3\nnext\n"
+    make(tmp_path / "00_x.ipynb", ["x = 1"])
+    nb = nbformat.read(tmp_path / "00_x.ipynb", as_version=4)
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output("stream", name="stderr", text="\rbar 0%"),
+        nbformat.v4.new_output("stream", name="stderr", text="\rbar 50%"),
+        nbformat.v4.new_output("stream", name="stderr", text="\rbar 100%\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="done\n"),
+    ]
+    nbformat.write(nb, tmp_path / "00_x.ipynb")
+    runner.tidy_outputs(tmp_path / "00_x.ipynb")
+    outputs = nbformat.read(tmp_path / "00_x.ipynb", as_version=4).cells[0].outputs
+    assert [(o.name, o.text) for o in outputs] == [("stderr", "bar 100%\n"), ("stdout", "done\n")]

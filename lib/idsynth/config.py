@@ -33,6 +33,11 @@ _PAPER: dict[str, dict[str, Any]] = {
     # -- section: vgm (01, 02) --
     "vgm": {"train_rows": None, "test_rows": None, "epochs": 80, "batch_size": 200},
     # -- section: vgm_augment (03) / oversample (04) --
+    # Same rows as "vgm", so the VGMs trained in 01 come from the cache. The MLP runs on the
+    # PyTorch backend (sklearn's default MLP re-implemented, GPU); 04 checks it against sklearn's.
+    "vgm_augment": {"train_rows": None, "test_rows": None, "mlp_backend": "torch", "n_jobs": -1},
+    "oversample": {"train_rows": None, "test_rows": None, "mlp_backend": "torch", "n_jobs": -1,
+                   "mlp_check_methods": ("SMOTE", "VGM")},
     # -- section: mageid_data / imaging (05) --
     "mageid_data": {"n_rows": 30000},
     "imaging": {"layout": "igtd", "image_size": None, "upscale": 1, "n_examples": 8, "speed_rows": 1_000_000},
@@ -56,6 +61,11 @@ _SMOKE: dict[str, dict[str, Any]] = {
     # -- section: vgm (01, 02) --
     "vgm": {"train_rows": 3000, "test_rows": 1500, "epochs": 2, "batch_size": 200},
     # -- section: vgm_augment (03) / oversample (04) --
+    # Smaller than "vgm" (the VGMs are retrained for 2 epochs, seconds) to keep 48 fits short;
+    # sklearn's MLP is the faster of the two backends on a CPU for sets this small.
+    "vgm_augment": {"train_rows": 2000, "test_rows": 1000, "mlp_backend": "sklearn", "n_jobs": 2},
+    "oversample": {"train_rows": 2000, "test_rows": 1000, "mlp_backend": "sklearn", "n_jobs": 2,
+                   "mlp_check_methods": ("SMOTE", "VGM")},
     # -- section: mageid_data / imaging (05) --
     "mageid_data": {"n_rows": 3000},
     "imaging": {"layout": "igtd", "image_size": None, "upscale": 1, "n_examples": 8, "speed_rows": 200_000},

@@ -52,6 +52,43 @@ def describe_failure(error: BaseException) -> str:
     return "\n".join(lines)
 
 
+def resolve_carriage_returns(text: str) -> str:
+    """What a terminal would show: on each line keep only what follows its last ``\\r``."""
+    lines = text.split("\n")
+    return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines)
+
+
+def tidy_outputs(path: Path) -> None:
+    """Merge consecutive stream outputs of a cell and resolve progress-bar redraws.
+
+    tqdm redraws its bar with ``\\r``; papermill stores every redraw as its own output, so an
+    80-epoch training would leave 160 lines in the committed notebook. After tidying, each bar
+    keeps its final state only, as Jupyter itself displays it.
+    """
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        merged = []
+        for output in cell.get("outputs", []):
+            if (
+                output.get("output_type") == "stream"
+                and merged
+                and merged[-1].get("output_type") == "stream"
+                and merged[-1].get("name") == output.get("name")
+            ):
+                merged[-1]["text"] += output["text"]
+            else:
+                merged.append(output)
+        for output in merged:
+            if output.get("output_type") == "stream":
+                output["text"] = resolve_carriage_returns(output["text"])
+        cell["outputs"] = merged
+    nbformat.write(notebook, path)
+
+
 def run(notebooks: list[Path], parameters: dict, kernel_name: str | None = None) -> int:
     """Execute ``notebooks`` in order; 0 on success, 1 at the first failure."""
     import papermill
@@ -73,7 +110,9 @@ def run(notebooks: list[Path], parameters: dict, kernel_name: str | None = None)
         except Exception as error:  # papermill raises PapermillExecutionError for a cell error
             print(f"[run_all] FAILED {path.name} after {time.perf_counter() - start:.1f} s", flush=True)
             print(describe_failure(error), flush=True)
+            tidy_outputs(path)
             return 1
+        tidy_outputs(path)
         print(f"[run_all] {path.name}: {time.perf_counter() - start:.1f} s", flush=True)
     print(f"[run_all] all {len(notebooks)} notebook(s) done in {time.perf_counter() - total:.1f} s")
     return 0

@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ..config import resolve_device
 from .base import labels_from_counts

@@ -25,7 +25,7 @@ from typing import Sequence
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .vgm_losses import VGMLoss
 
