@@ -16,7 +16,6 @@ from idsynth.data.schema import Schema
 from idsynth.experiments.table_i import (
     LONG_COLUMNS,
     METRICS,
-    POSTER_TABLE_I,
     evaluate_synthetic,
     fit_generator,
     metric_encoder,
@@ -25,7 +24,7 @@ from idsynth.experiments.table_i import (
     table_i_long,
     update_table_i_csv,
 )
-from idsynth.experiments.tabddpm_run import tabddpm_factory, tabddpm_params
+from idsynth.experiments.tabddpm_run import tabddpm_factory, tabddpm_loss_curves, tabddpm_params
 from idsynth.models.base import class_counts, labels_from_counts
 
 
@@ -234,7 +233,6 @@ def test_table_i_beside_paper_mean_std_and_diff():
     assert ceiling["mean"] == pytest.approx(0.98) and np.isnan(ceiling["paper"])
     assert beside[beside["model"] == "VGM-C"]["paper"].isna().all()  # not in the poster
     assert len(beside[beside["model"] == "TabDDPM"]) == 7  # six columns + the ceiling
-    assert len(POSTER_TABLE_I) == 6 and POSTER_TABLE_I.loc[0, "detectability"] == pytest.approx(0.9356)
 
 
 def test_update_table_i_csv_replaces_same_keys_and_keeps_others(tmp_path):
@@ -271,6 +269,9 @@ def test_tabddpm_factory_through_the_harness(nsl, tmp_path):
     assert all(np.isfinite(row[m]) for m in METRICS)
     loaded, _ = fit_generator("TabDDPM", make, nsl, seed=7, cache=ArtifactCache(tmp_path))
     assert len(loaded.loss_history_) == 5
+    curves = tabddpm_loss_curves({("NSL-KDD", 7): loaded})
+    assert list(curves.columns) == ["dataset", "seed", "step", "term", "value"]
+    assert sorted(set(curves["term"])) == ["loss", "loss_gauss", "loss_multi"] and len(curves) == 15
     with pytest.raises(ValueError, match="not TabDDPM parameters"):
         tabddpm_params({"stepz": 10})
     with pytest.raises(ValueError, match="must not set"):

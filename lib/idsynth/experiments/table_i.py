@@ -45,6 +45,7 @@ from ..metrics.mle import mle_ceiling
 from ..metrics.table_i import TABLE_I_COLUMNS, table_i_row
 from ..models.base import class_counts
 from ..tables import summarise, to_markdown
+from .paper_values import table_i as poster_table_i
 
 #: The poster's two data sets, in Table I's order.
 DATASETS: tuple[str, ...] = (CIC_NAME, NSLKDD_NAME)
@@ -61,20 +62,6 @@ CEILING_TITLE = "AUC (train on real)"
 RUNTIME_PARAMS: tuple[str, ...] = ("device", "verbose")
 #: The poster's model order; other models follow alphabetically.
 POSTER_MODELS: tuple[str, ...] = ("TabDDPM", "TabSyn", "MAGE-ID")
-
-_POSTER_ROWS = {
-    (CIC_NAME, "TabDDPM"): (0.9356, 0.6993, 0.9496, 0.5210, 0.5957, 0.9937),
-    (CIC_NAME, "TabSyn"): (0.9498, 0.4894, 0.9586, 0.3140, 0.3814, 0.9976),
-    (CIC_NAME, "MAGE-ID"): (0.9974, 0.7562, 0.9795, 0.5959, 0.7017, 0.9997),
-    (NSLKDD_NAME, "TabDDPM"): (0.9020, 0.7541, 0.9774, 0.5801, 0.6264, 0.9683),
-    (NSLKDD_NAME, "TabSyn"): (0.9408, 0.6553, 0.9786, 0.4877, 0.6465, 0.9809),
-    (NSLKDD_NAME, "MAGE-ID"): (0.9543, 0.7978, 0.9808, 0.6245, 0.6882, 0.9993),
-}
-
-#: The poster's Table I (TARGETS.md), wide: dataset, model and the six :data:`METRICS`.
-POSTER_TABLE_I = pd.DataFrame(
-    [{"dataset": d, "model": m, **dict(zip(METRICS, values))} for (d, m), values in _POSTER_ROWS.items()]
-)
 
 _SYNTHETIC_FORMAT = "idsynth.table_i.synthetic/1"
 
@@ -447,7 +434,8 @@ def _poster_long(paper: pd.DataFrame) -> pd.DataFrame:
 def table_i_beside_paper(long: pd.DataFrame, paper: pd.DataFrame | None = None) -> pd.DataFrame:
     """Mean ± std over seeds per dataset, model and metric, beside the poster's value.
 
-    long: :func:`table_i_long` rows; paper: wide poster values (default :data:`POSTER_TABLE_I`).
+    long: :func:`table_i_long` rows; paper: wide poster values (columns dataset, model and the
+    six :data:`METRICS`; default :func:`idsynth.experiments.paper_values.table_i`).
     Returns columns ``dataset, model, metric, mean, std, n_seeds, paper, diff`` (diff = mean −
     paper; empty where the poster has no value, e.g. a model it does not report). ``metric``
     holds the poster's column headers, then ``AUC (train on real)`` when present (the
@@ -461,7 +449,7 @@ def table_i_beside_paper(long: pd.DataFrame, paper: pd.DataFrame | None = None) 
     summary = summarise(melted, by=["dataset", "model", "metric"], values=["value"])
     summary = summary.rename(columns={"value_mean": "mean", "value_std": "std"})
     out = summary.merge(
-        _poster_long(POSTER_TABLE_I if paper is None else paper), on=["dataset", "model", "metric"], how="left"
+        _poster_long(poster_table_i() if paper is None else paper), on=["dataset", "model", "metric"], how="left"
     )
     out["diff"] = out["mean"] - out["paper"]
     metric_order = {t: i for i, t in enumerate(titles[v] for v in values)}

@@ -35,15 +35,14 @@ def _categorical_panel(ax, real: pd.Series, synthetic: pd.Series, top: int) -> N
     r = real.astype(str).value_counts(normalize=True)
     s = synthetic.astype(str).value_counts(normalize=True)
     levels = list(r.index[:top])
-    other_r, other_s = 1.0 - r[levels].sum(), 1.0 - s.reindex(levels, fill_value=0.0).sum()
+    r_vals, s_vals = list(r[levels]), list(s.reindex(levels, fill_value=0.0))
+    other_r, other_s = 1.0 - sum(r_vals), 1.0 - sum(s_vals)
     if other_r > 1e-12 or other_s > 1e-12:
-        levels_shown, r_vals, s_vals = levels + ["(other)"], [*r[levels], other_r], [*s.reindex(levels, fill_value=0.0), other_s]
-    else:
-        levels_shown, r_vals, s_vals = levels, list(r[levels]), list(s.reindex(levels, fill_value=0.0))
-    x = np.arange(len(levels_shown))
+        levels, r_vals, s_vals = levels + ["(other)"], r_vals + [other_r], s_vals + [other_s]
+    x = np.arange(len(levels))
     ax.bar(x - 0.2, r_vals, width=0.4, label="real", color="tab:blue")
     ax.bar(x + 0.2, s_vals, width=0.4, label="synthetic", color="tab:orange")
-    ax.set_xticks(x, levels_shown, rotation=60, ha="right", fontsize=7)
+    ax.set_xticks(x, levels, rotation=60, ha="right", fontsize=7)
     ax.set_ylabel("share of rows")
 
 
