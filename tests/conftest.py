@@ -30,3 +30,21 @@ def nslkdd_test(data_dir):
     from idsynth.data.nslkdd import load_nslkdd
 
     return load_nslkdd("test", data_dir)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for torch and for BLAS/OpenMP while a module's tiny models run.
+
+    On a small shared machine (CI has 2 cores) thread oversubscription makes such models many
+    times slower. The previous settings are restored afterwards. Use it with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(limits=1):
+        yield
+    torch.set_num_threads(before)

@@ -9,13 +9,7 @@ from idsynth.models.img_vae import ConvVAENet, ImageVAE, auto_widths, padded_gri
 SIZE = 10
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run much faster single-threaded on a shared machine; restore afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def blob_images(n=300, size=SIZE, seed=0):

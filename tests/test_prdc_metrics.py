@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
 
 from idsynth.metrics._common import equal_size_subsample
 from idsynth.metrics.detectability import detection_aucs, detectability
@@ -15,11 +14,7 @@ from idsynth.metrics.prdc_metrics import prdc_scores
 from idsynth.metrics.table_i import TABLE_I_COLUMNS, table_i_row
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Two shared cores: OpenMP/BLAS with one thread avoids oversubscription."""
-    with threadpool_limits(limits=1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

@@ -28,13 +28,7 @@ from idsynth.models.tabddpm_network import MLPDiffusion, timestep_embedding
 SIZES = (3, 5, 2)  # categories of three categorical features
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The test machine's cores are shared: one intra-op thread is several times faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _random_codes(n: int, sizes=SIZES, seed: int = 0) -> torch.Tensor:

@@ -13,20 +13,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from threadpoolctl import threadpool_limits
 
 from idsynth.metrics.classifiers import make_classifier
 from idsynth.metrics.torch_mlp import TorchMLPClassifier
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Nets this small are fastest on one thread, and threads spin badly on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,7 @@ TINY = dict(latent_dim=4, encoder_units=(32,), decoder_units=(32,), label_repeat
 CLASS_BLOCK = slice(32, 37)  # toy data: the class decides which of these one-hot columns is hot
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Two shared cores: one intra-op thread is much faster than two contending ones."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def toy_data(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

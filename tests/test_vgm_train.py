@@ -17,12 +17,7 @@ SECTION = {"train_rows": 100, "epochs": 2, "batch_size": 32, "latent_dim": 3, "e
            "decoder_units": (16,), "label_units": 8, "label_repeat": 2}  # fmt: skip
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
