@@ -7,8 +7,6 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
-import torch
-from threadpoolctl import threadpool_limits
 
 from idsynth.cache import ArtifactCache
 from idsynth.data.mageid_sets import sample_binary_set
@@ -28,14 +26,7 @@ from idsynth.experiments.tabddpm_run import tabddpm_factory, tabddpm_loss_curves
 from idsynth.models.base import class_counts, labels_from_counts
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Two shared cores: one torch/BLAS/OpenMP thread avoids oversubscription (restored after)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(limits=1):
-        yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: one torch/BLAS thread
 
 
 def toy_set(name: str = "NSL-KDD", n_rows: int = 600, seed: int = 0):
