@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pandas as pd
 import pytest
 from imblearn.pipeline import Pipeline
 from imblearn.under_sampling import RandomUnderSampler
@@ -268,3 +269,53 @@ def test_vgm_as_an_over_sampler():
     np.testing.assert_array_equal(X_res, X_again)
     frozen = GeneratorOverSampler(FrozenEstimator(sampler.generator_), random_state=4)
     np.testing.assert_array_equal(frozen.fit_resample(X, y)[0], X_res)
+
+
+# --- typed frames (numeric and string columns), as MAGE-ID, TabSyn and TabDDPM take -----------
+
+
+def _typed(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.choice([0, 1, 2], size=n, p=[0.7, 0.2, 0.1])
+    frame = pd.DataFrame({
+        "bytes": (rng.integers(0, 1000, n) + 5000 * y).astype(np.int64),
+        "rate": rng.random(n) + y,
+        "proto": np.where(y == 2, "icmp", rng.choice(["tcp", "udp"], n)),
+        "flag": pd.Categorical(rng.choice(["SF", "S0"], n)),
+    })  # fmt: skip
+    return frame, y
+
+
+def test_a_typed_frame_goes_to_the_generator_as_a_frame_and_comes_back_typed():
+    from sampling_fakes import ClassFrameGenerator
+
+    X, y = _typed()
+    sampler = GeneratorOverSampler(ClassFrameGenerator(), random_state=0)
+    X_res, y_res = sampler.fit_resample(X, y)
+    majority = max(Counter(y).values())
+    assert isinstance(X_res, pd.DataFrame) and list(X_res.columns) == list(X.columns)
+    assert X_res.dtypes.to_dict() == X.dtypes.to_dict()
+    assert Counter(y_res) == {label: majority for label in Counter(y)}
+    pd.testing.assert_frame_equal(X_res.iloc[: len(X)], X)
+    assert (X_res.index == np.arange(len(X_res))).all()
+    new, y_new = X_res.iloc[len(X):], y_res[len(y):]
+    # the generator learnt each class: class 2 is all icmp, its bytes far above the others
+    assert (new.loc[y_new == 2, "proto"] == "icmp").all()
+    assert new.loc[y_new == 2, "bytes"].mean() > 9000 > new.loc[y_new == 1, "bytes"].mean() > 4000
+    X_again, _ = GeneratorOverSampler(ClassFrameGenerator(), random_state=0).fit_resample(X, y)
+    pd.testing.assert_frame_equal(X_again, X_res)
+
+
+def test_a_typed_frame_needs_a_generator_that_returns_frames():
+    X, y = _typed()
+    with pytest.raises(TypeError, match="DataFrame"):
+        GeneratorOverSampler(_FrameToArray(), random_state=0).fit_resample(X, y)
+    with pytest.raises(ValueError, match="shape"):
+        GeneratorOverSampler(_FrameToArray(), random_state=0).fit_resample(X, y[:-1])
+
+
+class _FrameToArray(ClassGaussianGenerator):
+    """Fits on the numeric columns of a frame, returns arrays (wrong for typed input)."""
+
+    def fit(self, X, y):
+        return super().fit(X.select_dtypes("number"), y)

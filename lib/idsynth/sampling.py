@@ -11,6 +11,12 @@ problems, a callable) is parsed and validated by ``imblearn``'s ``BaseOverSample
 module adds only ``_fit_resample``: fit a clone of the generator on ``(X, y)``, ask it for
 ``sampling_strategy_[c]`` new rows of each class ``c``, append them to the original rows.
 
+Typed frames: a ``pandas.DataFrame`` with non-numeric (string, categorical) columns, as the
+mixed-type generators (MAGE-ID, TabSyn, TabDDPM) take, is passed to the generator as it is
+(no conversion to a numeric array), and ``fit_resample`` returns a DataFrame with the same
+columns and dtypes: the original rows first, then the generator's rows. Numeric input (arrays,
+all-numeric DataFrames) is validated and returned as before.
+
 Requirement on generators: they must be scikit-learn clonable, i.e. every constructor
 argument is stored unchanged under its own name so that ``get_params`` / ``clone`` work
 (inheriting from ``sklearn.base.BaseEstimator`` gives that). A generator that is already
@@ -26,13 +32,16 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import pandas as pd
 from imblearn.base import BaseSampler
 from imblearn.over_sampling.base import BaseOverSampler
 from imblearn.under_sampling import RandomUnderSampler
 from imblearn.under_sampling.base import BaseUnderSampler
+from imblearn.utils import check_target_type
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.validation import validate_data
 
 _MAX_SEED = np.iinfo(np.int32).max
 
@@ -78,6 +87,11 @@ class GeneratorOverSampler(BaseOverSampler):
     returns ``(X_resampled, y_resampled)``: the ``n`` original rows first, in their order,
     followed by ``sum(sampling_strategy_.values())`` synthetic rows grouped by class, with
     ``X``'s dtype and ``y``'s dtype.
+
+    A *typed* DataFrame (at least one non-numeric column: strings, categories) goes to the
+    generator unchanged; its ``sample`` must then return a DataFrame holding ``X``'s columns,
+    and ``X_resampled`` is a DataFrame with ``X``'s columns and dtypes and a fresh
+    ``RangeIndex``.
     """
 
     _parameter_constraints: dict = {
@@ -91,6 +105,14 @@ class GeneratorOverSampler(BaseOverSampler):
         self.random_state = random_state
 
     def _check_X_y(self, X, y, accept_sparse=None):
+        if is_typed_frame(X):
+            # As imblearn's SMOTENC: let strings pass, keep the frame for the generator.
+            y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
+            y = np.asarray(y)
+            if len(X) < 1 or y.shape != (len(X),):
+                raise ValueError(f"expected X with n >= 1 rows and y of shape (n,); got {len(X)} rows and {y.shape}")
+            validate_data(self, X=X, y=y, reset=True, skip_check_array=True)
+            return X, y, binarize_y
         # Generators work on dense arrays: refuse sparse input with a clear TypeError.
         return super()._check_X_y(X, y, accept_sparse=False)
 
@@ -115,7 +137,11 @@ class GeneratorOverSampler(BaseOverSampler):
             return X.copy(), y.copy()
 
         X_new, y_new = self.generator_.sample(n_per_class, random_state=seed)
-        X_new = np.asarray(X_new)
+        typed = isinstance(X, pd.DataFrame)
+        if typed:
+            X_new = _frame_like(X_new, X, type(self.generator_).__name__)
+        else:
+            X_new = np.asarray(X_new)
         y_new = np.asarray(y_new)
         n_new = sum(n_per_class.values())
         if X_new.shape != (n_new, X.shape[1]) or y_new.shape != (n_new,):
@@ -129,9 +155,34 @@ class GeneratorOverSampler(BaseOverSampler):
             raise ValueError(
                 f"{type(self.generator_).__name__}.sample returned class counts {got}; asked for {n_per_class}"
             )
-        X_resampled = np.concatenate([X, X_new.astype(X.dtype, copy=False)], axis=0)
+        if typed:
+            X_resampled = pd.concat([X, X_new], axis=0, ignore_index=True)
+        else:
+            X_resampled = np.concatenate([X, X_new.astype(X.dtype, copy=False)], axis=0)
         y_resampled = np.concatenate([y, y_new.astype(y.dtype, copy=False)], axis=0)
         return X_resampled, y_resampled
+
+
+def is_typed_frame(X) -> bool:
+    """True for a DataFrame with at least one column that is neither numeric nor boolean."""
+    if not isinstance(X, pd.DataFrame):
+        return False
+    return not all(
+        pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) for dtype in X.dtypes
+    )
+
+
+def _frame_like(X_new, X: pd.DataFrame, generator_name: str) -> pd.DataFrame:
+    """The generator's rows as a DataFrame with ``X``'s columns (in order) and dtypes."""
+    if not isinstance(X_new, pd.DataFrame):
+        raise TypeError(
+            f"{generator_name}.sample returned a {type(X_new).__name__}; for a typed DataFrame X it must "
+            f"return a DataFrame with X's columns"
+        )
+    missing = [c for c in X.columns if c not in X_new.columns]
+    if missing:
+        raise ValueError(f"{generator_name}.sample returned a frame without the columns {missing[:10]}")
+    return X_new[list(X.columns)].astype(X.dtypes.to_dict()).reset_index(drop=True)
 
 
 class EasyEnsembleSampler(BaseSampler):
