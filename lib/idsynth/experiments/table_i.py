@@ -59,7 +59,7 @@ LONG_COLUMNS: tuple[str, ...] = KEY_COLUMNS + METRICS
 CEILING = "auc_real_ceiling"
 CEILING_TITLE = "AUC (train on real)"
 #: Generator parameters left out of the cache key: they change speed or logging, not the model.
-RUNTIME_PARAMS: tuple[str, ...] = ("device", "verbose")
+RUNTIME_PARAMS: tuple[str, ...] = ("device", "verbose", "cuda_graph")
 #: The poster's model order; other models follow alphabetically.
 POSTER_MODELS: tuple[str, ...] = ("TabDDPM", "TabSyn", "MAGE-ID")
 
@@ -176,7 +176,11 @@ def evaluate_synthetic(
 
 
 def _plain(value: Any) -> Any:
-    """A cache-keyable (JSON) form of a parameter value; unknown objects by their repr."""
+    """A cache-keyable (JSON) form of a parameter value: an estimator (a generator inside a
+    wrapper) by its class and :func:`generator_params`; unknown objects by their repr."""
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        cls = type(value)
+        return {"class": f"{cls.__module__}.{cls.__qualname__}", "params": generator_params(value)}
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -263,16 +267,30 @@ def fit_generator(
     cache = cache if cache is not None else ArtifactCache()
     fresh = _fresh(make_generator, seed)
     config = generator_cache_config(name, fresh, mageid_set, seed, params)
+    return cached_fit(fresh, lambda: mageid_set.xy("train"), config, cache, kind="table_i_generator")
+
+
+def cached_fit(
+    fresh, training_data: Callable[[], tuple[Any, Any]], config: Mapping[str, Any], cache: ArtifactCache,
+    kind: str,
+) -> tuple[Any, float]:
+    """``(fitted generator, fit seconds)``: ``fresh.fit(*training_data())``, or the model that
+    ``cache`` holds under ``(kind, config)``.
+
+    fresh: an unfitted generator with ``fit``, ``save`` and a classmethod ``load`` (reloaded on
+    ``fresh.device`` when it has one); training_data: returns ``(X, y)``, called only when the
+    model is fitted. The fit time is stored beside the model, so a loaded model reports the
+    seconds its fit took (NaN if that record is missing).
+    """
     measured: dict[str, float] = {}
 
     def build():
-        X, y = mageid_set.xy("train")
+        X, y = training_data()
         start = time.perf_counter()
         fresh.fit(X, y)
         measured["fit_seconds"] = time.perf_counter() - start
         return fresh
 
-    kind = "table_i_generator"
     generator = cache.get_or_create(
         kind, config, build=build, save=lambda g, path: g.save(path), load=lambda path: _load_like(fresh, path),
         suffix=".model",

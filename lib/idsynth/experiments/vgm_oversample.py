@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 
-from idsynth.experiments.classifier_runs import FitTask, run_fits
+from idsynth.experiments.classifier_runs import FitResult, FitTask, run_fits
 from idsynth.experiments.oversampling import OVERSAMPLER_NAMES, PAPER_NAMES, balanced_training_set
 from idsynth.experiments.paper_values import table6
 from idsynth.metrics.classifiers import CLASSIFIER_NAMES
@@ -57,6 +57,25 @@ def classification_scores(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequen
         "f1_macro": float(f1_score(y_true, y_pred, labels=list(labels), average="macro", zero_division=0)),
         "recall": dict(zip(labels, recall.tolist())),
     }
+
+
+def score_fit_results(
+    results: Sequence[FitResult], y_test: np.ndarray, labels: Sequence, names: Mapping | None = None
+) -> tuple[list[dict], list[dict]]:
+    """Rows of :data:`SCORE_COLUMNS` and :data:`RECALL_COLUMNS` for classifier fits whose
+    ``key`` is the method: each result's predictions scored against ``y_test`` (n_test,) with
+    :func:`classification_scores`; ``names[label]`` names a class in the recall rows (default:
+    the label itself)."""
+    names = names if names is not None else {label: label for label in labels}
+    score_rows, recall_rows = [], []
+    for result in results:
+        scores = classification_scores(y_test, result.y_pred, labels)
+        recall = scores.pop("recall")
+        score_rows.append({"method": result.key, "classifier": result.classifier, "seed": result.seed,
+                           **scores, "fit_seconds": result.fit_seconds})  # fmt: skip
+        recall_rows += [{"method": result.key, "classifier": result.classifier, "seed": result.seed,
+                         "class": names[label], "recall": value} for label, value in recall.items()]  # fmt: skip
+    return score_rows, recall_rows
 
 
 def run_oversampling(
@@ -105,13 +124,10 @@ def run_oversampling(
             if verbose:
                 print(f"seed {seed} {method:>15}: {len(y_bal):>7} rows in {seconds:7.1f} s  {counts}", flush=True)
             tasks += [FitTask(name, seed, method, [(X_bal, y_bal)]) for name in classifiers]
-        for result in run_fits(tasks, X_test, n_jobs=n_jobs, mlp_backend=mlp_backend, device=device):
-            scores = classification_scores(y_test, result.y_pred, labels)
-            recall = scores.pop("recall")
-            score_rows.append({"method": result.key, "classifier": result.classifier, "seed": result.seed,
-                               **scores, "fit_seconds": result.fit_seconds})  # fmt: skip
-            recall_rows += [{"method": result.key, "classifier": result.classifier, "seed": result.seed,
-                             "class": names[label], "recall": value} for label, value in recall.items()]  # fmt: skip
+        results = run_fits(tasks, X_test, n_jobs=n_jobs, mlp_backend=mlp_backend, device=device)
+        scores, recall = score_fit_results(results, y_test, labels, names)
+        score_rows += scores
+        recall_rows += recall
     total = time.perf_counter() - start
     if verbose:
         print(f"Table 6 run: {len(score_rows)} classifier fits, total {total:.1f} s", flush=True)
