@@ -1,0 +1,357 @@
+"""Every generator under every protocol: the cross-evaluation neither paper has (notebook 10).
+
+The VGM paper scores VGM against over-samplers (Table 6: a class-balanced KDDTrain+, four
+classifiers, KDDTest+); the MAGE-ID poster scores diffusion generators on fidelity and utility
+(Table I: a Normal-vs-Attack set, 80:20). This module runs each side's generators under the
+other side's protocol, through the machinery that already produces those tables:
+
+* **Table I rows for VGM-C and SMOTE** on the NSL-KDD MAGE-ID set: both work in an encoded
+  matrix, so they are wrapped as generators of typed frames
+  (:class:`~idsynth.models.encoded_frame.EncodedFrameGenerator`: the set's numeric columns
+  min-max, its categoricals one-hot; VGM Option C with ``n_classes=2`` and the paper's
+  architecture and schedule; SMOTE's interpolations by
+  :class:`~idsynth.models.smote_generator.SMOTEGenerator`) and go through
+  :func:`idsynth.experiments.table_i.run_generator` like TabDDPM, TabSyn and MAGE-ID.
+* **MAGE-ID, TabSyn and TabDDPM as over-samplers in Table 6's protocol**
+  (:func:`run_generator_oversampling`): each is fitted on the typed KDDTrain+ rows (the 41
+  features, five classes; cached), used through
+  :class:`~idsynth.sampling.GeneratorOverSampler` (``sampling_strategy="auto"``: every class
+  up to the majority count) on those typed rows, and the balanced frame is encoded with the
+  paper's 116-column encoder (``vgm_encoder()`` fitted on all of KDDTrain+); then the four
+  classifiers are trained and scored exactly as for notebook 04's methods.
+
+Rows are merged into the CSVs the other notebooks write (:func:`update_long_csv`,
+:func:`update_table6_tables`), so one table holds every method.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.frozen import FrozenEstimator
+
+from ..cache import ArtifactCache, atomic_path, atomic_write_text
+from ..data.nslkdd import CATEGORIES, FEATURES, EncodedSplits
+from ..data.schema import Schema
+from ..metrics.classifiers import CLASSIFIER_NAMES
+from ..models.encoded_frame import EncodedFrameGenerator
+from ..models.smote_generator import SMOTEGenerator
+from ..models.vgm import VGM
+from ..sampling import GeneratorOverSampler
+from ..tables import mean_pm_std, summarise, to_markdown
+from .classifier_runs import FitTask, run_fits
+from .mageid_train import frame_fingerprint, make_generator
+from .oversampling import OVERSAMPLER_NAMES, PAPER_NAMES
+from .table_i import cached_fit, generator_params, run_generator, table_i_long
+from .tabddpm_run import tabddpm_factory
+from .vgm_oversample import RECALL_COLUMNS, SCORE_COLUMNS, OversamplingRun, paper_table6, score_fit_results
+from .vgm_train import vgm_params
+
+#: Table I's names of the two models added here.
+VGM_NAME, SMOTE_NAME = "VGM-C", "SMOTE"
+TABLE_I_MODELS: tuple[str, ...] = (VGM_NAME, SMOTE_NAME)
+#: The generators added to Table 6, in its row order after notebook 04's eight methods.
+TABLE6_GENERATORS: tuple[str, ...] = ("MAGE-ID", "TabSyn", "TabDDPM")
+#: Table 6's methods in row order: the paper's eight, then the generators added here.
+TABLE6_METHODS: tuple[str, ...] = (*OVERSAMPLER_NAMES, *TABLE6_GENERATORS)
+#: Keys of the rows of the three Table 6 CSVs (a new row replaces an old one with equal keys).
+TABLE6_KEYS: dict[str, tuple[str, ...]] = {
+    "table6_oversamplers": ("method", "classifier", "seed"),
+    "table6_recall": ("method", "classifier", "seed", "class"),
+    "table6_balanced_sets": ("method", "seed"),
+}
+#: The data set name in the cache key of the Table 6 generators.
+TABLE6_DATASET = "NSL-KDD KDDTrain+ (5 classes)"
+
+
+# --- Table I: VGM-C and SMOTE as generators of typed frames --------------------------------------
+
+
+def _schema_columns(schema: Schema) -> dict[str, Any]:
+    if not isinstance(schema, Schema):
+        raise TypeError(f"schema must be an idsynth.data.schema.Schema, got {type(schema).__name__}")
+    return {"numeric": tuple(schema.numeric), "categorical": tuple(schema.categorical),
+            "integer": tuple(schema.integer)}
+
+
+def vgm_c_factory(schema: Schema, vgm_section: Mapping[str, Any], device: str = "auto",
+                  verbose: bool = False) -> Callable[[int], EncodedFrameGenerator]:
+    """``seed -> unfitted VGM Option C inside an EncodedFrameGenerator`` over ``schema``'s columns.
+
+    The VGM takes the paper's architecture and the ``vgm_section``'s schedule (``epochs``,
+    ``batch_size``; :func:`~idsynth.experiments.vgm_train.vgm_params`), ``random_state=seed``;
+    its widths (``n_features`` = the set's encoded width, ``n_classes`` = 2 for Normal vs
+    Attack, ``continuous_features``) are set from the data at fit.
+    """
+    columns = _schema_columns(schema)
+
+    def make(seed: int) -> EncodedFrameGenerator:
+        vgm = VGM(**{**vgm_params("C", int(seed), vgm_section), "device": device, "verbose": verbose})
+        return EncodedFrameGenerator(vgm, **columns)
+
+    return make
+
+
+def smote_factory(schema: Schema, k_neighbors: int = 5) -> Callable[[int], EncodedFrameGenerator]:
+    """``seed -> unfitted SMOTEGenerator inside an EncodedFrameGenerator`` over ``schema``'s
+    columns (SMOTE's randomness is the ``random_state`` of ``sample``, i.e. the seed)."""
+    columns = _schema_columns(schema)
+    return lambda seed: EncodedFrameGenerator(SMOTEGenerator(k_neighbors=int(k_neighbors)), **columns)
+
+
+def table_i_factories(schema: Schema, vgm_section: Mapping[str, Any], device: str = "auto", verbose: bool = False,
+                      k_neighbors: int = 5) -> dict[str, Callable[[int], EncodedFrameGenerator]]:
+    """``{"VGM-C": factory, "SMOTE": factory}`` for :func:`run_table_i`."""
+    return {VGM_NAME: vgm_c_factory(schema, vgm_section, device, verbose),
+            SMOTE_NAME: smote_factory(schema, k_neighbors)}
+
+
+def run_table_i(mageid_set, seeds: Sequence[int], factories: Mapping[str, Callable[[int], Any]],
+                cache: ArtifactCache | None = None, **metric_settings) -> tuple[pd.DataFrame, dict]:
+    """Table I rows of every ``factories`` model and seed on ``mageid_set`` (fitted, sampled and
+    scored by :func:`~idsynth.experiments.table_i.run_generator`, cached).
+
+    Returns ``(long, synthetic)``: the long Table I frame (:func:`table_i_long`) and
+    ``{(model, seed): (synthetic frame, synthetic y)}``.
+    """
+    if not seeds:
+        raise ValueError("seeds must name at least one seed")
+    rows, synthetic = [], {}
+    for name, make in factories.items():
+        for seed in seeds:
+            row, frame, y = run_generator(name, make, mageid_set, int(seed), cache, **metric_settings)
+            rows.append(row)
+            synthetic[(name, int(seed))] = (frame, y)
+    return table_i_long(rows), synthetic
+
+
+# --- Table 6: MAGE-ID, TabSyn, TabDDPM as over-samplers of typed KDDTrain+ rows -------------------
+
+
+def table6_factories(
+    mageid_section: Mapping[str, Any], tabddpm_section: Mapping[str, Any], device: str = "auto",
+    verbose: bool = False, names: Sequence[str] = TABLE6_GENERATORS,
+) -> dict[str, Callable[[int], Any]]:
+    """``{name: seed -> unfitted generator of typed frames}`` for ``names`` among
+    :data:`TABLE6_GENERATORS`, with the profile's ``mageid`` (MAGE-ID, TabSyn) and ``tabddpm``
+    sections (the schedules of notebooks 06-09)."""
+    unknown = [n for n in names if n not in TABLE6_GENERATORS]
+    if unknown or not names:
+        raise ValueError(f"names must be among {TABLE6_GENERATORS}, got {list(names)}")
+    section = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in mageid_section.items()}
+    factories = {
+        "MAGE-ID": lambda seed: make_generator(section, int(seed), ("tabular", "image"), device, verbose),
+        "TabSyn": lambda seed: make_generator(section, int(seed), ("tabular",), device, verbose),
+        "TabDDPM": tabddpm_factory(tabddpm_section, device=device, verbose=verbose),
+    }
+    return {name: factories[name] for name in names}
+
+
+#: Table 6 settings that must equal notebook 04's (``oversample`` section) for the rows to merge.
+SHARED_TABLE6_SETTINGS: tuple[str, ...] = ("train_rows", "test_rows", "mlp_backend")
+
+
+def check_table6_settings(table6_section: Mapping[str, Any], oversample_section: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` unless the cross-evaluation's Table 6 rows, test rows and MLP backend
+    equal notebook 04's: rows of both notebooks share one CSV and one KDDTest+ subset."""
+    differ = {k: (table6_section.get(k), oversample_section.get(k)) for k in SHARED_TABLE6_SETTINGS
+              if table6_section.get(k) != oversample_section.get(k)}  # fmt: skip
+    if differ:
+        raise ValueError(f"cross_eval.table6 differs from oversample (notebook 04) in {differ} (ours, 04's); "
+                         "their rows would not be comparable")  # fmt: skip
+
+
+def table6_training_frame(data: EncodedSplits) -> tuple[pd.DataFrame, np.ndarray]:
+    """The typed KDDTrain+ rows the generators learn: ``(frame (n, 41) of FEATURES, y (n,)
+    int64 category codes 0..4)``, the same rows as ``data.X_train``."""
+    return data.frame_train[list(FEATURES)].reset_index(drop=True), np.asarray(data.y_train, dtype=np.int64)
+
+
+def fit_table6_generator(name: str, make_generator: Callable[[int], Any], X: pd.DataFrame, y: np.ndarray, seed: int,
+                         cache: ArtifactCache | None = None) -> tuple[Any, float]:
+    """``(fitted generator, fit seconds)``: ``make_generator(seed)`` fitted on the typed rows
+    ``X`` and labels ``y``, or loaded from ``cache`` (keyed by name, class, parameters without
+    device/verbose, a fingerprint of (X, y) and the seed)."""
+    cache = cache if cache is not None else ArtifactCache()
+    fresh = make_generator(int(seed))
+    cls = type(fresh)
+    config = {
+        "model": str(name),
+        "class": f"{cls.__module__}.{cls.__qualname__}",
+        "params": generator_params(fresh),
+        "data": {"dataset": TABLE6_DATASET, "sha256": frame_fingerprint(X, y), "rows": int(len(X))},
+        "seed": int(seed),
+    }
+    return cached_fit(fresh, lambda: (X, y), config, cache, kind="cross_eval_generator")
+
+
+def balanced_frame(generator, X: pd.DataFrame, y: np.ndarray, seed: int) -> tuple[pd.DataFrame, np.ndarray, float]:
+    """``(X_bal, y_bal, seconds)``: the fitted ``generator`` (frozen) over-samples the typed
+    rows ``X`` with ``sampling_strategy="auto"`` (every class up to the majority count) and
+    ``random_state=seed``; X_bal holds X's rows first, then the synthetic ones, X's dtypes."""
+    sampler = GeneratorOverSampler(FrozenEstimator(generator), sampling_strategy="auto", random_state=int(seed))
+    start = time.perf_counter()
+    X_bal, y_bal = sampler.fit_resample(X, y)
+    return X_bal, np.asarray(y_bal), time.perf_counter() - start
+
+
+def run_generator_oversampling(
+    data: EncodedSplits,
+    seeds: Sequence[int],
+    factories: Mapping[str, Callable[[int], Any]],
+    *,
+    classifiers: Sequence[str] = CLASSIFIER_NAMES,
+    n_jobs: int | None = None,
+    mlp_backend: str = "sklearn",
+    device: str = "auto",
+    cache: ArtifactCache | None = None,
+    verbose: bool = True,
+) -> OversamplingRun:
+    """Table 6 for generators of typed frames, in notebook 04's long form.
+
+    data: :func:`~idsynth.data.nslkdd.load_vgm_arrays`'s splits (typed ``frame_train``, encoded
+    ``X_test`` (m, 116), ``y_test``, and ``encoder``, the 116-column encoder fitted on all of
+    KDDTrain+). Per seed and generator: fit on the typed training rows (cached), balance them
+    (:func:`balanced_frame`), encode the balanced frame with ``data.encoder``; then all
+    (generator, classifier) fits of that seed run in parallel (``n_jobs``) and are scored on
+    KDDTest+ as in :func:`~idsynth.experiments.vgm_oversample.run_oversampling`.
+
+    Returns an :class:`~idsynth.experiments.vgm_oversample.OversamplingRun`; its ``samplers``
+    frame has ``method, seed, seconds`` (over-sampling, i.e. sampling the frozen generator),
+    ``fit_seconds`` (the generator's fit, as measured when it was trained), ``rows`` and the
+    rows per class.
+    """
+    if not seeds:
+        raise ValueError("seeds must name at least one seed")
+    if not factories:
+        raise ValueError("factories must name at least one generator")
+    X, y = table6_training_frame(data)
+    labels = np.unique(np.concatenate([y, data.y_test])).tolist()
+    names = {label: data.classes[label] for label in labels}
+    start = time.perf_counter()
+    score_rows, recall_rows, sampler_rows = [], [], []
+    for seed in seeds:
+        tasks = []
+        for method, make in factories.items():
+            generator, fit_seconds = fit_table6_generator(method, make, X, y, seed, cache)
+            X_bal, y_bal, seconds = balanced_frame(generator, X, y, seed)
+            X_enc = data.encoder.transform(X_bal)
+            counts = {names[label]: int(np.sum(y_bal == label)) for label in labels}
+            sampler_rows.append({"method": method, "seed": int(seed), "seconds": seconds, "fit_seconds": fit_seconds,
+                                 "rows": len(y_bal), **counts})  # fmt: skip
+            if verbose:
+                print(f"seed {seed} {method:>8}: fit {fit_seconds:7.1f} s, {len(y_bal):>7} rows in {seconds:6.1f} s  "
+                      f"{counts}", flush=True)  # fmt: skip
+            tasks += [FitTask(name, int(seed), method, [(X_enc, y_bal)]) for name in classifiers]
+        results = run_fits(tasks, data.X_test, n_jobs=n_jobs, mlp_backend=mlp_backend, device=device)
+        scores, recall = score_fit_results(results, data.y_test, labels, names)
+        score_rows += scores
+        recall_rows += recall
+    total = time.perf_counter() - start
+    if verbose:
+        print(f"Table 6 generators: {len(score_rows)} classifier fits, total {total:.1f} s", flush=True)
+    return OversamplingRun(
+        scores=pd.DataFrame(score_rows, columns=list(SCORE_COLUMNS)),
+        recall=pd.DataFrame(recall_rows, columns=list(RECALL_COLUMNS)),
+        samplers=pd.DataFrame(sampler_rows),
+        total_seconds=total,
+    )
+
+
+# --- merging into the shared CSVs -----------------------------------------------------------------
+
+
+def merge_rows(old: pd.DataFrame | None, new: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """``old`` without the rows whose ``keys`` equal a row of ``new``, then ``new``.
+
+    Columns: ``old``'s, then ``new``'s others (empty where a side lacks them). Raises
+    ``ValueError`` when a key column is missing or ``new`` repeats a key.
+    """
+    keys = list(keys)
+    for name, frame in (("new", new), ("old", old)):
+        if frame is not None and (missing := [k for k in keys if k not in frame.columns]):
+            raise ValueError(f"the {name} rows lack the key columns {missing}")
+    if new.duplicated(keys).any():
+        raise ValueError(f"the new rows repeat keys {new.loc[new.duplicated(keys), keys].to_records(index=False)[:5]}")
+    if old is None or old.empty:
+        return new.reset_index(drop=True)
+    # compare keys as strings: a CSV read back gives ints where the new frame may hold numpy ints
+    key_of = lambda frame: pd.Series(list(zip(*(frame[k].astype(str) for k in keys))), index=frame.index)  # noqa: E731
+    kept = old[~key_of(old).isin(set(key_of(new)))]
+    columns = list(old.columns) + [c for c in new.columns if c not in old.columns]
+    return pd.concat([kept, new], ignore_index=True, sort=False).reindex(columns=columns)
+
+
+def update_long_csv(new: pd.DataFrame, path: str | Path, keys: Sequence[str]) -> pd.DataFrame:
+    """Merge ``new`` into the CSV at ``path`` (:func:`merge_rows`; the file need not exist) and
+    rewrite it atomically. Returns the merged frame."""
+    path = Path(path)
+    old = pd.read_csv(path) if path.exists() else None
+    merged = merge_rows(old, new, keys)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        merged.to_csv(tmp, index=False)
+    return merged
+
+
+def _method_order(methods) -> list[str]:
+    present = list(dict.fromkeys(methods))
+    return [m for m in TABLE6_METHODS if m in present] + sorted(m for m in present if m not in TABLE6_METHODS)
+
+
+def table6_beside_paper(scores: pd.DataFrame) -> pd.DataFrame:
+    """Table 6 as notebook 04 shows it, for any methods: per (method, classifier) accuracy and
+    weighted F1 as mean ± std over seeds beside the paper's value and the difference (ours −
+    paper; empty for a method the paper does not have), and macro F1. Methods in
+    :data:`TABLE6_METHODS` order, labelled with the paper's names where it has them."""
+    missing = {"method", "classifier", "seed", "accuracy", "f1_weighted", "f1_macro"} - set(scores.columns)
+    if missing:
+        raise ValueError(f"scores lack the columns {sorted(missing)}")
+    summary = summarise(scores, by=["method", "classifier"], values=["accuracy", "f1_weighted", "f1_macro"])
+    paper = paper_table6().rename(columns={"accuracy": "accuracy_paper", "f1_weighted": "f1_paper"})
+    summary = summary.merge(paper, on=["method", "classifier"], how="left")
+    order = {m: i for i, m in enumerate(_method_order(summary["method"]))}
+    clf_order = {c: i for i, c in enumerate(CLASSIFIER_NAMES)}
+    summary = summary.sort_values(["method", "classifier"], kind="stable",
+                                  key=lambda s: s.map(order if s.name == "method" else clf_order))  # fmt: skip
+    cell = lambda m: [mean_pm_std(a, b) for a, b in zip(summary[f"{m}_mean"], summary[f"{m}_std"])]  # noqa: E731
+    return pd.DataFrame({
+        "method": summary["method"].map(lambda m: PAPER_NAMES.get(m, m)), "classifier": summary["classifier"],
+        "accuracy": cell("accuracy"), "accuracy_paper": summary["accuracy_paper"],
+        "accuracy_diff": summary["accuracy_mean"] - summary["accuracy_paper"],
+        "f1_weighted": cell("f1_weighted"), "f1_paper": summary["f1_paper"],
+        "f1_diff": summary["f1_weighted_mean"] - summary["f1_paper"],
+        "f1_macro": cell("f1_macro"), "n_seeds": summary["n_seeds"],
+    }).reset_index(drop=True)  # fmt: skip
+
+
+def update_table6_tables(run: OversamplingRun, out_dir: str | Path) -> dict[str, pd.DataFrame]:
+    """Merge ``run``'s scores, recall and balanced-set rows into notebook 04's
+    ``tables/table6_oversamplers.csv``, ``table6_recall.csv`` and ``table6_balanced_sets.csv``
+    under ``out_dir`` (rows of other methods, e.g. notebook 04's, are kept; rows with the same
+    keys, :data:`TABLE6_KEYS`, are replaced), and rewrite ``table6_oversamplers.md`` with every
+    method beside the paper (:func:`table6_beside_paper`). Returns the merged frames by name."""
+    tables = Path(out_dir) / "tables"
+    frames = {"table6_oversamplers": run.scores, "table6_recall": run.recall, "table6_balanced_sets": run.samplers}
+    merged = {name: update_long_csv(frame, tables / f"{name}.csv", TABLE6_KEYS[name]) for name, frame in frames.items()}
+    title = ("# Table 6: classifiers trained on balanced sets, tested on KDDTest+ (mean ± std over seeds, beside "
+             "the paper; MAGE-ID, TabSyn and TabDDPM added by notebook 10)\n\n")  # fmt: skip
+    beside = table6_beside_paper(merged["table6_oversamplers"])
+    atomic_write_text(tables / "table6_oversamplers.md", title + to_markdown(beside))
+    return merged
+
+
+def class_recall_wide(recall: pd.DataFrame, methods: Sequence[str] | None = None) -> pd.DataFrame:
+    """Recall per class on KDDTest+ (mean over classifiers, then mean ± std over seeds), one row
+    per method (:data:`TABLE6_METHODS` order, or ``methods``), one column per class."""
+    per_seed = recall.groupby(["method", "class", "seed"], as_index=False)["recall"].mean()
+    summary = summarise(per_seed, by=["method", "class"], values=["recall"])
+    summary["cell"] = [mean_pm_std(m, s, 3) for m, s in zip(summary["recall_mean"], summary["recall_std"])]
+    wide = summary.pivot(index="method", columns="class", values="cell")
+    rows = list(methods) if methods is not None else _method_order(wide.index)
+    columns = [c for c in CATEGORIES if c in wide.columns] + [c for c in wide.columns if c not in CATEGORIES]
+    return wide.reindex(index=rows, columns=columns).rename_axis(index="method", columns=None)

@@ -1,0 +1,185 @@
+"""A generator of encoded matrices (VGM, SMOTE) as a generator of typed frames.
+
+VGM learns the VGM paper's encoding (min-max scaled numerics, one-hot categoricals, all in
+[0, 1]); SMOTE interpolates rows of such a matrix. To score them with the generators of typed
+rows (MAGE-ID, TabSyn, TabDDPM) through one protocol, :class:`EncodedFrameGenerator` puts the
+encoding inside the generator::
+
+    gen = EncodedFrameGenerator(VGM(option="C"), numeric=schema.numeric,
+                                categorical=schema.categorical, integer=schema.integer)
+    gen.fit(frame, y)                        # frame: typed feature columns; y: (n,) labels
+    synth_frame, synth_y = gen.sample({0: 800, 1: 200}, random_state=0)
+
+``fit`` fits a :class:`~idsynth.data.encoding.TabularEncoder` on the frame (numerics min-max to
+[0, 1] with the frame's range, categoricals one-hot), encodes it and fits a clone of the inner
+generator on the matrix and the label codes 0..K-1; ``sample`` samples the inner generator and
+decodes with ``inverse_transform`` (numerics back to their units, integer columns rounded,
+each one-hot block to its argmax category), in fit's column order and dtypes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, clone
+
+from ..data.encoding import TabularEncoder
+from .plain_state import from_plain, to_plain
+from .smote_generator import SMOTEGenerator
+from .vgm import VGM
+
+FILE_FORMAT = "idsynth.encoded_frame/1"
+#: Inner generators a saved file may name (``load`` rebuilds no other class).
+INNER_CLASSES: dict[str, type] = {"VGM": VGM, "SMOTEGenerator": SMOTEGenerator}
+#: Inner parameters set from the data at ``fit`` when the inner generator has them (VGM's).
+WIDTH_PARAMS: tuple[str, ...] = ("n_features", "n_classes", "continuous_features")
+
+
+class EncodedFrameGenerator(BaseEstimator):
+    """Fit and sample an array generator in the min-max / one-hot encoding of a typed frame.
+
+    Parameters
+    ----------
+    generator : unfitted estimator with ``fit(X, y)``, ``sample(n_per_class, random_state)``,
+        ``save(path)`` and a classmethod ``load`` (one of :data:`INNER_CLASSES`). Cloned at fit;
+        its width parameters that exist (:data:`WIDTH_PARAMS`: ``n_features`` = encoded width,
+        ``n_classes`` = number of labels, ``continuous_features`` = number of numeric columns)
+        are set from the data.
+    numeric, categorical : column names of the frame, in the encoding's order (numeric block
+        first, then one one-hot block per categorical column).
+    integer : numeric columns rounded when decoding; None infers them (whole numbers in fit's frame).
+
+    Fitted attributes: ``encoder_`` (TabularEncoder), ``generator_`` (the fitted clone),
+    ``classes_`` (labels; code ``i`` is ``classes_[i]``), ``columns_``, ``dtypes_`` (fit's frame).
+    """
+
+    def __init__(self, generator, numeric: Sequence[str] = (), categorical: Sequence[str] = (),
+                 integer: Sequence[str] | None = None):
+        self.generator = generator
+        self.numeric = numeric
+        self.categorical = categorical
+        self.integer = integer
+
+    @property
+    def device(self):
+        """The inner generator's ``device`` parameter (None when it has none); lets a cache
+        reload the model on the device it was asked for."""
+        return getattr(self.generator, "device", None)
+
+    def _inner_name(self, generator) -> str:
+        for name, cls in INNER_CLASSES.items():
+            if type(generator) is cls:
+                return name
+        raise TypeError(f"generator must be one of {sorted(INNER_CLASSES)}, got {type(generator).__name__}")
+
+    def fit(self, X: pd.DataFrame, y) -> "EncodedFrameGenerator":
+        """X: (n, d) typed frame holding ``numeric`` and ``categorical``; y: (n,) class labels."""
+        self._inner_name(self.generator)
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError(f"X must be a DataFrame of typed feature columns, got {type(X).__name__}")
+        columns = [*self.numeric, *self.categorical]
+        if not columns or len(set(columns)) != len(columns):
+            raise ValueError(f"numeric and categorical must name distinct columns, got {columns}")
+        missing = [c for c in columns if c not in X.columns]
+        if missing:
+            raise ValueError(f"X lacks the columns {missing[:10]}")
+        y = np.asarray(y)
+        if y.shape != (len(X),):
+            raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
+        self.encoder_ = TabularEncoder(self.numeric, self.categorical, integer=self.integer,
+                                       numeric_scaling="minmax", clip=True).fit(X)
+        matrix = self.encoder_.transform(X)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        inner = clone(self.generator)
+        widths = {"n_features": matrix.shape[1], "n_classes": len(self.classes_),
+                  "continuous_features": self.encoder_.n_numeric_}
+        names = inner.get_params(deep=False)
+        inner.set_params(**{k: v for k, v in widths.items() if k in names})
+        self.generator_ = inner.fit(matrix, codes.astype(np.int64)) or inner
+        self.columns_ = columns
+        self.dtypes_ = {c: X[c].dtype for c in columns}
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "generator_"):
+            raise RuntimeError("this EncodedFrameGenerator is not fitted yet; call fit(frame, y) first")
+
+    def sample(
+        self, n_per_class: Mapping[Any, int], random_state: int | None = None
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """``{label: count}`` -> ``(frame (N, d) with fit's columns and dtypes, y (N,))``,
+        grouped by class in the mapping's order."""
+        self._check_fitted()
+        known = {label.item() if hasattr(label, "item") else label: i for i, label in enumerate(self.classes_)}
+        unknown = [label for label in n_per_class if label not in known]
+        if unknown:
+            raise ValueError(f"classes {unknown} were not seen in fit; known classes: {list(known)}")
+        codes = {known[label]: int(n) for label, n in n_per_class.items()}
+        matrix, y_codes = self.generator_.sample(codes, random_state=random_state)
+        frame = self.encoder_.inverse_transform(np.asarray(matrix))[self.columns_]
+        frame = frame.astype(self.dtypes_)
+        return frame, self.classes_[np.asarray(y_codes, dtype=np.int64)]
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """One file: ``torch.save`` of plain data (loads with ``weights_only=True``): the
+        parameters, the fitted encoder, the labels, fit's dtypes and the inner generator's own
+        one-file checkpoint as bytes."""
+        self._check_fitted()
+        with tempfile.TemporaryDirectory() as folder:
+            inner_path = Path(folder) / "inner.pt"
+            self.generator_.save(inner_path)
+            inner_bytes = inner_path.read_bytes()
+        state = {
+            "format": FILE_FORMAT,
+            "inner": self._inner_name(self.generator_),
+            "params": to_plain({"numeric": list(self.numeric), "categorical": list(self.categorical),
+                                "integer": None if self.integer is None else list(self.integer)}, ()),
+            "encoder": to_plain(self.encoder_, (TabularEncoder,)),
+            "classes": to_plain(np.asarray(self.classes_), ()),
+            "columns": list(self.columns_),
+            "dtypes": [_dtype_spec(self.dtypes_[c]) for c in self.columns_],
+            "generator": torch.frombuffer(bytearray(inner_bytes), dtype=torch.uint8),
+        }
+        with open(path, "wb") as handle:
+            torch.save(state, handle)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | None = None) -> "EncodedFrameGenerator":
+        """A fitted generator from :meth:`save`'s file (``device``: for a VGM inside, else ignored);
+        it samples exactly as the saved one on the same device."""
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or state.get("format") != FILE_FORMAT:
+            raise ValueError(f"{path} is not an EncodedFrameGenerator file (format {FILE_FORMAT!r})")
+        inner_cls = INNER_CLASSES.get(state["inner"])
+        if inner_cls is None:
+            raise ValueError(f"{path} names an unknown inner generator {state['inner']!r}")
+        buffer = io.BytesIO(state["generator"].numpy().tobytes())
+        inner = inner_cls.load(buffer, device=device or "auto") if inner_cls is VGM else inner_cls.load(buffer)
+        model = cls(clone(inner), **from_plain(state["params"], ()))
+        model.generator_ = inner
+        model.encoder_ = from_plain(state["encoder"], (TabularEncoder,))
+        model.classes_ = from_plain(state["classes"], ())
+        model.columns_ = list(state["columns"])
+        model.dtypes_ = {c: _dtype_from_spec(d) for c, d in zip(model.columns_, state["dtypes"])}
+        return model
+
+
+def _dtype_spec(dtype) -> Any:
+    """A column dtype as plain data: its name, or for a categorical its categories and order."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        return {"categories": [str(c) for c in dtype.categories], "ordered": bool(dtype.ordered)}
+    return str(dtype)
+
+
+def _dtype_from_spec(spec) -> Any:
+    if isinstance(spec, dict):
+        return pd.CategoricalDtype(spec["categories"], ordered=spec["ordered"])
+    return pd.api.types.pandas_dtype(spec)
