@@ -20,7 +20,7 @@ from idsynth.experiments import cross_eval
 from idsynth.experiments.cross_eval import (
     SMOTE_NAME, TABLE_I_MODELS, VGM_NAME, balanced_frame, check_table6_settings, class_recall_wide,
     fit_table6_generator, merge_rows, run_generator_oversampling, run_table_i, smote_factory, table6_beside_paper,
-    table6_factories, table_i_factories, update_long_csv, update_table6_tables, vgm_c_factory,
+    table6_average, table6_factories, table_i_factories, update_table6_tables, vgm_c_factory,
 )
 from idsynth.experiments.cross_eval_figures import plot_ranking
 from idsynth.experiments.cross_eval_report import (
@@ -341,9 +341,9 @@ def test_merge_rows_replaces_equal_keys_and_keeps_the_rest(tmp_path):
     assert (smote.loc[0] == 0.7).all() and (smote.loc[1] == 0.5).all()
     assert list(merged.columns)[-1] == "extra" and merged["extra"].isna().sum() == len(old) - 4
     path = tmp_path / "t.csv"
-    update_long_csv(old, path, ["method", "classifier", "seed"])
-    again = update_long_csv(new, path, ["method", "classifier", "seed"])  # seeds read back from the CSV
-    assert len(again) == len(merged) and len(pd.read_csv(path)) == len(merged)
+    old.to_csv(path, index=False)
+    again = merge_rows(pd.read_csv(path), new, ["method", "classifier", "seed"])  # seeds read back from a CSV
+    assert len(again) == len(merged)
     with pytest.raises(ValueError, match="repeat"):
         merge_rows(old, pd.concat([new, new]), ["method", "classifier", "seed"])
     with pytest.raises(ValueError, match="key columns"):
@@ -367,6 +367,18 @@ def test_update_table6_tables_adds_rows_beside_notebook_04s(tmp_path):
     assert smote_rf["accuracy_paper"] == 0.7298 and smote_rf["accuracy_diff"] == pytest.approx(0.71 - 0.7298)
     assert beside.loc[beside["method"] == "MAGE-ID", "accuracy_paper"].isna().all()
     assert list(class_recall_wide(merged["table6_recall"]).columns) == list(CATEGORIES)
+    assert "MAGE-ID" in (tmp_path / "tables" / "table6_recall.md").read_text()
+    again = update_table6_tables(run, tmp_path)  # a rerun replaces its own rows
+    assert len(again["table6_oversamplers"]) == len(merged["table6_oversamplers"])
+
+
+def test_table6_average_beside_the_papers_average_column():
+    average = table6_average(scores_frame(["MAGE-ID", "VGM", "SMOTE"], seeds=(0, 1)))
+    assert list(average["method"]) == ["SMOTE", "VGM (C)", "MAGE-ID"]  # best mean accuracy first
+    vgm = average.set_index("method").loc["VGM (C)"]
+    assert vgm["accuracy_paper"] == 0.7685 and vgm["accuracy_diff"] == pytest.approx(0.71 - 0.7685)
+    assert vgm["accuracy"] == "0.7100 ± 0.0000" and vgm["n_seeds"] == 2
+    assert np.isnan(average.set_index("method").at["MAGE-ID", "f1_paper"])
 
 
 # --- ranking and discussion ----------------------------------------------------------------------------

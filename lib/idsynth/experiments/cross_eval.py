@@ -20,7 +20,8 @@ other side's protocol, through the machinery that already produces those tables:
   paper's 116-column encoder (``vgm_encoder()`` fitted on all of KDDTrain+); then the four
   classifiers are trained and scored exactly as for notebook 04's methods.
 
-Rows are merged into the CSVs the other notebooks write (:func:`update_long_csv`,
+Rows are merged into the tables the other notebooks write (Table I through
+:func:`~idsynth.experiments.table_i.update_table_i_csv`, Table 6 through
 :func:`update_table6_tables`), so one table holds every method.
 """
 
@@ -34,7 +35,7 @@ import numpy as np
 import pandas as pd
 from sklearn.frozen import FrozenEstimator
 
-from ..cache import ArtifactCache, atomic_path, atomic_write_text
+from ..cache import ArtifactCache
 from ..data.nslkdd import CATEGORIES, FEATURES, EncodedSplits
 from ..data.schema import Schema
 from ..metrics.classifiers import CLASSIFIER_NAMES
@@ -42,7 +43,8 @@ from ..models.encoded_frame import EncodedFrameGenerator
 from ..models.smote_generator import SMOTEGenerator
 from ..models.vgm import VGM
 from ..sampling import GeneratorOverSampler
-from ..tables import mean_pm_std, summarise, to_markdown
+from ..tables import mean_pm_std, summarise, write_table
+from . import paper_values
 from .classifier_runs import FitTask, run_fits
 from .mageid_train import frame_fingerprint, make_generator
 from .oversampling import OVERSAMPLER_NAMES, PAPER_NAMES
@@ -286,18 +288,6 @@ def merge_rows(old: pd.DataFrame | None, new: pd.DataFrame, keys: Sequence[str])
     return pd.concat([kept, new], ignore_index=True, sort=False).reindex(columns=columns)
 
 
-def update_long_csv(new: pd.DataFrame, path: str | Path, keys: Sequence[str]) -> pd.DataFrame:
-    """Merge ``new`` into the CSV at ``path`` (:func:`merge_rows`; the file need not exist) and
-    rewrite it atomically. Returns the merged frame."""
-    path = Path(path)
-    old = pd.read_csv(path) if path.exists() else None
-    merged = merge_rows(old, new, keys)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        merged.to_csv(tmp, index=False)
-    return merged
-
-
 def _method_order(methods) -> list[str]:
     present = list(dict.fromkeys(methods))
     return [m for m in TABLE6_METHODS if m in present] + sorted(m for m in present if m not in TABLE6_METHODS)
@@ -329,20 +319,55 @@ def table6_beside_paper(scores: pd.DataFrame) -> pd.DataFrame:
     }).reset_index(drop=True)  # fmt: skip
 
 
+#: Titles of the three Table 6 tables (notebook 04's).
+TABLE6_TITLES: dict[str, str] = {
+    "table6_oversamplers": "Table 6: classifiers trained on balanced sets, tested on KDDTest+ (mean ± std over seeds, "
+                           "beside the paper; MAGE-ID, TabSyn and TabDDPM from notebook 10)",
+    "table6_recall": "Table 6: recall per class on KDDTest+ (long form)",
+    "table6_balanced_sets": "Table 6: the balanced training sets (rows per class, seconds)",
+}
+
+
 def update_table6_tables(run: OversamplingRun, out_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """Merge ``run``'s scores, recall and balanced-set rows into notebook 04's
-    ``tables/table6_oversamplers.csv``, ``table6_recall.csv`` and ``table6_balanced_sets.csv``
-    under ``out_dir`` (rows of other methods, e.g. notebook 04's, are kept; rows with the same
-    keys, :data:`TABLE6_KEYS`, are replaced), and rewrite ``table6_oversamplers.md`` with every
-    method beside the paper (:func:`table6_beside_paper`). Returns the merged frames by name."""
+    """Merge ``run``'s scores, recall and balanced-set rows into notebook 04's tables under
+    ``out_dir/tables``: ``table6_oversamplers``, ``table6_recall``, ``table6_balanced_sets``
+    (``.csv`` long form + ``.md``; rows of other methods, e.g. notebook 04's, are kept; rows
+    with the same keys, :data:`TABLE6_KEYS`, are replaced; files need not exist). The Markdown
+    of ``table6_oversamplers`` shows every method beside the paper (:func:`table6_beside_paper`).
+    Returns the merged frames by name."""
     tables = Path(out_dir) / "tables"
     frames = {"table6_oversamplers": run.scores, "table6_recall": run.recall, "table6_balanced_sets": run.samplers}
-    merged = {name: update_long_csv(frame, tables / f"{name}.csv", TABLE6_KEYS[name]) for name, frame in frames.items()}
-    title = ("# Table 6: classifiers trained on balanced sets, tested on KDDTest+ (mean ± std over seeds, beside "
-             "the paper; MAGE-ID, TabSyn and TabDDPM added by notebook 10)\n\n")  # fmt: skip
-    beside = table6_beside_paper(merged["table6_oversamplers"])
-    atomic_write_text(tables / "table6_oversamplers.md", title + to_markdown(beside))
+    merged = {}
+    for name, frame in frames.items():
+        path = tables / f"{name}.csv"
+        merged[name] = merge_rows(pd.read_csv(path) if path.exists() else None, frame, TABLE6_KEYS[name])
+        view = table6_beside_paper(merged[name]) if name == "table6_oversamplers" else None
+        write_table(merged[name], name, out_dir, markdown=view, title=TABLE6_TITLES[name])
     return merged
+
+
+def table6_average(scores: pd.DataFrame) -> pd.DataFrame:
+    """The paper's "Average" columns for any methods: per method the mean over the four
+    classifiers of each seed, then mean ± std over seeds of accuracy, weighted F1 and macro F1,
+    beside the paper's average accuracy and F1 and the difference (empty for a method the paper
+    does not have). Sorted by mean accuracy, best first."""
+    per_seed = scores.groupby(["method", "seed"], as_index=False)[["accuracy", "f1_weighted", "f1_macro"]].mean()
+    summary = summarise(per_seed, by=["method"], values=["accuracy", "f1_weighted", "f1_macro"])
+    paper = paper_values.table6()
+    paper = paper[paper["classifier"] == "Average"]
+    ours = {label: name for name, label in PAPER_NAMES.items()}
+    paper = paper.assign(method=paper["method"].map(ours))[["method", "accuracy", "f1_weighted"]]
+    summary = summary.merge(paper.add_suffix("_paper").rename(columns={"method_paper": "method"}), on="method",
+                            how="left").sort_values("accuracy_mean", ascending=False, kind="stable")  # fmt: skip
+    cell = lambda m: [mean_pm_std(a, b) for a, b in zip(summary[f"{m}_mean"], summary[f"{m}_std"])]  # noqa: E731
+    return pd.DataFrame({
+        "method": summary["method"].map(lambda m: PAPER_NAMES.get(m, m)),
+        "accuracy": cell("accuracy"), "accuracy_paper": summary["accuracy_paper"],
+        "accuracy_diff": summary["accuracy_mean"] - summary["accuracy_paper"],
+        "f1_weighted": cell("f1_weighted"), "f1_paper": summary["f1_weighted_paper"],
+        "f1_diff": summary["f1_weighted_mean"] - summary["f1_weighted_paper"],
+        "f1_macro": cell("f1_macro"), "n_seeds": summary["n_seeds"],
+    }).reset_index(drop=True)  # fmt: skip
 
 
 def class_recall_wide(recall: pd.DataFrame, methods: Sequence[str] | None = None) -> pd.DataFrame:
