@@ -19,14 +19,25 @@ from .cache import atomic_path, atomic_write_text
 def to_markdown(frame: pd.DataFrame, floatfmt: str = ".4f") -> str:
     """A GitHub-flavoured Markdown table (index dropped), floats formatted with ``floatfmt``."""
 
-    def cell(value) -> str:
+    whole = {  # float columns holding only whole numbers (counts with gaps) print as integers
+        c for c in frame.columns
+        if pd.api.types.is_float_dtype(frame[c]) and frame[c].dropna().map(float.is_integer).all()
+        and frame[c].notna().any()
+    }
+
+    def cell(value, column) -> str:
         if isinstance(value, float):
-            return "" if math.isnan(value) else format(value, floatfmt)
+            if math.isnan(value):
+                return ""
+            return f"{value:.0f}" if column in whole else format(value, floatfmt)
         return str(value).replace("|", "\\|")
 
     header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    rows = [
+        "| " + " | ".join(cell(v, c) for v, c in zip(row, frame.columns)) + " |"
+        for row in frame.itertuples(index=False)
+    ]
     return "\n".join([header, rule, *rows]) + "\n"
 
 
