@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,12 +12,15 @@ from sklearn.exceptions import NotFittedError
 
 from idsynth.models.base import Generator
 from idsynth.models.tabddpm import TabDDPM
+from idsynth.models.tabddpm_data import QuantileNormaliser
 from idsynth.models.tabddpm_diffusion import (
     CategoricalLayout,
     DiffusionSchedule,
     MixedDiffusion,
     cosine_beta_schedule,
     gaussian_p_sample,
+    gaussian_posterior_mean,
+    gaussian_predict_x0,
     gaussian_q_sample,
     multinomial_kl,
     multinomial_posterior,
@@ -96,6 +101,75 @@ def test_gaussian_reverse_step_adds_noise_except_at_the_last_step():
     x = torch.zeros(3, 2)
     diff = gaussian_p_sample(sched, x, t, x, torch.ones(3, 2)) - gaussian_p_sample(sched, x, t, x, torch.zeros(3, 2))
     torch.testing.assert_close(diff[:, 0], torch.stack([torch.tensor(0.0), sched.sigma[1], sched.sigma[49]]))
+
+
+def test_x0_prediction_inverts_the_forward_process_and_the_last_mean_is_x0():
+    sched = DiffusionSchedule.cosine(1000)
+    g = torch.Generator().manual_seed(0)
+    x0, eps = torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g)
+    t = torch.tensor([0, 10, 500, 900, 980])  # ᾱ down to ~1e-4 (float32 cancellation grows as 1/√ᾱ)
+    x_t = gaussian_q_sample(sched, x0, t, eps)
+    torch.testing.assert_close(gaussian_predict_x0(sched, x_t, t, eps), x0, atol=1e-3, rtol=1e-3)
+    # Eq. 7 at the first step (ᾱ_0 = 1) is x_0 itself
+    torch.testing.assert_close(gaussian_posterior_mean(sched, x0, x_t, torch.zeros(5, dtype=torch.long)), x0)
+
+
+def test_top_step_multiplies_the_noise_error_by_31_unless_x0_is_clipped():
+    """β_T = 0.999 (the cosine schedule's cap): an ε error δ at t = T−1 moves x_{T−1} by
+    β_T/(√α_T √(1 − ᾱ_T))·δ ≈ 31.6 δ; clipping x̂_0 to the data's support bounds the move."""
+    T = 1000
+    sched = DiffusionSchedule.cosine(T)
+    last = torch.full((4,), T - 1)
+    x_t = torch.randn(4, 6, generator=torch.Generator().manual_seed(0))
+    eps_true = x_t  # x_0 ≈ 0, so ε = x_T to ~1e-9
+    delta = 0.1
+    zeros = torch.zeros_like(x_t)
+    exact = gaussian_p_sample(sched, x_t, last, eps_true, zeros)
+    off = gaussian_p_sample(sched, x_t, last, eps_true + delta, zeros)
+    beta = 0.999
+    gain = beta / (np.sqrt(1 - beta) * np.sqrt(1 - np.exp(sched.log_alpha_bar[-1].item())))
+    assert 31.0 < gain < 32.0
+    torch.testing.assert_close(exact - off, torch.full_like(x_t, gain * delta), atol=2e-3, rtol=1e-3)
+    low, high = torch.full((6,), -5.2), torch.full((6,), 5.2)
+    clipped = gaussian_p_sample(sched, x_t, last, eps_true + delta, zeros, (low, high))
+    limit = sched.posterior_coef_x0[-1] * 5.2 + sched.posterior_coef_xt[-1] * x_t.abs()
+    assert torch.all(clipped.abs() <= limit + 1e-6) and limit.max() < 0.2
+
+
+def test_clipping_changes_nothing_when_x0_is_in_the_support_and_bounds_the_last_step():
+    sched = DiffusionSchedule.cosine(200)
+    g = torch.Generator().manual_seed(1)
+    x0 = torch.rand(8, 3, generator=g) * 8 - 4  # inside [−5.2, 5.2]
+    eps, noise = torch.randn(8, 3, generator=g), torch.randn(8, 3, generator=g)
+    t = torch.tensor([0, 1, 5, 50, 100, 150, 190, 199])
+    x_t = gaussian_q_sample(sched, x0, t, eps)
+    bounds = (torch.full((3,), -5.2), torch.full((3,), 5.2))
+    torch.testing.assert_close(
+        gaussian_p_sample(sched, x_t, t, eps, noise, bounds), gaussian_p_sample(sched, x_t, t, eps, noise)
+    )
+    # per-column bounds; at t = 0 the output is the clipped x̂_0 however wrong ε is
+    low, high = torch.tensor([-5.2, -1.0, 0.5]), torch.tensor([5.2, 1.0, 0.5])
+    wild = gaussian_p_sample(sched, x_t, torch.zeros(8, dtype=torch.long), 100 * eps, noise, (low, high))
+    assert torch.all(wild >= low) and torch.all(wild <= high) and torch.all(wild[:, 2] == 0.5)
+
+
+def test_quantile_normaliser_bounds_are_the_support_of_the_normalised_data():
+    rng = np.random.default_rng(0)
+    n = 600
+    X = np.column_stack([np.where(rng.random(n) < 0.6, 0.0, rng.exponential(5, n)), np.full(n, 3.0), rng.normal(size=n)])
+    qn = QuantileNormaliser(0).fit(X)
+    low, high = qn.bounds
+    assert low.shape == high.shape == (3,) and low.dtype == np.float32
+    ppf = -5.1993375  # Φ⁻¹(1e-7), sklearn's clip of the normal output
+    np.testing.assert_allclose(low, [ppf, ppf, ppf], rtol=1e-6)
+    np.testing.assert_allclose(high, [-ppf, ppf, -ppf], rtol=1e-6)  # a constant column sits at the low end
+    Z = qn.transform(X)
+    assert np.all(Z >= low) and np.all(Z <= high)
+    assert abs((Z[:, 0] == low[0]).mean() - (X[:, 0] == 0).mean()) < 1e-9  # the ties at 0 all map to the bound
+    # anything at or beyond the bounds inverts to the training min / max
+    back = qn.inverse_transform(np.array([[-9.0, 0.0, 9.0], [low[0], 0.0, high[2]]]))
+    np.testing.assert_allclose(back[:, [0, 2]], [[0.0, X[:, 2].max()]] * 2, rtol=1e-5)  # float32 bounds
+    assert QuantileNormaliser.from_state(qn.state_dict()).bounds[1].tolist() == high.tolist()
 
 
 # --- multinomial process -------------------------------------------------------------------------
@@ -359,6 +433,8 @@ def test_bad_input_raises_clear_errors(toy, trained):
         quick.fit(X_num, X_cat, y, integer_columns=[2])
     with pytest.raises(ValueError, match="steps"):
         TabDDPM(steps=0).fit(X_num, X_cat, y)
+    with pytest.raises(TypeError, match="clip_denoised"):
+        TabDDPM(steps=1, clip_denoised="yes").fit(X_num, X_cat, y)
     with pytest.raises(ValueError, match="no feature columns"):
         quick.fit(None, None, y)
     with pytest.raises(TypeError, match="dtype"):
@@ -377,3 +453,55 @@ def test_bad_input_raises_clear_errors(toy, trained):
         trained.sample({0: -1})
     with pytest.raises(TypeError, match="random_state"):
         trained.sample({0: 1}, random_state=1.5)
+
+
+# --- regression: heavy ties at the minimum, T = 1000, a short training -------------------------
+
+
+def _flow_counts(n: int = 1000, d: int = 40, seed: int = 0):
+    """Flow-count-like columns: 30-80 % zeros (the minimum) by column and class, else a
+    heavy-tailed count. (n, d) float64 and (n,) labels, 30 % of class 1."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.3).astype(np.int64)
+    p_zero = np.linspace(0.3, 0.8, d)
+    zero = rng.random((n, d)) < np.where(y[:, None] == 1, p_zero[::-1], p_zero)
+    counts = np.rint(rng.lognormal(mean=3.0 + y[:, None], sigma=1.5, size=(n, d))) + 1.0
+    return np.where(zero, 0.0, counts), y
+
+
+def _share_at_bounds(X, low, high) -> float:
+    return float(((X <= low) | (X >= high)).mean())
+
+
+@pytest.fixture(scope="module")
+def heavy_ties():
+    X, y = _flow_counts()
+    # 40 columns through 64-wide ReLU layers, 300 steps: ε ≈ x_t at the top steps is learnt to
+    # ~0.5 RMS only, the regime where the official sampler blows up (as on CIC-IDS-2017)
+    params = dict(num_timesteps=1000, d_layers=(64, 64), dim_t=64, steps=300, batch_size=256, verbose=False)
+    model = TabDDPM(**params, sample_batch_size=len(y)).fit(X, None, y, integer_columns=range(X.shape[1]))
+    return X, y, model
+
+
+def test_heavy_ties_keep_the_reverse_process_inside_the_support(heavy_ties):
+    X, y, model = heavy_ties
+    low, high = (torch.as_tensor(b) for b in model.normaliser_.bounds)
+    z, _ = model.diffusion_.sample(model.net_, torch.as_tensor(y), torch.Generator().manual_seed(0), (low, high))
+    assert torch.isfinite(z).all() and torch.all(z >= low) and torch.all(z <= high)
+    z_official, _ = model.diffusion_.sample(model.net_, torch.as_tensor(y), torch.Generator().manual_seed(0))
+    assert z_official.abs().max() > 50  # without clipping it leaves the support by far
+
+
+def test_heavy_ties_share_at_the_min_and_max_stays_near_the_real_share(heavy_ties):
+    X, y, model = heavy_ties
+    low, high = X.min(axis=0), X.max(axis=0)
+    real = _share_at_bounds(X, low, high)  # ≈ 0.55: the zeros
+    counts = {0: int((y == 0).sum()), 1: int((y == 1).sum())}
+    (S, _), _ = model.sample(counts, random_state=0)
+    assert np.all(np.isfinite(S))
+    assert abs(_share_at_bounds(S, low, high) - real) < 0.25, (_share_at_bounds(S, low, high), real)
+    # the same network with the official sampler (no clipping): nearly every cell at a bound
+    official = copy.copy(model).set_params(clip_denoised=False)  # shares the fitted network
+    (S_official, _), _ = official.sample(counts, random_state=0)
+    assert _share_at_bounds(S_official, low, high) > 0.9
+

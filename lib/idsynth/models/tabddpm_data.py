@@ -52,6 +52,20 @@ class QuantileNormaliser:
             return np.zeros((X.shape[0], 0), dtype=np.float32)
         return self.transformer_.transform(X).astype(np.float32)
 
+    @property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """The per-column support of the normalised data: two (d,) float32 arrays (low, high).
+
+        sklearn maps a column's smallest / largest training value (and anything beyond) to the
+        normal quantiles of 1e-7 and 1 − 1e-7, ±5.1993, so the support is [−5.1993, 5.1993]
+        (both ends −5.1993 for a constant column); a normalised value outside it inverts to the
+        column's training minimum or maximum.
+        """
+        if self.transformer_ is None:
+            return np.zeros(0, np.float32), np.zeros(0, np.float32)
+        ends = self.transformer_.transform(self.transformer_.quantiles_[[0, -1]]).astype(np.float32)
+        return ends[0], ends[1]
+
     def inverse_transform(self, Z: np.ndarray, integer_columns: Sequence[int] = ()) -> np.ndarray:
         """(n, d) normalised -> (n, d) float64 in raw units, ``integer_columns`` rounded."""
         Z = np.asarray(Z, dtype=np.float64)

@@ -56,8 +56,10 @@ class DiffusionSchedule:
     log_1m_alpha_bar: Tensor  # log(1 − ᾱ_t)
     sqrt_alpha_bar: Tensor
     sqrt_1m_alpha_bar: Tensor
-    recip_sqrt_alpha: Tensor  # 1/√α_t
-    eps_coef: Tensor  # β_t/√(1 − ᾱ_t)
+    recip_sqrt_alpha_bar: Tensor  # 1/√ᾱ_t
+    sqrt_recip_alpha_bar_m1: Tensor  # √(1/ᾱ_t − 1)
+    posterior_coef_x0: Tensor  # β_t √ᾱ_{t−1}/(1 − ᾱ_t), ᾱ_0 = 1 (Ho et al. Eq. 7)
+    posterior_coef_xt: Tensor  # (1 − ᾱ_{t−1}) √α_t/(1 − ᾱ_t)
     sigma: Tensor  # √β_t, the reverse-step standard deviation (Ho et al.: σ_t² = β_t)
 
     @classmethod
@@ -67,6 +69,7 @@ class DiffusionSchedule:
             raise ValueError("betas must be a non-empty 1-D array with values in (0, 1)")
         alphas = 1.0 - betas
         alpha_bar = np.cumprod(alphas)
+        alpha_bar_prev = np.append(1.0, alpha_bar[:-1])
         values = {
             "betas": betas,
             "log_alpha": np.log(alphas),
@@ -75,8 +78,10 @@ class DiffusionSchedule:
             "log_1m_alpha_bar": np.log1p(-alpha_bar),
             "sqrt_alpha_bar": np.sqrt(alpha_bar),
             "sqrt_1m_alpha_bar": np.sqrt(1.0 - alpha_bar),
-            "recip_sqrt_alpha": 1.0 / np.sqrt(alphas),
-            "eps_coef": betas / np.sqrt(1.0 - alpha_bar),
+            "recip_sqrt_alpha_bar": 1.0 / np.sqrt(alpha_bar),
+            "sqrt_recip_alpha_bar_m1": np.sqrt(1.0 / alpha_bar - 1.0),
+            "posterior_coef_x0": betas * np.sqrt(alpha_bar_prev) / (1.0 - alpha_bar),
+            "posterior_coef_xt": (1.0 - alpha_bar_prev) * np.sqrt(alphas) / (1.0 - alpha_bar),
             "sigma": np.sqrt(betas),
         }
         return cls(**{k: torch.as_tensor(v, dtype=torch.float32, device=device) for k, v in values.items()})
@@ -115,10 +120,38 @@ def gaussian_eps_mse(eps_pred: Tensor, noise: Tensor) -> Tensor:
     return (noise - eps_pred).pow(2).mean(dim=1)
 
 
-# Ho et al. 2020, Eq. 11 + Alg. 2: x_{t−1} = (x_t − β_t/√(1 − ᾱ_t)·ε_θ)/√α_t + σ_t z, σ_t² = β_t, z = 0 at the end
-def gaussian_p_sample(schedule: DiffusionSchedule, x_t: Tensor, t: Tensor, eps_pred: Tensor, noise: Tensor) -> Tensor:
-    """x_t, eps_pred, noise: (n, d); t: (n,) long -> x_{t−1} (n, d)."""
-    mean = _per_row(schedule.recip_sqrt_alpha, t) * (x_t - _per_row(schedule.eps_coef, t) * eps_pred)
+# Ho et al. 2020, Eq. 15 solved for x_0: x̂_0 = (x_t − √(1 − ᾱ_t) ε_θ)/√ᾱ_t
+def gaussian_predict_x0(schedule: DiffusionSchedule, x_t: Tensor, t: Tensor, eps_pred: Tensor) -> Tensor:
+    """x_t, eps_pred: (n, d); t: (n,) long -> x̂_0 (n, d), the data the predicted noise implies."""
+    return _per_row(schedule.recip_sqrt_alpha_bar, t) * x_t - _per_row(schedule.sqrt_recip_alpha_bar_m1, t) * eps_pred
+
+
+# Ho et al. 2020, Eq. 7: μ̃_t(x_t, x_0) = β_t √ᾱ_{t−1}/(1 − ᾱ_t) · x_0 + (1 − ᾱ_{t−1}) √α_t/(1 − ᾱ_t) · x_t
+def gaussian_posterior_mean(schedule: DiffusionSchedule, x0: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
+    """x0, x_t: (n, d); t: (n,) long -> the mean of q(x_{t−1} | x_t, x_0), (n, d)."""
+    return _per_row(schedule.posterior_coef_x0, t) * x0 + _per_row(schedule.posterior_coef_xt, t) * x_t
+
+
+# Ho et al. 2020, Alg. 2: x_{t−1} = μ̃_t(x_t, x̂_0) + σ_t z, σ_t² = β_t, z = 0 at the end. With the
+# unclipped x̂_0 of Eq. 15 this is Eq. 11, (x_t − β_t/√(1 − ᾱ_t)·ε_θ)/√α_t + σ_t z; with ``bounds``,
+# x̂_0 is first clipped to the data's support, as Ho et al.'s and Nichol & Dhariwal's samplers do
+# for images in [−1, 1] (``clip_denoised``).
+def gaussian_p_sample(
+    schedule: DiffusionSchedule,
+    x_t: Tensor,
+    t: Tensor,
+    eps_pred: Tensor,
+    noise: Tensor,
+    bounds: tuple[Tensor, Tensor] | None = None,
+) -> Tensor:
+    """x_t, eps_pred, noise: (n, d); t: (n,) long -> x_{t−1} (n, d).
+
+    bounds: None, or (low, high), each (d,) (or broadcastable), the support of x_0 to clip x̂_0 to.
+    """
+    x0 = gaussian_predict_x0(schedule, x_t, t, eps_pred)
+    if bounds is not None:
+        x0 = torch.clamp(x0, min=bounds[0], max=bounds[1])
+    mean = gaussian_posterior_mean(schedule, x0, x_t, t)
     not_last = (t > 0).to(x_t.dtype).unsqueeze(1)
     return mean + not_last * _per_row(schedule.sigma, t) * noise
 
@@ -333,10 +366,18 @@ class MixedDiffusion:
         return loss_gauss, loss_multi
 
     @torch.no_grad()
-    def sample(self, net: Denoiser, y: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    def sample(
+        self,
+        net: Denoiser,
+        y: Tensor,
+        generator: torch.Generator | None = None,
+        x0_bounds: tuple[Tensor, Tensor] | None = None,
+    ) -> tuple[Tensor, Tensor]:
         """Run the reverse process over all T steps for a batch of class indices ``y`` (n,).
 
         Starts from x_T ~ N(0, I) for the numerics and Cat(1/K) for each categorical feature.
+        x0_bounds: None (TabDDPM's sampler) or (low, high), each (n_num,) float32 on the device:
+        every step's x̂_0 of the numerics is clipped to it (see :func:`gaussian_p_sample`).
         Returns ``(x_num, x_cat)``: (n, n_num) float32 in the normalised space and (n, C) long codes.
         """
         n, device = y.shape[0], y.device
@@ -348,7 +389,7 @@ class MixedDiffusion:
             t = torch.full((n,), step, dtype=torch.long, device=device)
             eps_pred, logits = self._net_out(net, x_num, log_x_cat, t, y)
             noise = torch.randn(x_num.shape, generator=generator, device=device)
-            x_num = gaussian_p_sample(sched, x_num, t, eps_pred, noise)
+            x_num = gaussian_p_sample(sched, x_num, t, eps_pred, noise, x0_bounds)
             if layout.num_features:
                 log_probs = multinomial_p_log_probs(sched, layout, logits, log_x_cat, t)
                 log_x_cat = layout.log_onehot(layout.sample(log_probs, generator))
