@@ -42,6 +42,8 @@ def test_runs_in_place_with_parameters_and_stops_at_first_failure(tmp_path, caps
     assert "FAILED 01_bad.ipynb" in out and "ValueError: broken cell" in out
     assert "02_never" not in out.split("FAILED")[1]
     done = nbformat.read(tmp_path / "00_ok.ipynb", as_version=4)
+    injected = [c for c in done.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "nbval-skip" in injected[0].metadata["tags"]
     printed = "".join(o.get("text", "") for c in done.cells for o in c.get("outputs", []))
     assert "smoke 40" in printed
     assert nbformat.read(tmp_path / "02_never.ipynb", as_version=4).cells[1].outputs == []

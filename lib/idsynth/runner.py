@@ -58,12 +58,19 @@ def resolve_carriage_returns(text: str) -> str:
     return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines)
 
 
-def tidy_outputs(path: Path) -> None:
-    """Merge consecutive stream outputs of a cell and resolve progress-bar redraws.
+NBVAL_SKIP = "nbval-skip"
 
-    tqdm redraws its bar with ``\\r``; papermill stores every redraw as its own output, so an
-    80-epoch training would leave 160 lines in the committed notebook. After tidying, each bar
-    keeps its final state only, as Jupyter itself displays it.
+
+def tidy_outputs(path: Path) -> None:
+    """Make an executed notebook fit to commit.
+
+    * papermill's ``injected-parameters`` cell (e.g. ``profile = "paper"``) is tagged
+      ``nbval-skip``: the committed notebook shows the parameters its outputs came from, but
+      the test suite (nbval, smoke profile) must not re-run it, or CI would run the paper
+      profile. papermill replaces the cell on the next run anyway.
+    * consecutive stream outputs of a cell are merged and progress-bar redraws resolved: tqdm
+      redraws with ``\\r`` and papermill stores every redraw as its own output, so an 80-epoch
+      training would leave 160 lines; each bar keeps its final state, as Jupyter shows it.
     """
     import nbformat
 
@@ -71,6 +78,9 @@ def tidy_outputs(path: Path) -> None:
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and NBVAL_SKIP not in tags:
+            tags.append(NBVAL_SKIP)
         merged = []
         for output in cell.get("outputs", []):
             if (
