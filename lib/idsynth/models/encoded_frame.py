@@ -31,7 +31,7 @@ import torch
 from sklearn.base import BaseEstimator, clone
 
 from ..data.encoding import TabularEncoder
-from .plain_state import from_plain, to_plain
+from .plain_state import dtype_from_plain, dtype_to_plain, from_plain, to_plain
 from .smote_generator import SMOTEGenerator
 from .vgm import VGM
 
@@ -145,7 +145,7 @@ class EncodedFrameGenerator(BaseEstimator):
             "encoder": to_plain(self.encoder_, (TabularEncoder,)),
             "classes": to_plain(np.asarray(self.classes_), ()),
             "columns": list(self.columns_),
-            "dtypes": [_dtype_spec(self.dtypes_[c]) for c in self.columns_],
+            "dtypes": [dtype_to_plain(self.dtypes_[c]) for c in self.columns_],
             "generator": torch.frombuffer(bytearray(inner_bytes), dtype=torch.uint8),
         }
         with open(path, "wb") as handle:
@@ -168,18 +168,5 @@ class EncodedFrameGenerator(BaseEstimator):
         model.encoder_ = from_plain(state["encoder"], (TabularEncoder,))
         model.classes_ = from_plain(state["classes"], ())
         model.columns_ = list(state["columns"])
-        model.dtypes_ = {c: _dtype_from_spec(d) for c, d in zip(model.columns_, state["dtypes"])}
+        model.dtypes_ = {c: dtype_from_plain(d) for c, d in zip(model.columns_, state["dtypes"])}
         return model
-
-
-def _dtype_spec(dtype) -> Any:
-    """A column dtype as plain data: its name, or for a categorical its categories and order."""
-    if isinstance(dtype, pd.CategoricalDtype):
-        return {"categories": [str(c) for c in dtype.categories], "ordered": bool(dtype.ordered)}
-    return str(dtype)
-
-
-def _dtype_from_spec(spec) -> Any:
-    if isinstance(spec, dict):
-        return pd.CategoricalDtype(spec["categories"], ordered=spec["ordered"])
-    return pd.api.types.pandas_dtype(spec)

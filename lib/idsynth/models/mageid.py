@@ -53,7 +53,7 @@ from ..imaging import TabularImager
 from .base import labels_from_counts
 from .edm import LatentEDM
 from .img_vae import ImageVAE
-from .plain_state import from_plain, to_plain
+from .plain_state import dtype_from_plain, dtype_to_plain, from_plain, to_plain
 from .tab_vae import TabVAE
 from .validation import check_seed
 
@@ -232,7 +232,7 @@ class MAGEID(BaseEstimator):
         self.columns_ = [str(c) for c in X.columns]
         if len(set(self.columns_)) != len(self.columns_) or LABEL_COLUMN in self.columns_:
             raise ValueError(f"X must have distinct column names, none called {LABEL_COLUMN!r}")
-        self.dtypes_ = {c: _dtype_spec(X[c].dtype) for c in X.columns}
+        self.dtypes_ = {c: dtype_to_plain(X[c].dtype) for c in X.columns}
         self.schema_ = Schema.infer(X)
         self.classes_ = np.unique(y)
         if len(self.classes_) < 1 or len(X) < 2:
@@ -343,7 +343,7 @@ class MAGEID(BaseEstimator):
     def _to_frame(self, X_num: np.ndarray, X_cat: np.ndarray) -> pd.DataFrame:
         """Model-space rows -> a frame with fit's columns, in fit's order and dtypes."""
         frame = self.tab_encoder_.inverse_transform_split(X_num, X_cat)[self.columns_]
-        return frame.astype({c: _dtype_from_spec(spec) for c, spec in self.dtypes_.items()})
+        return frame.astype({c: dtype_from_plain(spec) for c, spec in self.dtypes_.items()})
 
     def reconstruct(self, X: pd.DataFrame, y) -> tuple[pd.DataFrame, np.ndarray | None]:
         """Each branch's autoencoding of real rows: (the TabVAE's reconstructed rows as a typed
@@ -473,17 +473,6 @@ class MAGEID(BaseEstimator):
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def _dtype_spec(dtype) -> Any:
-    """A column dtype as plain data: its name, or for a categorical its categories and order."""
-    if isinstance(dtype, pd.CategoricalDtype):
-        return {"categories": [str(c) for c in dtype.categories], "ordered": bool(dtype.ordered)}
-    return str(dtype)
-
-
-def _dtype_from_spec(spec) -> Any:
-    if isinstance(spec, dict):
-        return pd.CategoricalDtype(spec["categories"], ordered=spec["ordered"])
-    return pd.api.types.pandas_dtype(spec)
 
 
 def _checkpoint_bytes(model) -> torch.Tensor:

@@ -95,3 +95,21 @@ def from_plain(value: Any, allowed: Iterable[type]) -> Any:
         obj.__dict__.update(from_plain(value["state"], allowed))
         return obj
     raise ValueError(f"unknown plain-data tag {tag!r}")
+
+
+def dtype_to_plain(dtype) -> Any:
+    """A pandas column dtype as plain data: its name, or for a categorical its categories and order."""
+    import pandas as pd
+
+    if isinstance(dtype, pd.CategoricalDtype):
+        return {"categories": [str(c) for c in dtype.categories], "ordered": bool(dtype.ordered)}
+    return str(dtype)
+
+
+def dtype_from_plain(spec) -> Any:
+    """The inverse of :func:`dtype_to_plain`."""
+    import pandas as pd
+
+    if isinstance(spec, dict):
+        return pd.CategoricalDtype(spec["categories"], ordered=spec["ordered"])
+    return pd.api.types.pandas_dtype(spec)
