@@ -45,16 +45,18 @@ _PAPER: dict[str, dict[str, Any]] = {
     # MAGE-ID / TabSyn (idsynth.models.mageid) on the MAGE-ID sets (rows: mageid_data.n_rows; the
     # generator trains on the 80 % split: 24,000 NSL-KDD rows, 11,844 CIC-IDS-2017 rows of the
     # shared subset). Architectures are TabSyn's (TabVAE 4-dim tokens, 2 layers, FFN 128; EDM
-    # MLP 1024/2048, 50 Heun steps); the image branch is our choice. Schedules (our choice, sized
-    # for <= 3 min per dataset and seed for both stages on one H100; TabSyn's reference runs 4000
-    # VAE and up to 10,001 EDM epochs): at batch 4096 on 24,000 rows, 6 steps per epoch, so
-    # TabVAE 1500 epochs = 9,000 steps, EDM 3000 epochs = 18,000 steps; ImageVAE 300 epochs at
-    # batch 2048 = 3,600 steps. Estimates, not yet measured on the GPU: benchmarks/bench_mageid.py
-    # prints each stage's time.
+    # MLP 1024/2048, 50 Heun steps); the image branch is our choice. Schedules (our choice; TabSyn's
+    # reference runs 4000 VAE and up to 10,001 EDM epochs): at batch 4096 on 24,000 rows, 6 steps
+    # per epoch, so TabVAE 1500 epochs = 9,000 steps, EDM 2000 epochs = 12,000 steps; ImageVAE 300
+    # epochs at batch 2048 = 3,600 steps. Measured on one H100 (2026-11-22, one process): EDM
+    # 21 ms/epoch on NSL-KDD, 16 ms/epoch on CIC-IDS-2017; TabVAE and ImageVAE a few ms/epoch after
+    # a ~8 s warm-up; so ~1 min per model. The EDM schedule was cut from 3000 to 2000 epochs to fit
+    # all 12 models (2 sets x 3 seeds x MAGE-ID/TabSyn) and their evaluation into the session's
+    # GPU time; `python -m idsynth.prefill` trains them in parallel worker processes.
     "mageid": {
         "tab_vae": {"d_token": 4, "n_heads": 1, "n_layers": 2, "d_ff": 128, "epochs": 1500, "batch_size": 4096},
         "img_vae": {"latent_dim": 64, "widths": None, "epochs": 300, "batch_size": 2048},
-        "edm": {"hidden": 1024, "n_layers": 2, "epochs": 3000, "batch_size": 4096, "num_steps": 50},
+        "edm": {"hidden": 1024, "n_layers": 2, "epochs": 2000, "batch_size": 4096, "num_steps": 50},
         "imager": {"layout": "igtd"},
         "numeric_scaling": "quantile",
         "n_examples": 8,  # images per class in the figures
@@ -227,6 +229,8 @@ def figures_dir(profile: Profile | str) -> Path:
 
 def git_commit() -> str:
     """Short hash of HEAD (``+dirty`` when the tree has changes), or ``unknown``."""
+    if os.environ.get("IDSYNTH_COMMIT"):  # a copy of the tree without .git (a remote GPU machine)
+        return os.environ["IDSYNTH_COMMIT"]
     try:
         root = repo_root()
         head = subprocess.run(

@@ -1,0 +1,148 @@
+"""Fill the artefact cache of the GPU notebooks with parallel worker processes.
+
+Notebooks 06, 07, 09 (MAGE-ID and TabSyn) and 08 (TabDDPM) train one model per data set, seed
+and variant, one after the other. The models are small and their training steps are bound by
+kernel launches, so one process leaves most of a GPU idle. This module trains the same models,
+under the same cache keys, in several worker processes at once (each with a few CPU threads);
+the notebooks run afterwards find every model in the cache and only evaluate and plot.
+
+    python -m idsynth.prefill --profile paper --what mageid --workers 6 --threads 2
+    python -m idsynth.prefill --profile paper --what tabddpm --workers 6 --threads 2
+
+A unit is one cache entry: ``("mageid", dataset, seed, modalities)`` trains MAGE-ID (both
+modalities) or TabSyn (tabular only) through stage 2 with
+:func:`~idsynth.experiments.mageid_train.train_mageid`; ``("tabddpm", dataset, seed)`` fits
+TabDDPM and samples its synthetic twin with :func:`~idsynth.experiments.table_i.sample_synthetic`,
+as notebook 08 does. Units already cached cost only a load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import NamedTuple, Sequence
+
+WHAT = ("mageid", "tabddpm")
+#: The MAGE-ID variants of notebook 09: MAGE-ID (both modalities) and TabSyn (tabular only).
+VARIANTS: tuple[tuple[str, ...], ...] = (("tabular", "image"), ("tabular",))
+
+
+class Unit(NamedTuple):
+    """One cache entry to make: the generator family, data set name, seed and modalities."""
+
+    what: str
+    dataset: str
+    seed: int
+    modalities: tuple[str, ...] = ()
+
+
+def plan_units(what: Sequence[str], dataset_names: Sequence[str], seeds: Sequence[int]) -> list[Unit]:
+    """Every unit of the families in ``what``, largest data set first (it runs longest)."""
+    unknown = sorted(set(what) - set(WHAT))
+    if unknown:
+        raise ValueError(f"unknown --what {unknown}; expected some of {list(WHAT)}")
+    units = []
+    for name in dataset_names:
+        for seed in seeds:
+            if "mageid" in what:
+                units += [Unit("mageid", name, int(seed), modalities) for modalities in VARIANTS]
+            if "tabddpm" in what:
+                units.append(Unit("tabddpm", name, int(seed)))
+    return units
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, int(threads)))
+
+
+def run_unit(unit: Unit, profile_name: str, base_seed: int, device: str, data_dir: str | None) -> tuple[Unit, float]:
+    """Make one unit's cache entry (or load it); returns ``(unit, seconds)``."""
+    from .cache import ArtifactCache
+    from .config import get_profile
+    from .data.mageid_sets import build_mageid_sets
+
+    start = time.perf_counter()
+    profile = get_profile(profile_name)
+    sets = build_mageid_sets(n_rows=profile["mageid_data"]["n_rows"], seed=base_seed, data_dir=data_dir)
+    by_name = {s.name: s for s in sets}
+    if unit.dataset not in by_name:
+        raise ValueError(f"unknown data set {unit.dataset!r}; expected one of {sorted(by_name)}")
+    mageid_set = by_name[unit.dataset]
+    cache = ArtifactCache()
+    if unit.what == "mageid":
+        from .experiments.mageid_train import train_mageid
+
+        section = {k: (dict(v) if hasattr(v, "items") else v) for k, v in profile["mageid"].items()}
+        train_mageid(mageid_set, unit.seed, section, device=device, modalities=unit.modalities, cache=cache,
+                     stage=2, verbose=False)
+    else:
+        from .experiments.table_i import sample_synthetic
+        from .experiments.tabddpm_run import NAME, tabddpm_factory
+
+        sample_synthetic(NAME, tabddpm_factory(profile["tabddpm"], device=device), mageid_set, unit.seed, cache)
+    return unit, time.perf_counter() - start
+
+
+def prefill(units: Sequence[Unit], profile_name: str, base_seed: int = 0, device: str = "auto",
+            data_dir: str | None = None, workers: int = 4, threads: int = 2) -> dict[Unit, float]:
+    """Run ``units`` in ``workers`` spawned processes of ``threads`` CPU threads each.
+
+    Returns ``{unit: seconds}``; the first failing unit's error is raised after the others end.
+    """
+    if workers < 1 or threads < 1:
+        raise ValueError(f"need workers >= 1 and threads >= 1, got {workers}, {threads}")
+    seconds: dict[Unit, float] = {}
+    errors: list[tuple[Unit, BaseException]] = []
+    context = multiprocessing.get_context("spawn")  # CUDA cannot be used in forked children
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                             initargs=(threads,)) as pool:
+        futures = {pool.submit(run_unit, unit, profile_name, base_seed, device, data_dir): unit for unit in units}
+        for done, future in enumerate(as_completed(futures), start=1):
+            unit = futures[future]
+            try:
+                _, took = future.result()
+            except BaseException as error:  # report every unit, then raise the first failure
+                errors.append((unit, error))
+                print(f"[prefill] {done}/{len(units)} FAILED {unit}: {error!r}", flush=True)
+                continue
+            seconds[unit] = took
+            print(f"[prefill] {done}/{len(units)} {unit.what} {unit.dataset} seed {unit.seed} "
+                  f"{'+'.join(unit.modalities)}: {took:.1f} s", flush=True)
+    if errors:
+        unit, error = errors[0]
+        raise RuntimeError(f"{len(errors)} of {len(units)} prefill units failed; first: {unit}") from error
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .config import get_profile
+
+    parser = argparse.ArgumentParser(prog="python -m idsynth.prefill", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default="paper")
+    parser.add_argument("--seed", type=int, default=0, help="base seed, as given to run_all.sh")
+    parser.add_argument("--what", nargs="+", default=list(WHAT), choices=WHAT)
+    parser.add_argument("--datasets", nargs="+", default=["NSL-KDD", "CIC-IDS-2017"])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads per worker")
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args(argv)
+    profile = get_profile(args.profile)
+    units = plan_units(args.what, args.datasets, profile.seeds(args.seed))
+    print(f"[prefill] {len(units)} units, {args.workers} workers x {args.threads} threads, profile {profile.name}",
+          flush=True)
+    start = time.perf_counter()
+    prefill(units, profile.name, args.seed, args.device, args.data_dir, args.workers, args.threads)
+    print(f"[prefill] done in {time.perf_counter() - start:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "2")
+    sys.exit(main())
