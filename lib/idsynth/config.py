@@ -45,18 +45,18 @@ _PAPER: dict[str, dict[str, Any]] = {
     # MAGE-ID / TabSyn (idsynth.models.mageid) on the MAGE-ID sets (rows: mageid_data.n_rows; the
     # generator trains on the 80 % split: 24,000 NSL-KDD rows, 11,844 CIC-IDS-2017 rows of the
     # shared subset). Architectures are TabSyn's (TabVAE 4-dim tokens, 2 layers, FFN 128; EDM
-    # MLP 1024/2048, 50 Heun steps); the image branch is our choice. Schedules (our choice; TabSyn's
-    # reference runs 4000 VAE and up to 10,001 EDM epochs): at batch 4096 on 24,000 rows, 6 steps
-    # per epoch, so TabVAE 1500 epochs = 9,000 steps, EDM 2000 epochs = 12,000 steps; ImageVAE 300
-    # epochs at batch 2048 = 3,600 steps. Measured on one H100 (2026-11-22, one process): EDM
-    # 21 ms/epoch on NSL-KDD, 16 ms/epoch on CIC-IDS-2017; TabVAE and ImageVAE a few ms/epoch after
-    # a ~8 s warm-up; so ~1 min per model. The EDM schedule was cut from 3000 to 2000 epochs to fit
-    # all 12 models (2 sets x 3 seeds x MAGE-ID/TabSyn) and their evaluation into the session's
-    # GPU time; `python -m idsynth.prefill` trains them in parallel worker processes.
+    # MLP 1024/2048, 50 Heun steps); the image branch is our choice. Schedules: our choice, cut to
+    # what one session's 30 GPU-minutes allowed (TabSyn's reference runs 4000 VAE and up to 10,001
+    # EDM epochs). Measured on one H100 (2026-11-22, one process, batch 4096): TabVAE ~24 ms/step
+    # (71 ms/epoch on CIC-IDS-2017's 11,845 rows, ~140 ms/epoch on NSL-KDD's 24,000), EDM ~3.5
+    # ms/step, plus ~8 s of CUDA warm-up per process. TabVAE 600 epochs = 3,600 steps on NSL-KDD
+    # (1,800 on CIC), EDM 1000 epochs = 6,000 steps, ImageVAE 150 epochs at batch 2048 = 1,800
+    # steps: ~2 min per model. `python -m idsynth.prefill` trains the 12 models (2 sets x 3 seeds x
+    # MAGE-ID/TabSyn) in parallel worker processes (~2x the throughput of one process).
     "mageid": {
-        "tab_vae": {"d_token": 4, "n_heads": 1, "n_layers": 2, "d_ff": 128, "epochs": 1500, "batch_size": 4096},
-        "img_vae": {"latent_dim": 64, "widths": None, "epochs": 300, "batch_size": 2048},
-        "edm": {"hidden": 1024, "n_layers": 2, "epochs": 2000, "batch_size": 4096, "num_steps": 50},
+        "tab_vae": {"d_token": 4, "n_heads": 1, "n_layers": 2, "d_ff": 128, "epochs": 600, "batch_size": 4096},
+        "img_vae": {"latent_dim": 64, "widths": None, "epochs": 150, "batch_size": 2048},
+        "edm": {"hidden": 1024, "n_layers": 2, "epochs": 1000, "batch_size": 4096, "num_steps": 50},
         "imager": {"layout": "igtd"},
         "numeric_scaling": "quantile",
         "n_examples": 8,  # images per class in the figures
@@ -155,9 +155,13 @@ class Profile:
     def n_seeds(self) -> int:
         return int(self.sections["seeds"]["n_seeds"])
 
-    def seeds(self, base_seed: int) -> list[int]:
-        """The seeds a table is averaged over: ``base_seed, base_seed + 1, ...``."""
-        return [int(base_seed) + i for i in range(self.n_seeds)]
+    def seeds(self, base_seed: int, n_seeds: int | None = None) -> list[int]:
+        """The seeds a table is averaged over: ``base_seed, base_seed + 1, ...``; ``n_seeds``
+        overrides the profile's count (``run_all.sh --n-seeds``)."""
+        count = self.n_seeds if n_seeds is None else int(n_seeds)
+        if count < 1:
+            raise ValueError(f"n_seeds must be >= 1, got {n_seeds!r}")
+        return [int(base_seed) + i for i in range(count)]
 
     @property
     def is_paper(self) -> bool:

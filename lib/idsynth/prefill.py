@@ -23,8 +23,7 @@ import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import NamedTuple, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 WHAT = ("mageid", "tabddpm")
 #: The MAGE-ID variants of notebook 09: MAGE-ID (both modalities) and TabSyn (tabular only).
@@ -41,18 +40,30 @@ class Unit(NamedTuple):
 
 
 def plan_units(what: Sequence[str], dataset_names: Sequence[str], seeds: Sequence[int]) -> list[Unit]:
-    """Every unit of the families in ``what``, largest data set first (it runs longest)."""
+    """Every unit of the families in ``what``, seed by seed (so that, stopped at a deadline, the
+    first seeds are complete) and, within a seed, the largest data set first (it runs longest)."""
     unknown = sorted(set(what) - set(WHAT))
     if unknown:
         raise ValueError(f"unknown --what {unknown}; expected some of {list(WHAT)}")
     units = []
-    for name in dataset_names:
-        for seed in seeds:
+    for seed in seeds:
+        for name in dataset_names:
             if "mageid" in what:
                 units += [Unit("mageid", name, int(seed), modalities) for modalities in VARIANTS]
             if "tabddpm" in what:
                 units.append(Unit("tabddpm", name, int(seed)))
     return units
+
+
+def complete_seeds(units: Sequence[Unit], done: Iterable[Unit]) -> int:
+    """How many of the planned seeds, in order, have all their units done."""
+    finished = set(done)
+    count = 0
+    for seed in dict.fromkeys(u.seed for u in units):
+        if not all(u in finished for u in units if u.seed == seed):
+            break
+        count += 1
+    return count
 
 
 def _init_worker(threads: int) -> None:
@@ -89,34 +100,55 @@ def run_unit(unit: Unit, profile_name: str, base_seed: int, device: str, data_di
     return unit, time.perf_counter() - start
 
 
+def _run_packed(args: tuple) -> tuple[Unit, float | None, str | None]:
+    try:
+        unit, seconds = run_unit(*args)
+        return unit, seconds, None
+    except Exception as error:  # reported by the parent with the unit that failed
+        return args[0], None, repr(error)
+
+
 def prefill(units: Sequence[Unit], profile_name: str, base_seed: int = 0, device: str = "auto",
-            data_dir: str | None = None, workers: int = 4, threads: int = 2) -> dict[Unit, float]:
+            data_dir: str | None = None, workers: int = 4, threads: int = 2,
+            deadline_s: float | None = None) -> dict[Unit, float]:
     """Run ``units`` in ``workers`` spawned processes of ``threads`` CPU threads each.
 
-    Returns ``{unit: seconds}``; the first failing unit's error is raised after the others end.
+    deadline_s: seconds after which the units still running are stopped (their processes are
+    terminated; cache writes are atomic, so nothing half-written is kept) and the pending ones
+    dropped. Returns ``{unit: seconds}`` of the units done; raises ``RuntimeError`` after all
+    ends if a unit failed.
     """
     if workers < 1 or threads < 1:
         raise ValueError(f"need workers >= 1 and threads >= 1, got {workers}, {threads}")
+    start = time.perf_counter()
     seconds: dict[Unit, float] = {}
-    errors: list[tuple[Unit, BaseException]] = []
+    errors: list[tuple[Unit, str]] = []
     context = multiprocessing.get_context("spawn")  # CUDA cannot be used in forked children
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                             initargs=(threads,)) as pool:
-        futures = {pool.submit(run_unit, unit, profile_name, base_seed, device, data_dir): unit for unit in units}
-        for done, future in enumerate(as_completed(futures), start=1):
-            unit = futures[future]
+    pool = context.Pool(workers, initializer=_init_worker, initargs=(threads,))
+    try:
+        jobs = [(unit, profile_name, base_seed, device, data_dir) for unit in units]
+        results = pool.imap_unordered(_run_packed, jobs)
+        for done in range(1, len(units) + 1):
+            timeout = None if deadline_s is None else max(0.0, deadline_s - (time.perf_counter() - start))
             try:
-                _, took = future.result()
-            except BaseException as error:  # report every unit, then raise the first failure
+                unit, took, error = results.next(timeout=timeout)
+            except multiprocessing.TimeoutError:
+                print(f"[prefill] deadline of {deadline_s:.0f} s reached: {len(units) - done + 1} units not done",
+                      flush=True)
+                break
+            if error is not None:
                 errors.append((unit, error))
-                print(f"[prefill] {done}/{len(units)} FAILED {unit}: {error!r}", flush=True)
+                print(f"[prefill] {done}/{len(units)} FAILED {unit}: {error}", flush=True)
                 continue
             seconds[unit] = took
             print(f"[prefill] {done}/{len(units)} {unit.what} {unit.dataset} seed {unit.seed} "
                   f"{'+'.join(unit.modalities)}: {took:.1f} s", flush=True)
+    finally:
+        pool.terminate()
+        pool.join()
     if errors:
         unit, error = errors[0]
-        raise RuntimeError(f"{len(errors)} of {len(units)} prefill units failed; first: {unit}") from error
+        raise RuntimeError(f"{len(errors)} of {len(units)} prefill units failed; first: {unit}: {error}")
     return seconds
 
 
@@ -132,14 +164,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads per worker")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--n-seeds", type=int, default=None, help="default: the profile's")
+    parser.add_argument("--deadline", type=float, default=None, help="seconds; stop the units still running then")
     args = parser.parse_args(argv)
     profile = get_profile(args.profile)
-    units = plan_units(args.what, args.datasets, profile.seeds(args.seed))
+    units = plan_units(args.what, args.datasets, profile.seeds(args.seed, args.n_seeds))
     print(f"[prefill] {len(units)} units, {args.workers} workers x {args.threads} threads, profile {profile.name}",
           flush=True)
     start = time.perf_counter()
-    prefill(units, profile.name, args.seed, args.device, args.data_dir, args.workers, args.threads)
-    print(f"[prefill] done in {time.perf_counter() - start:.1f} s", flush=True)
+    done = prefill(units, profile.name, args.seed, args.device, args.data_dir, args.workers, args.threads,
+                   args.deadline)
+    print(f"[prefill] done in {time.perf_counter() - start:.1f} s; complete seeds: {complete_seeds(units, done)}",
+          flush=True)
     return 0
 
 

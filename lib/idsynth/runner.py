@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from", dest="start", metavar="NN", help="resume from notebook NN")
     parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     parser.add_argument("--notebooks", type=Path, default=None, help="directory of notebooks (default notebooks/)")
+    parser.add_argument("--n-seeds", type=int, default=None,
+                        help="number of seeds (default: the profile's); passed to the notebooks as n_seeds")
     parser.add_argument("--kernel", default=None, help="Jupyter kernel name (default: the notebook's)")
     args = parser.parse_args(argv)
     if args.only and args.start:
@@ -143,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     directory = args.notebooks or repo_root() / "notebooks"
     notebooks = select(discover(directory), args.only, args.start)
     parameters = {"profile": args.profile, "seed": args.seed, "device": args.device}
+    if args.n_seeds is not None:
+        parameters["n_seeds"] = args.n_seeds
     print(f"[run_all] profile={args.profile} seed={args.seed} device={args.device}: {[p.name for p in notebooks]}")
     return run(notebooks, parameters, args.kernel)
 
