@@ -76,3 +76,14 @@ def test_smoke_figures_never_land_in_the_committed_folder(monkeypatch, tmp_path)
     monkeypatch.delenv("IDSYNTH_FIGURES", raising=False)
     assert figures_dir("smoke").parts[-3:] == ("build", "smoke", "figures")
     assert figures_dir("paper").name == "figures" and "build" not in figures_dir("paper").parts
+
+
+def test_seeds_count_can_be_overridden():
+    from idsynth.config import get_profile
+
+    paper = get_profile("paper")
+    assert paper.seeds(5) == [5, 6, 7]
+    assert paper.seeds(5, 1) == [5]
+    assert paper.seeds(0, None) == paper.seeds(0)
+    with pytest.raises(ValueError, match="n_seeds must be >= 1"):
+        paper.seeds(0, 0)

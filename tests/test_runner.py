@@ -63,3 +63,12 @@ def test_progress_bar_redraws_collapse_to_their_final_state(tmp_path):
     runner.tidy_outputs(tmp_path / "00_x.ipynb")
     outputs = nbformat.read(tmp_path / "00_x.ipynb", as_version=4).cells[0].outputs
     assert [(o.name, o.text) for o in outputs] == [("stderr", "bar 100%\n"), ("stdout", "done\n")]
+
+
+def test_n_seeds_is_passed_to_the_notebooks_only_when_given(tmp_path, monkeypatch):
+    make(tmp_path / "00_a.ipynb", ["x = 1"])
+    seen = []
+    monkeypatch.setattr(runner, "run", lambda notebooks, parameters, kernel: seen.append(parameters) or 0)
+    assert runner.main(["--notebooks", str(tmp_path), "--n-seeds", "2"]) == 0
+    assert runner.main(["--notebooks", str(tmp_path)]) == 0
+    assert seen[0]["n_seeds"] == 2 and "n_seeds" not in seen[1]

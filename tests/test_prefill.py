@@ -1,0 +1,65 @@
+"""prefill: the unit plan, the complete-seed count, and that prefilled entries are the
+notebooks' cache entries (a notebook-side lookup afterwards finds them without fitting)."""
+
+from __future__ import annotations
+
+import pytest
+
+from idsynth import prefill
+from idsynth.prefill import Unit, complete_seeds, plan_units
+
+
+def test_plan_is_seed_major_with_both_mageid_variants():
+    units = plan_units(["mageid", "tabddpm"], ["NSL-KDD", "CIC-IDS-2017"], [3, 4])
+    assert [u.seed for u in units] == [3] * 6 + [4] * 6
+    first = units[:3]
+    assert first == [
+        Unit("mageid", "NSL-KDD", 3, ("tabular", "image")),
+        Unit("mageid", "NSL-KDD", 3, ("tabular",)),
+        Unit("tabddpm", "NSL-KDD", 3),
+    ]
+    assert plan_units(["tabddpm"], ["NSL-KDD"], [0]) == [Unit("tabddpm", "NSL-KDD", 0)]
+    with pytest.raises(ValueError, match="unknown --what"):
+        plan_units(["vgm"], ["NSL-KDD"], [0])
+
+
+def test_complete_seeds_counts_leading_seeds_whose_units_all_finished():
+    units = plan_units(["tabddpm"], ["A", "B"], [0, 1, 2])
+    assert complete_seeds(units, []) == 0
+    assert complete_seeds(units, units[:1]) == 0
+    assert complete_seeds(units, units[:2]) == 1
+    assert complete_seeds(units, units[:2] + units[4:]) == 1  # seed 1 incomplete: seed 2 does not count
+    assert complete_seeds(units, units) == 3
+
+
+def test_prefill_rejects_empty_pools():
+    with pytest.raises(ValueError, match="workers >= 1"):
+        prefill.prefill([], "smoke", workers=0)
+
+
+@pytest.mark.slow
+def test_prefilled_tabddpm_is_found_by_the_notebook_lookup(data_dir, tmp_path, monkeypatch):
+    from idsynth.cache import ArtifactCache
+    from idsynth.config import get_profile
+    from idsynth.data.mageid_sets import build_mageid_sets
+    from idsynth.experiments.table_i import sample_synthetic
+    from idsynth.experiments.tabddpm_run import NAME, tabddpm_factory
+    from idsynth.models.tabddpm import TabDDPM
+
+    monkeypatch.setenv("IDSYNTH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("IDSYNTH_DATA", str(data_dir))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    units = plan_units(["tabddpm"], ["NSL-KDD"], [0])
+    done = prefill.prefill(units, "smoke", base_seed=0, device="cpu", workers=1, threads=1)
+    assert set(done) == set(units) and complete_seeds(units, done) == 1
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the prefilled model should have come from the cache")
+
+    monkeypatch.setattr(TabDDPM, "fit", no_fit)
+    profile = get_profile("smoke")
+    sets = build_mageid_sets(n_rows=profile["mageid_data"]["n_rows"], seed=0, data_dir=data_dir)
+    # notebook 08 makes its factory with verbose=P.is_paper: verbose is not part of the key
+    result = sample_synthetic(NAME, tabddpm_factory(profile["tabddpm"], device="cpu", verbose=True),
+                              sets.nslkdd, 0, ArtifactCache())
+    assert len(result["frame"]) == len(sets.nslkdd.train)
