@@ -51,8 +51,9 @@ _PAPER: dict[str, dict[str, Any]] = {
     # (71 ms/epoch on CIC-IDS-2017's 11,845 rows, ~140 ms/epoch on NSL-KDD's 24,000), EDM ~3.5
     # ms/step, plus ~8 s of CUDA warm-up per process. TabVAE 600 epochs = 3,600 steps on NSL-KDD
     # (1,800 on CIC), EDM 1000 epochs = 6,000 steps, ImageVAE 150 epochs at batch 2048 = 1,800
-    # steps: ~2 min per model. `python -m idsynth.prefill` trains the 12 models (2 sets x 3 seeds x
-    # MAGE-ID/TabSyn) in parallel worker processes (~2x the throughput of one process).
+    # steps: ~1-2 min per model alone. `python -m idsynth.prefill` trains the 12 models (2 sets x
+    # 3 seeds x MAGE-ID/TabSyn) in worker processes; 4 workers on one H100 ran each TabVAE ~4x
+    # slower than alone (time-slicing), so they gain little; the session had time for seed 0.
     "mageid": {
         "tab_vae": {"d_token": 4, "n_heads": 1, "n_layers": 2, "d_ff": 128, "epochs": 600, "batch_size": 4096},
         "img_vae": {"latent_dim": 64, "widths": None, "epochs": 150, "batch_size": 2048},
