@@ -249,8 +249,9 @@ def git_commit() -> str:
         return "unknown"
 
 
-def run_header(profile: Profile, seed: int, device) -> str:
-    """One line for a notebook's first output: profile, seeds, device, commit, time."""
+def run_header(profile: Profile, seed: int, device, n_seeds: int | None = None) -> str:
+    """One line for a notebook's first output: profile, seeds (``n_seeds`` overrides the
+    profile's count), device, commit, time."""
     import datetime
 
     import torch
@@ -259,6 +260,6 @@ def run_header(profile: Profile, seed: int, device) -> str:
     dev_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({os.cpu_count()} cores)"
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
-        f"profile={profile.name} seeds={profile.seeds(seed)} device={dev} [{dev_name}] "
+        f"profile={profile.name} seeds={profile.seeds(seed, n_seeds)} device={dev} [{dev_name}] "
         f"torch={torch.__version__} commit={git_commit()} started={stamp}"
     )
