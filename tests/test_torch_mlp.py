@@ -134,3 +134,17 @@ def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+def test_predicting_a_read_only_array_gives_no_torch_warning():
+    rng = np.random.default_rng(0)
+    X = rng.random((120, 4)).astype(np.float32)
+    y = (X[:, 0] > 0.5).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = TorchMLPClassifier(max_iter=2, device="cpu", random_state=0).fit(X, y)
+    frozen = X.copy()
+    frozen.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert np.array_equal(model.predict(frozen), model.predict(X))

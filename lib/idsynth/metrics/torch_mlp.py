@@ -255,6 +255,8 @@ class TorchMLPClassifier(ClassifierMixin, BaseEstimator):
     def _logits(self, X) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float32, reset=False)
+        if not X.flags.writeable:  # e.g. a memory-mapped array from joblib; torch warns on those
+            X = X.copy()
         device = resolve_device(self.device)
         weights = [torch.as_tensor(w, device=device) for w in self.coefs_]
         biases = [torch.as_tensor(b, device=device) for b in self.intercepts_]
