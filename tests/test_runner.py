@@ -32,8 +32,10 @@ def test_select_only_and_from(tmp_path):
 
 
 @pytest.mark.slow
-def test_runs_in_place_with_parameters_and_stops_at_first_failure(tmp_path, capsys):
-    make(tmp_path / "00_ok.ipynb", ['profile = "paper"\nseed = 0', "print(profile, seed * 10)"])
+def test_runs_in_place_with_parameters_and_stops_at_first_failure(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # as on a headless machine: figures must still be stored as PNG
+    make(tmp_path / "00_ok.ipynb", ['profile = "paper"\nseed = 0', "print(profile, seed * 10)",
+                                    "import matplotlib.pyplot as plt\nfig, ax = plt.subplots(figsize=(1, 1))\nax.plot([0, 1])\nfig"])
     make(tmp_path / "01_bad.ipynb", ['profile = "paper"', "raise ValueError('broken cell')"])
     make(tmp_path / "02_never.ipynb", ['profile = "paper"', "print('ran')"])
     status = runner.main(["--profile", "smoke", "--seed", "4", "--notebooks", str(tmp_path)])
@@ -46,6 +48,7 @@ def test_runs_in_place_with_parameters_and_stops_at_first_failure(tmp_path, caps
     assert len(injected) == 1 and "nbval-skip" in injected[0].metadata["tags"]
     printed = "".join(o.get("text", "") for c in done.cells for o in c.get("outputs", []))
     assert "smoke 40" in printed
+    assert any("image/png" in o.get("data", {}) for c in done.cells for o in c.get("outputs", []))
     assert nbformat.read(tmp_path / "02_never.ipynb", as_version=4).cells[1].outputs == []
 
 

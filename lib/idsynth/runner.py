@@ -11,6 +11,7 @@ stops at the first failing notebook, printing its name and the failing cell's er
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -103,6 +104,9 @@ def run(notebooks: list[Path], parameters: dict, kernel_name: str | None = None)
     """Execute ``notebooks`` in order; 0 on success, 1 at the first failure."""
     import papermill
 
+    # A kernel started with MPLBACKEND set (Agg on headless machines) keeps that backend and stores
+    # figures as text; without it, ipykernel selects its inline backend and stores them as PNG.
+    os.environ.pop("MPLBACKEND", None)
     total = time.perf_counter()
     for path in notebooks:
         print(f"[run_all] {path.name} ...", flush=True)
