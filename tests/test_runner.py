@@ -33,9 +33,10 @@ def test_select_only_and_from(tmp_path):
 
 @pytest.mark.slow
 def test_runs_in_place_with_parameters_and_stops_at_first_failure(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("MPLBACKEND", "Agg")  # as on a headless machine: figures must still be stored as PNG
+    # as on a headless machine, and a figure built without pyplot (as idsynth.plots does): still stored as PNG
+    monkeypatch.setenv("MPLBACKEND", "Agg")
     make(tmp_path / "00_ok.ipynb", ['profile = "paper"\nseed = 0', "print(profile, seed * 10)",
-                                    "import matplotlib.pyplot as plt\nfig, ax = plt.subplots(figsize=(1, 1))\nax.plot([0, 1])\nfig"])
+                                    "from matplotlib.figure import Figure\nimport idsynth.plots\nfig = Figure(figsize=(1, 1))\nfig.add_subplot().plot([0, 1])\nfig"])
     make(tmp_path / "01_bad.ipynb", ['profile = "paper"', "raise ValueError('broken cell')"])
     make(tmp_path / "02_never.ipynb", ['profile = "paper"', "print('ran')"])
     status = runner.main(["--profile", "smoke", "--seed", "4", "--notebooks", str(tmp_path)])

@@ -29,6 +29,29 @@ MEAN_COLOUR = "#1f4e79"
 SPREAD_COLOUR = "#9ecae1"
 
 
+def show_figures_as_png() -> bool:
+    """In an IPython kernel, display :class:`~matplotlib.figure.Figure` objects as PNG.
+
+    The figures here are built without ``pyplot``, so the kernel's inline backend, which
+    registers that formatter when ``pyplot`` first draws, may never be loaded; a notebook would
+    then store a figure as the text ``<Figure size ...>``. Returns whether a kernel was found.
+    Called when this module is imported.
+    """
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import select_figure_formats
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return False
+    select_figure_formats(shell, {"png"})
+    return True
+
+
+show_figures_as_png()
+
+
 def save_figure(fig, path: str | Path, dpi: int = 150):
     """Write ``fig`` (a Figure, or a seaborn grid holding one) to ``path`` atomically.
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from ..plots import save_figure  # noqa: E402
+from ..plots import save_figure
 from .nslkdd import CATEGORIES, CATEGORY_OF, PAPER_CATEGORY_COUNTS, category_counts  # noqa: E402
 
 
