@@ -1,10 +1,11 @@
 """Execute the ordered notebooks with papermill (what ``run_all.sh`` calls).
 
     python -m idsynth.runner [--profile paper|smoke] [--seed N] [--only NN] [--from NN]
-                             [--device auto|cpu|cuda] [--notebooks DIR]
+                             [--device auto|cpu|cuda] [--n-seeds N] [--notebooks DIR]
 
 Each ``notebooks/NN_*.ipynb`` is executed in order with the parameters injected into its
-``parameters`` cell and written back in place; the wall time of each is printed. The run
+``parameters`` cell (``profile``, ``seed``, ``device``, and ``n_seeds`` when given) and written
+back in place; the wall time of each is printed. The run
 stops at the first failing notebook, printing its name and the failing cell's error.
 """
 
