@@ -16,7 +16,7 @@ from idsynth.config import get_profile
 from idsynth.data.mageid_sets import sample_binary_set
 from idsynth.data.nslkdd import CATEGORICAL, CATEGORIES, FEATURES, INTEGER, EncodedSplits, vgm_encoder
 from idsynth.data.schema import Schema
-from idsynth.experiments import cross_eval
+from idsynth.experiments import vgm_oversample
 from idsynth.experiments.cross_eval import (
     SMOTE_NAME, TABLE_I_MODELS, VGM_NAME, balanced_frame, check_table6_settings, class_recall_wide,
     fit_table6_generator, merge_rows, run_generator_oversampling, run_table_i, smote_factory, table6_beside_paper,
@@ -275,13 +275,13 @@ def test_balanced_frame_keeps_the_real_rows_first_and_reaches_the_majority():
 def test_run_generator_oversampling_trains_the_classifiers_on_real_plus_encoded_synthetic_rows(tmp_path, monkeypatch):
     data = fake_splits()
     seen = []
-    original = cross_eval.run_fits
+    original = vgm_oversample.run_fits  # cross_eval's fits go through vgm_oversample.fit_and_score
 
     def spy(tasks, X_test, **kw):
         seen.extend(tasks)
         return original(tasks, X_test, **kw)
 
-    monkeypatch.setattr(cross_eval, "run_fits", spy)
+    monkeypatch.setattr(vgm_oversample, "run_fits", spy)
     factories = {"MAGE-ID": lambda s: PicklableFrameGenerator(random_state=s)}
     run = run_generator_oversampling(data, [0, 1], factories, classifiers=("Logistic Regression",), n_jobs=1,
                                      cache=ArtifactCache(tmp_path), verbose=False)  # fmt: skip

@@ -45,12 +45,12 @@ from ..models.vgm import VGM
 from ..sampling import GeneratorOverSampler
 from ..tables import mean_pm_std, summarise, write_table
 from . import paper_values
-from .classifier_runs import FitTask, run_fits
+from .classifier_runs import FitTask
 from .mageid_train import frame_fingerprint, make_generator
 from .oversampling import OVERSAMPLER_NAMES, PAPER_NAMES
 from .table_i import cached_fit, generator_params, run_generator, table_i_long
 from .tabddpm_run import tabddpm_factory
-from .vgm_oversample import RECALL_COLUMNS, SCORE_COLUMNS, OversamplingRun, paper_table6, score_fit_results
+from .vgm_oversample import OversamplingRun, finish_run, fit_and_score, paper_table6
 from .vgm_train import vgm_params
 
 #: Table I's names of the two models added here.
@@ -249,19 +249,9 @@ def run_generator_oversampling(
                 print(f"seed {seed} {method:>8}: fit {fit_seconds:7.1f} s, {len(y_bal):>7} rows in {seconds:6.1f} s  "
                       f"{counts}", flush=True)  # fmt: skip
             tasks += [FitTask(name, int(seed), method, [(X_enc, y_bal)]) for name in classifiers]
-        results = run_fits(tasks, data.X_test, n_jobs=n_jobs, mlp_backend=mlp_backend, device=device)
-        scores, recall = score_fit_results(results, data.y_test, labels, names)
-        score_rows += scores
-        recall_rows += recall
-    total = time.perf_counter() - start
-    if verbose:
-        print(f"Table 6 generators: {len(score_rows)} classifier fits, total {total:.1f} s", flush=True)
-    return OversamplingRun(
-        scores=pd.DataFrame(score_rows, columns=list(SCORE_COLUMNS)),
-        recall=pd.DataFrame(recall_rows, columns=list(RECALL_COLUMNS)),
-        samplers=pd.DataFrame(sampler_rows),
-        total_seconds=total,
-    )
+        fit_and_score(tasks, data.X_test, data.y_test, labels, names, score_rows, recall_rows,
+                      n_jobs=n_jobs, mlp_backend=mlp_backend, device=device)
+    return finish_run(score_rows, recall_rows, sampler_rows, start, "Table 6 generators", verbose)
 
 
 # --- merging into the shared CSVs -----------------------------------------------------------------
@@ -302,19 +292,27 @@ def table6_beside_paper(scores: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise ValueError(f"scores lack the columns {sorted(missing)}")
     summary = summarise(scores, by=["method", "classifier"], values=["accuracy", "f1_weighted", "f1_macro"])
-    paper = paper_table6().rename(columns={"accuracy": "accuracy_paper", "f1_weighted": "f1_paper"})
+    paper = paper_table6().rename(columns={"accuracy": "accuracy_paper", "f1_weighted": "f1_weighted_paper"})
     summary = summary.merge(paper, on=["method", "classifier"], how="left")
     order = {m: i for i, m in enumerate(_method_order(summary["method"]))}
     clf_order = {c: i for i, c in enumerate(CLASSIFIER_NAMES)}
     summary = summary.sort_values(["method", "classifier"], kind="stable",
                                   key=lambda s: s.map(order if s.name == "method" else clf_order))  # fmt: skip
+    return _beside_paper_view(summary, keys=("classifier",))
+
+
+def _beside_paper_view(summary: pd.DataFrame, keys: Sequence[str] = ()) -> pd.DataFrame:
+    """The shown form of a Table 6 summary: ``method`` (the paper's names), ``keys``, accuracy
+    and weighted F1 as mean ± std beside ``accuracy_paper`` / ``f1_weighted_paper`` and the
+    difference, macro F1 and ``n_seeds``. ``summary`` holds :func:`~idsynth.tables.summarise`'s
+    ``<metric>_mean`` / ``<metric>_std`` columns and the two paper columns."""
     cell = lambda m: [mean_pm_std(a, b) for a, b in zip(summary[f"{m}_mean"], summary[f"{m}_std"])]  # noqa: E731
     return pd.DataFrame({
-        "method": summary["method"].map(lambda m: PAPER_NAMES.get(m, m)), "classifier": summary["classifier"],
+        "method": summary["method"].map(lambda m: PAPER_NAMES.get(m, m)), **{k: summary[k] for k in keys},
         "accuracy": cell("accuracy"), "accuracy_paper": summary["accuracy_paper"],
         "accuracy_diff": summary["accuracy_mean"] - summary["accuracy_paper"],
-        "f1_weighted": cell("f1_weighted"), "f1_paper": summary["f1_paper"],
-        "f1_diff": summary["f1_weighted_mean"] - summary["f1_paper"],
+        "f1_weighted": cell("f1_weighted"), "f1_paper": summary["f1_weighted_paper"],
+        "f1_diff": summary["f1_weighted_mean"] - summary["f1_weighted_paper"],
         "f1_macro": cell("f1_macro"), "n_seeds": summary["n_seeds"],
     }).reset_index(drop=True)  # fmt: skip
 
@@ -359,15 +357,7 @@ def table6_average(scores: pd.DataFrame) -> pd.DataFrame:
     paper = paper.assign(method=paper["method"].map(ours))[["method", "accuracy", "f1_weighted"]]
     summary = summary.merge(paper.add_suffix("_paper").rename(columns={"method_paper": "method"}), on="method",
                             how="left").sort_values("accuracy_mean", ascending=False, kind="stable")  # fmt: skip
-    cell = lambda m: [mean_pm_std(a, b) for a, b in zip(summary[f"{m}_mean"], summary[f"{m}_std"])]  # noqa: E731
-    return pd.DataFrame({
-        "method": summary["method"].map(lambda m: PAPER_NAMES.get(m, m)),
-        "accuracy": cell("accuracy"), "accuracy_paper": summary["accuracy_paper"],
-        "accuracy_diff": summary["accuracy_mean"] - summary["accuracy_paper"],
-        "f1_weighted": cell("f1_weighted"), "f1_paper": summary["f1_weighted_paper"],
-        "f1_diff": summary["f1_weighted_mean"] - summary["f1_weighted_paper"],
-        "f1_macro": cell("f1_macro"), "n_seeds": summary["n_seeds"],
-    }).reset_index(drop=True)  # fmt: skip
+    return _beside_paper_view(summary)
 
 
 def class_recall_wide(recall: pd.DataFrame, methods: Sequence[str] | None = None) -> pd.DataFrame:

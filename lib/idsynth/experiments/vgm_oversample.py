@@ -124,13 +124,26 @@ def run_oversampling(
             if verbose:
                 print(f"seed {seed} {method:>15}: {len(y_bal):>7} rows in {seconds:7.1f} s  {counts}", flush=True)
             tasks += [FitTask(name, seed, method, [(X_bal, y_bal)]) for name in classifiers]
-        results = run_fits(tasks, X_test, n_jobs=n_jobs, mlp_backend=mlp_backend, device=device)
-        scores, recall = score_fit_results(results, y_test, labels, names)
-        score_rows += scores
-        recall_rows += recall
+        fit_and_score(tasks, X_test, y_test, labels, names, score_rows, recall_rows,
+                      n_jobs=n_jobs, mlp_backend=mlp_backend, device=device)
+    return finish_run(score_rows, recall_rows, sampler_rows, start, "Table 6 run", verbose)
+
+
+def fit_and_score(tasks, X_test, y_test, labels, names, score_rows: list, recall_rows: list, **fit_options) -> None:
+    """Run the classifier ``tasks`` (:func:`~idsynth.experiments.classifier_runs.run_fits`, with
+    ``fit_options``), score them on ``(X_test, y_test)`` and append their score and recall
+    rows to ``score_rows`` / ``recall_rows``."""
+    results = run_fits(tasks, X_test, **fit_options)
+    scores, recall = score_fit_results(results, y_test, labels, names)
+    score_rows += scores
+    recall_rows += recall
+
+
+def finish_run(score_rows, recall_rows, sampler_rows, start: float, what: str, verbose: bool) -> OversamplingRun:
+    """The :class:`OversamplingRun` of the accumulated rows; ``start`` is its ``perf_counter`` start."""
     total = time.perf_counter() - start
     if verbose:
-        print(f"Table 6 run: {len(score_rows)} classifier fits, total {total:.1f} s", flush=True)
+        print(f"{what}: {len(score_rows)} classifier fits, total {total:.1f} s", flush=True)
     return OversamplingRun(
         scores=pd.DataFrame(score_rows, columns=list(SCORE_COLUMNS)),
         recall=pd.DataFrame(recall_rows, columns=list(RECALL_COLUMNS)),
