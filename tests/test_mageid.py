@@ -245,3 +245,19 @@ def test_plain_state_refuses_unknown_objects():
     back = from_plain(to_plain(value, ()), ())
     assert back["t"] == (1, "x", None) and back["s"] == slice(1, 5) and back["f"] == 2.5
     np.testing.assert_array_equal(back["u"], value["u"])
+
+
+def test_tab_vae_fits_are_reused_for_the_same_rows_settings_and_seed():
+    from idsynth.models.mageid import fitted_tab_vae
+
+    rng = np.random.default_rng(0)
+    X_num = rng.standard_normal((120, 3)).astype(np.float32)
+    X_cat = rng.integers(0, 3, (120, 2)).astype(np.int64)
+    kwargs = dict(d_token=4, n_layers=1, d_ff=8, epochs=2, batch_size=64, device="cpu", random_state=0, verbose=False)
+    first, seconds = fitted_tab_vae(X_num, X_cat, [3, 3], kwargs)
+    again, seconds_again = fitted_tab_vae(X_num, X_cat, [3, 3], kwargs)
+    other, _ = fitted_tab_vae(X_num, X_cat, [3, 3], dict(kwargs, random_state=1))
+    assert again is not first and seconds_again == seconds
+    state, state_again, state_other = (m.net_.state_dict() for m in (first, again, other))
+    assert all(torch.equal(state[k], state_again[k]) for k in state)
+    assert not all(torch.equal(state[k], state_other[k]) for k in state)

@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from idsynth.config import resolve_device
 from idsynth.models.base import labels_from_counts
+from idsynth.models.graphed_step import GraphedStep
 from idsynth.models.training import autocast_bf16, make_adam, shuffled_index_batches
 
 __all__ = [
@@ -189,6 +190,7 @@ class MLPDenoiser(nn.Module):
         self.dropout_seed = int(dropout_seed)
         self._dropout_generator: torch.Generator | None = None
         self._dropout_device: torch.device | None = None
+        self.dropout_on_default_rng = False
 
         hidden = self.hidden
         self.proj = nn.Linear(dim, hidden)
@@ -211,7 +213,9 @@ class MLPDenoiser(nn.Module):
         if self._dropout_generator is None or self._dropout_device != labels.device:
             self._dropout_generator = torch.Generator(device=labels.device).manual_seed(self.dropout_seed)
             self._dropout_device = labels.device
-        gen = self._dropout_generator
+        # On a graphed training step the draw comes from the default CUDA generator (which the
+        # graph advances on each replay); see GraphedStep.
+        gen = None if self.dropout_on_default_rng else self._dropout_generator
         drop = torch.rand(labels.shape, device=labels.device, generator=gen) < self.label_dropout
         return torch.where(drop, torch.full_like(labels, self.null_class), labels)
 
@@ -344,14 +348,16 @@ class LatentEDM:
     ``hidden`` / ``n_layers``: :class:`MLPDenoiser`'s width and number of wide layers (TabSyn:
     1024 and 2). ``guidance`` != 1 applies classifier-free guidance, which needs
     ``label_dropout > 0`` in training. ``mixed_precision``: bf16 autocast for the network on
-    CUDA (ignored on CPU). Same ``random_state``, same device -> same model and same samples.
+    CUDA (ignored on CPU). ``cuda_graph``: on CUDA, replay each training step from a CUDA graph
+    (:class:`~idsynth.models.graphed_step.GraphedStep`). Same ``random_state``, same device ->
+    same model and same samples.
     """
 
     _PARAMS = (
         "dim", "n_classes", "hidden", "n_layers", "epochs", "batch_size", "learning_rate",
         "weight_decay", "label_dropout", "ema_decay", "sigma_data", "P_mean", "P_std",
         "num_steps", "sigma_min", "sigma_max", "rho", "guidance", "sample_batch_size",
-        "mixed_precision", "device", "random_state", "verbose",
+        "mixed_precision", "device", "random_state", "cuda_graph", "verbose",
     )  # fmt: skip
 
     def __init__(
@@ -378,6 +384,7 @@ class LatentEDM:
         mixed_precision: bool = True,
         device: str = "auto",
         random_state: int = 0,
+        cuda_graph: bool = True,
         verbose: bool = True,
     ):
         self.dim = dim
@@ -402,6 +409,7 @@ class LatentEDM:
         self.mixed_precision = mixed_precision
         self.device = device
         self.random_state = random_state
+        self.cuda_graph = cuda_graph
         self.verbose = verbose
 
     def get_params(self) -> dict[str, Any]:
@@ -480,25 +488,34 @@ class LatentEDM:
         epochs = int(self.epochs)
         epoch_loss = torch.zeros(epochs, device=device)
         report_every = max(1, epochs // 100)
+
+        def step_on(idx):
+            batch_labels = None if labels is None else labels[idx]
+            with autocast_bf16(device, self.mixed_precision, cache_enabled=False):
+                loss = loss_fn(self.denoiser_, data[idx], batch_labels, generator=runner.generator).mean()
+            loss.backward()
+            optimiser.step()
+            return (loss.detach(),)
+
+        runner = GraphedStep(step_on, optimiser, device, enabled=self.cuda_graph, generator=generator)
+        self.denoiser_.net.dropout_on_default_rng = runner.graphed
         self.denoiser_.train()
         started, step = time.perf_counter(), 0
         bar = tqdm(range(epochs), desc="EDM", unit="epoch", disable=not self.verbose)
-        for epoch in bar:
-            total = torch.zeros((), device=device)
-            for idx in shuffled_index_batches(n, int(self.batch_size), generator, device):
-                batch_labels = None if labels is None else labels[idx]
-                with autocast_bf16(device, self.mixed_precision):
-                    loss = loss_fn(self.denoiser_, data[idx], batch_labels, generator=generator).mean()
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
-                step += 1
-                if self.ema_ is not None:
-                    _ema_update(self.ema_, self.denoiser_, min(self.ema_decay, (1 + step) / (10 + step)))
-                total += loss.detach() * idx.numel()
-            epoch_loss[epoch] = total / n
-            if self.verbose and (epoch % report_every == 0 or epoch == epochs - 1):
-                bar.set_postfix(loss=f"{epoch_loss[epoch].item():.4f}")  # one host sync per report
+        with runner.seeded(self.random_state):
+            for epoch in bar:
+                total = torch.zeros((), device=device)
+                for idx in shuffled_index_batches(n, int(self.batch_size), generator, device):
+                    (loss,) = runner(idx)
+                    step += 1
+                    if self.ema_ is not None:
+                        _ema_update(self.ema_, self.denoiser_, min(self.ema_decay, (1 + step) / (10 + step)))
+                    total += loss * idx.numel()
+                epoch_loss[epoch] = total / n
+                if self.verbose and (epoch % report_every == 0 or epoch == epochs - 1):
+                    bar.set_postfix(loss=f"{epoch_loss[epoch].item():.4f}")  # one host sync per report
+        self.cuda_graphs_ = runner.n_graphs  # batch shapes replayed from CUDA graphs (0: eager)
+        self.denoiser_.net.dropout_on_default_rng = False
         self.denoiser_.eval()
         self.loss_history_ = epoch_loss.cpu().numpy()
         self.fit_seconds_ = time.perf_counter() - started

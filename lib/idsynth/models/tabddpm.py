@@ -39,6 +39,7 @@ from .base import labels_from_counts
 from .tabddpm_data import CategoryCodes, FrameSchema, QuantileNormaliser
 from .tabddpm_diffusion import MixedDiffusion
 from .tabddpm_network import DEFAULT_D_LAYERS, MLPDiffusion
+from .graphed_step import GraphedStep, step_schedule
 from .training import make_adam, shuffled_index_batches
 
 _FORMAT = "idsynth.models.tabddpm/1"
@@ -111,6 +112,8 @@ class TabDDPM(BaseEstimator):
         x̂_0 = E[x_0 | x_t] always lies in the support's box.
     device : ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ...
     random_state : seeds the weights, the batches and the diffusion noise of ``fit``.
+    cuda_graph : on CUDA, replay each training step from a CUDA graph
+        (:class:`~idsynth.models.graphed_step.GraphedStep`; the same kernels, one launch).
     verbose : tqdm progress bars.
 
     Fitted attributes: ``classes_``, ``n_numeric_``, ``category_sizes_``, ``integer_columns_``,
@@ -132,6 +135,7 @@ class TabDDPM(BaseEstimator):
         clip_denoised: bool = True,
         device: str = "auto",
         random_state: int = 0,
+        cuda_graph: bool = True,
         verbose: bool = True,
     ):
         self.num_timesteps = num_timesteps
@@ -146,6 +150,7 @@ class TabDDPM(BaseEstimator):
         self.clip_denoised = clip_denoised
         self.device = device
         self.random_state = random_state
+        self.cuda_graph = cuda_graph
         self.verbose = verbose
 
     # --- validation ----------------------------------------------------------------------------
@@ -248,19 +253,24 @@ class TabDDPM(BaseEstimator):
         annealing = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 1.0 - step / steps)
         history = torch.zeros((steps, 2), device=device)
         batches = _endless_batches(y.shape[0], int(self.batch_size), generator, device)
-        net.train()
-        bar = tqdm(range(steps), desc="TabDDPM", disable=not self.verbose)
-        for step in bar:
-            idx = next(batches)
-            loss_gauss, loss_multi = diffusion.loss(net, x_num[idx], x_cat[idx], y[idx], generator)
-            optimiser.zero_grad(set_to_none=True)
+
+        def step_on(idx):
+            loss_gauss, loss_multi = diffusion.loss(net, x_num[idx], x_cat[idx], y[idx], runner.generator)
             (loss_gauss + loss_multi).backward()
             optimiser.step()
-            annealing.step()
-            history[step] = torch.stack([loss_gauss.detach(), loss_multi.detach()])
-            if self.verbose and (step + 1) % _LOG_EVERY == 0:
-                recent = history[step + 1 - _LOG_EVERY : step + 1].mean(dim=0).tolist()
-                bar.set_postfix(gauss=f"{recent[0]:.4f}", multi=f"{recent[1]:.4f}")
+            return (torch.stack([loss_gauss.detach(), loss_multi.detach()]),)
+
+        runner = GraphedStep(step_on, optimiser, device, enabled=self.cuda_graph, generator=generator)
+        net.train()
+        bar = tqdm(range(steps), desc="TabDDPM", disable=not self.verbose)
+        with runner.seeded(seed):
+            for step in bar:
+                (history[step],) = runner(next(batches))
+                step_schedule(annealing)
+                if self.verbose and (step + 1) % _LOG_EVERY == 0:
+                    recent = history[step + 1 - _LOG_EVERY : step + 1].mean(dim=0).tolist()
+                    bar.set_postfix(gauss=f"{recent[0]:.4f}", multi=f"{recent[1]:.4f}")
+        self.cuda_graphs_ = runner.n_graphs  # batch shapes replayed from CUDA graphs (0: eager)
         net.eval()
         return history.cpu()
 

@@ -2,7 +2,7 @@
 
 * :class:`DeviceBatches`: mini-batches of whole-dataset tensors that already live on the device,
   shuffled on the device by a seeded ``torch.Generator`` (no DataLoader, no host round trips).
-* :func:`make_adam`: Adam, fused into one kernel per step on CUDA.
+* :func:`make_adam`: Adam, fused into one kernel per step and graph-capturable on CUDA.
 * :class:`LossAccumulator`: per-epoch loss sums kept on the device, read back once per epoch.
 * :func:`epoch_bar`: a tqdm range over epochs that shows the last epoch's losses.
 * :func:`save_checkpoint` / :func:`load_checkpoint`: configuration + ``state_dict`` + extras
@@ -98,10 +98,15 @@ class DeviceBatches:
 
 def make_adam(params, learning_rate: float, weight_decay: float, device: torch.device,
               decoupled: bool = False) -> torch.optim.Optimizer:
-    """Adam (AdamW when ``decoupled``); on CUDA the fused implementation (one kernel per step)."""
-    fused = torch.device(device).type == "cuda"
+    """Adam (AdamW when ``decoupled``); on CUDA the fused implementation (one kernel per step),
+    graph-capturable, with the learning rate in a device tensor (a scheduler or
+    :func:`~idsynth.models.graphed_step.set_learning_rate` changes it in place, which a captured
+    step then reads)."""
     optimiser = torch.optim.AdamW if decoupled else torch.optim.Adam
-    return optimiser(params, lr=float(learning_rate), weight_decay=float(weight_decay), fused=fused or None)
+    if torch.device(device).type != "cuda":
+        return optimiser(params, lr=float(learning_rate), weight_decay=float(weight_decay))
+    lr = torch.tensor(float(learning_rate), device=device)
+    return optimiser(params, lr=lr, weight_decay=float(weight_decay), fused=True, capturable=True)
 
 
 def shuffled_index_batches(n: int, batch_size: int, generator: torch.Generator, device,
@@ -117,10 +122,11 @@ def shuffled_index_batches(n: int, batch_size: int, generator: torch.Generator, 
     return batches
 
 
-def autocast_bf16(device: torch.device, enabled: bool = True):
-    """bf16 autocast on CUDA when ``enabled``; a no-op context elsewhere."""
+def autocast_bf16(device: torch.device, enabled: bool = True, cache_enabled: bool = True):
+    """bf16 autocast on CUDA when ``enabled``; a no-op context elsewhere. A step captured in a
+    CUDA graph needs ``cache_enabled=False`` (no cast weights kept across the capture)."""
     if enabled and torch.device(device).type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=cache_enabled)
     return contextlib.nullcontext()
 
 
