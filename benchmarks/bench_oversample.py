@@ -7,7 +7,7 @@ Usage::
 
 Part 1 runs every method of :data:`idsynth.experiments.oversampling.OVERSAMPLER_NAMES` on
 (a stratified subsample of) KDDTrain+ and reports its wall time and the class counts it
-produced. VGM is included when ``idsynth.models.vgm`` is importable; its time is the
+produced; with ``--device cuda`` (or ``auto`` on a GPU machine) the neighbour searches run on the GPU. VGM is included when ``idsynth.models.vgm`` is importable; its time is the
 over-sampler's (fitting a VGM Option C with ``--vgm-epochs`` epochs, then sampling).
 
 Part 2 fits each classifier (both MLP backends) on the SMOTE-balanced set and predicts
@@ -43,13 +43,14 @@ def _vgm_factory(epochs: int, device: str):
     return factory
 
 
-def bench_oversamplers(X, y, methods, n_jobs, seed, vgm_factory) -> tuple[pd.DataFrame, dict]:
+def bench_oversamplers(X, y, methods, n_jobs, seed, vgm_factory, device="cpu") -> tuple[pd.DataFrame, dict]:
     rows, sets = [], {}
     for method in methods:
         if method == "VGM" and vgm_factory is None:
             print("VGM: idsynth.models.vgm not available, skipped")
             continue
-        X_bal, y_bal, seconds = balanced_training_set(method, X, y, seed, n_jobs, generator_factory=vgm_factory)
+        X_bal, y_bal, seconds = balanced_training_set(method, X, y, seed, n_jobs, generator_factory=vgm_factory,
+                                                      device=device)
         counts = np.bincount(y_bal, minlength=len(CATEGORIES))
         rows.append({"method": method, "seconds": round(seconds, 2), "rows": len(y_bal),
                      **{c: int(n) for c, n in zip(CATEGORIES, counts)}})  # fmt: skip
@@ -97,7 +98,8 @@ def main(argv=None) -> None:
           f"n_jobs={args.n_jobs}, device={resolve_device(args.device)}")  # fmt: skip
     total = time.perf_counter()
     samplers, sets = bench_oversamplers(
-        data.X_train, data.y_train, args.methods, args.n_jobs, args.seed, _vgm_factory(args.vgm_epochs, args.device)
+        data.X_train, data.y_train, args.methods, args.n_jobs, args.seed, _vgm_factory(args.vgm_epochs, args.device),
+        device=args.device,
     )
     print("\nOver-samplers\n" + samplers.to_string(index=False))
     if args.classifiers and "SMOTE" in sets:

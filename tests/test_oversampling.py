@@ -6,6 +6,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from sklearn.svm import SVC
 from imblearn.combine import SMOTEENN, SMOTETomek
 from imblearn.over_sampling import ADASYN, SMOTE, SVMSMOTE, BorderlineSMOTE
 from sklearn.datasets import make_classification
@@ -76,26 +77,32 @@ def test_speed_settings_leave_imblearns_default_output_unchanged(imbalanced, met
     np.testing.assert_array_equal(ours[1], reference[1])
 
 
-class _CountingSVC(SVCFitOnce):
-    fits = 0
-
-    def fit(self, X, y, sample_weight=None):
-        before = getattr(self, "_fitted_on", None)
-        result = super().fit(X, y, sample_weight)
-        if self._fitted_on is not before:
-            type(self).fits += 1
-        return result
-
-
-def test_svm_smote_fits_its_svm_once_for_all_minority_classes(imbalanced):
+def test_svm_smote_fits_its_svm_once_for_all_minority_classes_and_seeds(imbalanced, monkeypatch):
     X, y = imbalanced
-    _CountingSVC.fits = 0
-    SVMSMOTE(random_state=0, svm_estimator=_CountingSVC(gamma="scale")).fit_resample(X, y)
-    assert _CountingSVC.fits == 1  # four minority classes, one libsvm fit
-    svc = SVCFitOnce().fit(X, y)
-    first = svc.support_.copy()
+    libsvm_fits = []
+    plain_fit = SVC.fit
+
+    def counting_fit(self, *args, **kwargs):
+        libsvm_fits.append(self.get_params()["C"])
+        return plain_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(SVC, "fit", counting_fit)
+    monkeypatch.setattr(SVCFitOnce, "_last", None)
+    first = SVMSMOTE(random_state=0, svm_estimator=SVCFitOnce(gamma="scale", random_state=0)).fit_resample(X, y)
+    assert len(libsvm_fits) == 1  # four minority classes, one libsvm fit
+    SVMSMOTE(random_state=0, svm_estimator=SVCFitOnce(gamma="scale", random_state=1)).fit_resample(X.copy(), y.copy())
+    assert len(libsvm_fits) == 1  # another seed, equal arrays: the fit is reused
+    again = SVMSMOTE(random_state=0, svm_estimator=SVC(gamma="scale")).fit_resample(X, y)
+    assert len(libsvm_fits) == 5  # the plain SVC: one libsvm fit per minority class
+    for ours, plain in zip(first, again):
+        np.testing.assert_array_equal(ours, plain)
+    svc = SVCFitOnce().fit(X, y)  # reused (random_state aside, the same settings)
+    assert len(libsvm_fits) == 5
+    support = svc.support_.copy()
     svc.fit(X[::-1].copy(), y[::-1].copy())  # other arrays: refitted
-    assert not np.array_equal(first, svc.support_)
+    assert not np.array_equal(support, svc.support_)
+    SVCFitOnce(C=0.5).fit(X, y)  # other settings: refitted
+    assert libsvm_fits[-1] == 0.5 and len(libsvm_fits) == 7
 
 
 def test_vgm_uses_the_generator_and_bad_requests_fail_clearly(imbalanced):

@@ -102,7 +102,8 @@ def run_oversampling(
     label ``k`` in the recall frame (default: the label itself).
 
     Per seed, the balanced sets are made one method after another (each with ``n_jobs`` for its
-    neighbour searches), then all (method, classifier) fits of that seed run in parallel.
+    neighbour searches, which run on ``device`` when it is a GPU), then all (method, classifier)
+    fits of that seed run in parallel.
     """
     X_train, y_train, X_test, y_test = (np.asarray(a) for a in (X_train, y_train, X_test, y_test))
     if not seeds:
@@ -118,7 +119,8 @@ def run_oversampling(
     for seed in seeds:
         tasks = []
         for method in methods:
-            X_bal, y_bal, seconds = balanced_training_set(method, X_train, y_train, seed, n_jobs, generator_factory)
+            X_bal, y_bal, seconds = balanced_training_set(method, X_train, y_train, seed, n_jobs, generator_factory,
+                                                          device=device)
             counts = {names[label]: int(np.sum(y_bal == label)) for label in labels}
             sampler_rows.append({"method": method, "seed": seed, "seconds": seconds, "rows": len(y_bal), **counts})
             if verbose:
