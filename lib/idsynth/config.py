@@ -47,13 +47,12 @@ _PAPER: dict[str, dict[str, Any]] = {
     # shared subset). Architectures are TabSyn's (TabVAE 4-dim tokens, 2 layers, FFN 128; EDM
     # MLP 1024/2048, 50 Heun steps); the image branch is our choice. Schedules: our choice, cut to
     # what one session's 30 GPU-minutes allowed (TabSyn's reference runs 4000 VAE and up to 10,001
-    # EDM epochs). Measured on one H100 (2026-11-22, one process, batch 4096): TabVAE ~24 ms/step
-    # (71 ms/epoch on CIC-IDS-2017's 11,845 rows, ~140 ms/epoch on NSL-KDD's 24,000), EDM ~3.5
-    # ms/step, plus ~8 s of CUDA warm-up per process. TabVAE 600 epochs = 3,600 steps on NSL-KDD
-    # (1,800 on CIC), EDM 1000 epochs = 6,000 steps, ImageVAE 150 epochs at batch 2048 = 1,800
-    # steps: ~1-2 min per model alone. `python -m idsynth.prefill` trains the 12 models (2 sets x
-    # 3 seeds x MAGE-ID/TabSyn) in worker processes; 4 workers on one H100 ran each TabVAE ~4x
-    # slower than alone (time-slicing), so they gain little; the session had time for seed 0.
+    # EDM epochs). Measured on one H100 (2026-11-23, one process, batch 4096, training steps
+    # replayed from CUDA graphs): TabVAE 600 epochs 42-45 s (74 ms/epoch on NSL-KDD's 24,000
+    # rows; 368 ms eager), ImageVAE 150 epochs 6-12 s, EDM 1000 epochs 4-8 s: MAGE-ID 53-66 s per
+    # set and seed. `python -m idsynth.prefill --workers 1` trains the 12 models (2 sets x 3 seeds
+    # x MAGE-ID/TabSyn; TabSyn reuses MAGE-ID's TabVAE) in 437 s; several workers on one GPU
+    # time-slice it and gain nothing.
     "mageid": {
         "tab_vae": {"d_token": 4, "n_heads": 1, "n_layers": 2, "d_ff": 128, "epochs": 600, "batch_size": 4096},
         "img_vae": {"latent_dim": 64, "widths": None, "epochs": 150, "batch_size": 2048},
@@ -68,7 +67,8 @@ _PAPER: dict[str, dict[str, Any]] = {
     # -- section: tabddpm (08) --
     # TabDDPM's defaults (Kotelnikov et al. 2023; the official code's MLPDiffusion and AdamW
     # settings): T = 1000, the (512, 1024, 1024, 512) MLP, 20,000 steps of 4,096 rows, lr 2e-3
-    # annealed linearly to 0, weight decay 1e-4. No per-dataset tuning (our choice).
+    # annealed linearly to 0, weight decay 1e-4. No per-dataset tuning (our choice). One H100,
+    # CUDA graphs: 60-64 s (NSL-KDD) / 40-43 s (CIC-IDS-2017) per model.
     "tabddpm": {
         "num_timesteps": 1000, "d_layers": (512, 1024, 1024, 512), "dim_t": 128, "steps": 20000,
         "batch_size": 4096, "learning_rate": 2e-3, "weight_decay": 1e-4, "sample_batch_size": 8192,

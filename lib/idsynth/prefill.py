@@ -1,13 +1,15 @@
-"""Fill the artefact cache of the GPU notebooks with parallel worker processes.
+"""Fill the artefact cache of the GPU notebooks ahead of them, with a deadline.
 
 Notebooks 06, 07, 09 (MAGE-ID and TabSyn) and 08 (TabDDPM) train one model per data set, seed
-and variant, one after the other. The models are small and their training steps are bound by
-kernel launches, so one process leaves most of a GPU idle. This module trains the same models,
-under the same cache keys, in several worker processes at once (each with a few CPU threads);
-the notebooks run afterwards find every model in the cache and only evaluate and plot.
+and variant, one after the other. This module trains the same models, under the same cache keys,
+seed by seed in worker processes, and can stop at a deadline (``--deadline``) with the first
+seeds complete; the notebooks run afterwards find every model in the cache and only evaluate
+and plot. On one H100 the steps are replayed from CUDA graphs and one worker is best: several
+workers time-slice the GPU (four ran each model ~4x slower than alone); one worker also lets
+TabSyn reuse MAGE-ID's tabular VAE fit (:func:`~idsynth.models.mageid.fitted_tab_vae`).
 
-    python -m idsynth.prefill --profile paper --what mageid --workers 6 --threads 2
-    python -m idsynth.prefill --profile paper --what tabddpm --workers 6 --threads 2
+    python -m idsynth.prefill --profile paper --what mageid --n-seeds 3 --deadline 500
+    python -m idsynth.prefill --profile paper --what tabddpm
 
 A unit is one cache entry: ``("mageid", dataset, seed, modalities)`` trains MAGE-ID (both
 modalities) or TabSyn (tabular only) through stage 2 with
@@ -109,7 +111,7 @@ def _run_packed(args: tuple) -> tuple[Unit, float | None, str | None]:
 
 
 def prefill(units: Sequence[Unit], profile_name: str, base_seed: int = 0, device: str = "auto",
-            data_dir: str | None = None, workers: int = 4, threads: int = 2,
+            data_dir: str | None = None, workers: int = 1, threads: int = 2,
             deadline_s: float | None = None) -> dict[Unit, float]:
     """Run ``units`` in ``workers`` spawned processes of ``threads`` CPU threads each.
 
@@ -161,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--what", nargs="+", default=list(WHAT), choices=WHAT)
     parser.add_argument("--datasets", nargs="+", default=["NSL-KDD", "CIC-IDS-2017"])
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (on one GPU more than one gains nothing: they time-slice it)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads per worker")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--n-seeds", type=int, default=None, help="default: the profile's")
