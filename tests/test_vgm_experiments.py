@@ -232,3 +232,29 @@ def test_figures_are_written(splits, generators, tmp_path):
     frame = run_augmentation(X, y, X_test, y_test, generators, seeds=[0], options=("C",), classifiers=FAST[:1])
     fig = plot_augmentation(frame, paper_table5(), SCENARIOS, tmp_path / "t5.png")
     assert (tmp_path / "t5.png").stat().st_size > 10_000 and len(fig.axes) == 1
+
+
+def test_finished_seeds_come_from_the_cache(splits, tmp_path, monkeypatch):
+    import idsynth.experiments.vgm_oversample as oversample
+    from idsynth.cache import ArtifactCache
+
+    X, y, X_test, y_test = splits
+    made = []
+    real = oversample.balanced_training_set
+
+    def counting(method, *args, **kwargs):
+        made.append((method, args[2]))
+        return real(method, *args, **kwargs)
+
+    monkeypatch.setattr(oversample, "balanced_training_set", counting)
+    cache = ArtifactCache(tmp_path)
+    kwargs = dict(methods=("SMOTE",), classifiers=FAST[:1], verbose=False, cache=cache, cache_config={"what": "test"})
+    first = run_oversampling(X, y, X_test, y_test, seeds=[0], **kwargs)
+    assert made == [("SMOTE", 0)]
+    both = run_oversampling(X, y, X_test, y_test, seeds=[0, 1], **kwargs)
+    assert made == [("SMOTE", 0), ("SMOTE", 1)]  # seed 0 reused, seed 1 made
+    pd.testing.assert_frame_equal(both.scores[both.scores["seed"] == 0].reset_index(drop=True), first.scores)
+    pd.testing.assert_frame_equal(both.recall[both.recall["seed"] == 0].reset_index(drop=True), first.recall)
+    run_oversampling(X, y, X_test, y_test, seeds=[0], **dict(kwargs, cache_config={"what": "other"}))
+    run_oversampling(X[1:], y[1:], X_test, y_test, seeds=[0], **kwargs)
+    assert made[2:] == [("SMOTE", 0), ("SMOTE", 0)]  # another configuration, other data: made again

@@ -13,8 +13,11 @@ their mean and standard deviation, how many seeds VGM wins, and a paired t-test.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -22,6 +25,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 
+from idsynth.cache import ArtifactCache
 from idsynth.experiments.classifier_runs import FitResult, FitTask, run_fits
 from idsynth.experiments.oversampling import OVERSAMPLER_NAMES, PAPER_NAMES, balanced_training_set
 from idsynth.experiments.paper_values import table6
@@ -93,6 +97,8 @@ def run_oversampling(
     mlp_backend: str = "sklearn",
     device: str = "auto",
     verbose: bool = True,
+    cache: ArtifactCache | None = None,
+    cache_config: Mapping[str, Any] | None = None,
 ) -> OversamplingRun:
     """Table 6 in long form.
 
@@ -104,6 +110,11 @@ def run_oversampling(
     Per seed, the balanced sets are made one method after another (each with ``n_jobs`` for its
     neighbour searches, which run on ``device`` when it is a GPU), then all (method, classifier)
     fits of that seed run in parallel.
+
+    ``cache``: keep each finished seed's rows (``kind`` "table6_seed"), keyed by the seed, the
+    methods, classifiers and settings, a digest of the four arrays and ``cache_config`` (which
+    must name whatever else decides the result, e.g. the generator's settings); a rerun then
+    redoes only the seeds not finished. Reused rows keep the seconds measured when they were made.
     """
     X_train, y_train, X_test, y_test = (np.asarray(a) for a in (X_train, y_train, X_test, y_test))
     if not seeds:
@@ -114,10 +125,8 @@ def run_oversampling(
     labels = np.unique(np.concatenate([y_train, y_test])).tolist()
     names = {label: (class_names[label] if class_names is not None else label) for label in labels}
 
-    start = time.perf_counter()
-    score_rows, recall_rows, sampler_rows = [], [], []
-    for seed in seeds:
-        tasks = []
+    def one_seed(seed: int) -> dict[str, list[dict]]:
+        score_rows, recall_rows, sampler_rows, tasks = [], [], [], []
         for method in methods:
             X_bal, y_bal, seconds = balanced_training_set(method, X_train, y_train, seed, n_jobs, generator_factory,
                                                           device=device)
@@ -128,7 +137,47 @@ def run_oversampling(
             tasks += [FitTask(name, seed, method, [(X_bal, y_bal)]) for name in classifiers]
         fit_and_score(tasks, X_test, y_test, labels, names, score_rows, recall_rows,
                       n_jobs=n_jobs, mlp_backend=mlp_backend, device=device)
-    return finish_run(score_rows, recall_rows, sampler_rows, start, "Table 6 run", verbose)
+        return {"scores": score_rows, "recall": recall_rows, "samplers": sampler_rows}
+
+    data_digest = array_digest(X_train, y_train, X_test, y_test)
+    start = time.perf_counter()
+    rows: dict[str, list[dict]] = {"scores": [], "recall": [], "samplers": []}
+    for seed in seeds:
+        if cache is None:
+            done = one_seed(seed)
+        else:
+            config = {**dict(cache_config or {}), "seed": int(seed), "methods": list(methods),
+                      "classifiers": list(classifiers), "mlp_backend": mlp_backend, "data": data_digest,
+                      "class_names": [str(names[label]) for label in labels]}  # fmt: skip
+            done = cache.get_or_create("table6_seed", config, build=lambda seed=seed: one_seed(seed),
+                                       save=_save_json, load=_load_json, suffix=".json")
+        for part in rows:
+            rows[part] += done[part]
+    return finish_run(rows["scores"], rows["recall"], rows["samplers"], start, "Table 6 run", verbose)
+
+
+def array_digest(*arrays: np.ndarray) -> str:
+    """16 hex digits of SHA-256 over the shapes, dtypes and bytes of ``arrays``."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(repr((array.shape, array.dtype.str)).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _save_json(rows: dict, path) -> None:
+    Path(path).write_text(json.dumps(rows, default=_plain_number))
+
+
+def _load_json(path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def _plain_number(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
 def fit_and_score(tasks, X_test, y_test, labels, names, score_rows: list, recall_rows: list, **fit_options) -> None:
