@@ -89,8 +89,8 @@ def test_table5_long_form_with_shared_fits(splits, generators, monkeypatch):
 
     monkeypatch.setattr(augment, "run_fits", counting_run_fits)
     frame = run_augmentation(X, y, X_test, y_test, generators, seeds=[0, 1], classifiers=FAST)
-    # 2 classifiers x 2 seeds x (3 shared + 3 options x 3 generator scenarios) fits.
-    assert n_tasks == [2 * 2 * (3 + 3 * 3)]
+    # Per seed, one parallel batch: 2 classifiers x (3 shared + 3 options x 3 generator scenarios) fits.
+    assert n_tasks == [2 * (3 + 3 * 3)] * 2
     assert len(frame) == 3 * 2 * 6 * 2
     assert list(frame.columns[:5]) == ["option", "classifier", "scenario", "seed", "accuracy"]
     assert frame["accuracy"].between(0, 1).all()
@@ -258,3 +258,25 @@ def test_finished_seeds_come_from_the_cache(splits, tmp_path, monkeypatch):
     run_oversampling(X, y, X_test, y_test, seeds=[0], **dict(kwargs, cache_config={"what": "other"}))
     run_oversampling(X[1:], y[1:], X_test, y_test, seeds=[0], **kwargs)
     assert made[2:] == [("SMOTE", 0), ("SMOTE", 0)]  # another configuration, other data: made again
+
+
+def test_table5_seeds_come_from_the_cache(splits, generators, tmp_path, monkeypatch):
+    from idsynth.cache import ArtifactCache
+
+    X, y, X_test, y_test = splits
+    fitted_seeds = []
+    real = augment.run_fits
+
+    def counting(tasks, *args, **kwargs):
+        fitted_seeds.append(sorted({task.seed for task in tasks}))
+        return real(tasks, *args, **kwargs)
+
+    monkeypatch.setattr(augment, "run_fits", counting)
+    kwargs = dict(options=("C",), classifiers=FAST[:1], cache=ArtifactCache(tmp_path), cache_config={"what": "test"})
+    first = run_augmentation(X, y, X_test, y_test, generators, seeds=[0], **kwargs)
+    both = run_augmentation(X, y, X_test, y_test, generators, seeds=[0, 1], **kwargs)
+    assert fitted_seeds == [[0], [1]]  # seed 0 reused
+    pd.testing.assert_frame_equal(both[both["seed"] == 0].reset_index(drop=True), first)
+    plain = run_augmentation(X, y, X_test, y_test, generators, seeds=[0], options=("C",), classifiers=FAST[:1])
+    assert fitted_seeds[-1] == [0]
+    pd.testing.assert_frame_equal(plain.drop(columns="fit_seconds"), first.drop(columns="fit_seconds"))

@@ -34,8 +34,10 @@ import numpy as np
 import pandas as pd
 from sklearn.frozen import FrozenEstimator
 
+from idsynth.cache import ArtifactCache
 from idsynth.experiments.classifier_runs import FitTask, run_fits
 from idsynth.experiments.paper_values import TABLE5_SCENARIOS, table5_fragments
+from idsynth.experiments.seed_cache import array_digest, cached_seed_rows
 from idsynth.metrics.classifiers import CLASSIFIER_NAMES
 from idsynth.models.base import class_counts
 from idsynth.sampling import GeneratorOverSampler
@@ -98,6 +100,8 @@ def run_augmentation(
     mlp_backend: str = "sklearn",
     device: str = "auto",
     verbose: int = 0,
+    cache: ArtifactCache | None = None,
+    cache_config: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Table 5 in long form.
 
@@ -106,6 +110,11 @@ def run_augmentation(
     generator``. Returns one row per (option, classifier, scenario, seed) with columns
     ``option, classifier, scenario, seed, accuracy, fit_seconds, n_train``; rows of the
     repetition scenarios are the same fit repeated under each option.
+
+    The fits of one seed run in parallel (``n_jobs``), seed after seed. ``cache``: keep each
+    finished seed's rows (:func:`~idsynth.experiments.seed_cache.cached_seed_rows`, kind
+    "table5_seed"), keyed by the settings, a digest of the arrays and ``cache_config`` (which
+    must name what else decides the result, e.g. the generators' settings).
     """
     X_train, y_train, X_test, y_test = (np.asarray(a) for a in (X_train, y_train, X_test, y_test))
     if X_train.ndim != 2 or y_train.shape != (len(X_train),) or y_test.shape != (len(X_test),):
@@ -117,25 +126,31 @@ def run_augmentation(
     original = (X_train, y_train)
     shared_sets = {scenario: [original] * times for times, scenario in enumerate(REPETITION_SCENARIOS, start=1)}
 
-    tasks = []
-    for seed in seeds:
+    def one_seed(seed: int) -> list[dict]:
+        tasks = []
         for name in classifiers:
             tasks += [FitTask(name, seed, (None, scenario), parts) for scenario, parts in shared_sets.items()]
         for option in options:
             sets = synthetic_parts(_generator(generators, option, seed), X_train, y_train, seed)
             for name in classifiers:
                 tasks += [FitTask(name, seed, (option, scenario), parts) for scenario, parts in sets.items()]
+        results = run_fits(tasks, X_test, n_jobs=n_jobs, mlp_backend=mlp_backend, device=device, verbose=verbose)
+        seed_rows = []
+        for result in results:
+            task_option, scenario = result.key
+            accuracy = float(np.mean(result.y_pred == y_test))
+            for option in options if task_option is None else (task_option,):
+                seed_rows.append({
+                    "option": option, "classifier": result.classifier, "scenario": scenario, "seed": result.seed,
+                    "accuracy": accuracy, "fit_seconds": result.fit_seconds, "n_train": result.n_rows,
+                })  # fmt: skip
+        return seed_rows
 
-    results = run_fits(tasks, X_test, n_jobs=n_jobs, mlp_backend=mlp_backend, device=device, verbose=verbose)
+    config = {**dict(cache_config or {}), "options": list(options), "classifiers": list(classifiers),
+              "mlp_backend": mlp_backend, "data": array_digest(X_train, y_train, X_test, y_test)}
     rows = []
-    for result in results:
-        task_option, scenario = result.key
-        accuracy = float(np.mean(result.y_pred == y_test))
-        for option in options if task_option is None else (task_option,):
-            rows.append({
-                "option": option, "classifier": result.classifier, "scenario": scenario, "seed": result.seed,
-                "accuracy": accuracy, "fit_seconds": result.fit_seconds, "n_train": result.n_rows,
-            })  # fmt: skip
+    for seed in seeds:
+        rows += cached_seed_rows(cache, "table5_seed", config, seed, lambda seed=seed: one_seed(seed))
     frame = pd.DataFrame(rows)
     frame["scenario"] = pd.Categorical(frame["scenario"], categories=SCENARIOS, ordered=True)
     return frame.sort_values(["option", "classifier", "scenario", "seed"], ignore_index=True)

@@ -13,11 +13,8 @@ their mean and standard deviation, how many seeds VGM wins, and a paired t-test.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -29,6 +26,7 @@ from idsynth.cache import ArtifactCache
 from idsynth.experiments.classifier_runs import FitResult, FitTask, run_fits
 from idsynth.experiments.oversampling import OVERSAMPLER_NAMES, PAPER_NAMES, balanced_training_set
 from idsynth.experiments.paper_values import table6
+from idsynth.experiments.seed_cache import array_digest, cached_seed_rows
 from idsynth.metrics.classifiers import CLASSIFIER_NAMES
 
 SCORE_COLUMNS: tuple[str, ...] = ("method", "classifier", "seed", "accuracy", "f1_weighted", "f1_macro", "fit_seconds")
@@ -139,45 +137,16 @@ def run_oversampling(
                       n_jobs=n_jobs, mlp_backend=mlp_backend, device=device)
         return {"scores": score_rows, "recall": recall_rows, "samplers": sampler_rows}
 
-    data_digest = array_digest(X_train, y_train, X_test, y_test)
+    config = {**dict(cache_config or {}), "methods": list(methods), "classifiers": list(classifiers),
+              "mlp_backend": mlp_backend, "data": array_digest(X_train, y_train, X_test, y_test),
+              "class_names": [str(names[label]) for label in labels]}  # fmt: skip
     start = time.perf_counter()
     rows: dict[str, list[dict]] = {"scores": [], "recall": [], "samplers": []}
     for seed in seeds:
-        if cache is None:
-            done = one_seed(seed)
-        else:
-            config = {**dict(cache_config or {}), "seed": int(seed), "methods": list(methods),
-                      "classifiers": list(classifiers), "mlp_backend": mlp_backend, "data": data_digest,
-                      "class_names": [str(names[label]) for label in labels]}  # fmt: skip
-            done = cache.get_or_create("table6_seed", config, build=lambda seed=seed: one_seed(seed),
-                                       save=_save_json, load=_load_json, suffix=".json")
+        done = cached_seed_rows(cache, "table6_seed", config, seed, lambda seed=seed: one_seed(seed))
         for part in rows:
             rows[part] += done[part]
     return finish_run(rows["scores"], rows["recall"], rows["samplers"], start, "Table 6 run", verbose)
-
-
-def array_digest(*arrays: np.ndarray) -> str:
-    """16 hex digits of SHA-256 over the shapes, dtypes and bytes of ``arrays``."""
-    digest = hashlib.sha256()
-    for array in arrays:
-        array = np.ascontiguousarray(array)
-        digest.update(repr((array.shape, array.dtype.str)).encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()[:16]
-
-
-def _save_json(rows: dict, path) -> None:
-    Path(path).write_text(json.dumps(rows, default=_plain_number))
-
-
-def _load_json(path) -> dict:
-    return json.loads(Path(path).read_text())
-
-
-def _plain_number(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
 def fit_and_score(tasks, X_test, y_test, labels, names, score_rows: list, recall_rows: list, **fit_options) -> None:
