@@ -1,4 +1,4 @@
-"""Every generator under every protocol: the cross-evaluation neither paper has (notebook 10).
+"""Every generator under every protocol: the cross-evaluation neither paper has (notebooks 10 and 11).
 
 The VGM paper scores VGM against over-samplers (Table 6: a class-balanced KDDTrain+, four
 classifiers, KDDTest+); the MAGE-ID poster scores diffusion generators on fidelity and utility
@@ -320,7 +320,7 @@ def _beside_paper_view(summary: pd.DataFrame, keys: Sequence[str] = ()) -> pd.Da
 #: Titles of the three Table 6 tables (notebook 04's).
 TABLE6_TITLES: dict[str, str] = {
     "table6_oversamplers": "Table 6: classifiers trained on balanced sets, tested on KDDTest+ (mean ± std over seeds, "
-                           "beside the paper; MAGE-ID, TabSyn and TabDDPM from notebook 10)",
+                           "beside the paper; MAGE-ID, TabSyn and TabDDPM from notebook 11)",
     "table6_recall": "Table 6: recall per class on KDDTest+ (long form)",
     "table6_balanced_sets": "Table 6: the balanced training sets (rows per class, seconds)",
 }
