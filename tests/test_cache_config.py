@@ -87,3 +87,28 @@ def test_seeds_count_can_be_overridden():
     assert paper.seeds(0, None) == paper.seeds(0)
     with pytest.raises(ValueError, match="n_seeds must be >= 1"):
         paper.seeds(0, 0)
+
+
+def test_git_commit_is_dirty_for_code_changes_not_for_run_outputs(tmp_path, monkeypatch):
+    import subprocess
+
+    import idsynth.config as config
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    for name in ("lib/code.py", "notebooks/01.ipynb", "figures/tables/t.csv"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("v1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init")
+    monkeypatch.delenv("IDSYNTH_COMMIT", raising=False)
+    monkeypatch.setattr(config, "repo_root", lambda: tmp_path)
+    clean = config.git_commit()
+    assert len(clean) >= 7 and not clean.endswith("+dirty")
+    (tmp_path / "notebooks/01.ipynb").write_text("executed\n")
+    (tmp_path / "figures/tables/t.csv").write_text("new numbers\n")
+    assert config.git_commit() == clean
+    (tmp_path / "lib/code.py").write_text("v2\n")
+    assert config.git_commit() == clean + "+dirty"

@@ -233,7 +233,8 @@ def figures_dir(profile: Profile | str) -> Path:
 
 
 def git_commit() -> str:
-    """Short hash of HEAD (``+dirty`` when the tree has changes), or ``unknown``."""
+    """Short hash of HEAD (``+dirty`` when tracked files outside ``notebooks/`` and ``figures/``
+    have changes: those two hold what a run writes, the executed notebook included), or ``unknown``."""
     if os.environ.get("IDSYNTH_COMMIT"):  # a copy of the tree without .git (a remote GPU machine)
         return os.environ["IDSYNTH_COMMIT"]
     try:
@@ -242,7 +243,8 @@ def git_commit() -> str:
             ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!notebooks", ":!figures"],
+            cwd=root, capture_output=True, text=True,
         ).stdout.strip()
         return head + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
