@@ -42,6 +42,16 @@ def _canonical(value: Any) -> Any:
     raise TypeError(f"cannot key a cache entry on a value of type {type(value).__name__}: {value!r}")
 
 
+def array_digest(*arrays: np.ndarray) -> str:
+    """16 hex digits of SHA-256 over the shapes and dtypes of ``arrays`` (all first), then their
+    bytes in C order: the data part of a cache key or a memo key."""
+    arrays = [np.ascontiguousarray(a) for a in arrays]
+    digest = hashlib.sha256("".join(f"{a.shape}{a.dtype}" for a in arrays).encode())
+    for array in arrays:
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
+
+
 def config_key(config: Mapping[str, Any]) -> str:
     """16 hex digits of SHA-256 over the canonical JSON of ``config``."""
     text = json.dumps(_canonical(config), sort_keys=True, separators=(",", ":"))

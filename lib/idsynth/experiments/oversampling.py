@@ -27,7 +27,6 @@ the stack of its ``n_subsets=10`` balanced under-samplings
 from __future__ import annotations
 
 import copy
-import hashlib
 import time
 from typing import Any, Callable
 
@@ -39,6 +38,7 @@ from sklearn.base import clone
 from sklearn.neighbors import NearestNeighbors
 from sklearn.svm import SVC
 
+from idsynth.cache import array_digest
 from idsynth.config import resolve_device
 from idsynth.neighbours import TorchNearestNeighbors
 from idsynth.sampling import EasyEnsembleSampler, GeneratorOverSampler
@@ -83,10 +83,7 @@ class SVCFitOnce(SVC):
         if self.probability is True or not (isinstance(X, np.ndarray) and isinstance(y, np.ndarray)):
             return None
         params = {k: v for k, v in self.get_params().items() if k != "random_state"}
-        digest = hashlib.sha256(repr((sorted(params.items()), X.shape, X.dtype.str, y.shape, y.dtype.str)).encode())
-        digest.update(np.ascontiguousarray(X).tobytes())
-        digest.update(np.ascontiguousarray(y).tobytes())
-        return digest.hexdigest()
+        return repr((sorted(params.items()), array_digest(X, y)))
 
     def fit(self, X, y, sample_weight=None):
         key = self._fit_key(X, y) if sample_weight is None else None

@@ -3,13 +3,12 @@
 Tables 5 and 6 fit dozens of classifiers per seed (minutes each seed on a GPU machine, an hour on
 two CPU cores). :func:`cached_seed_rows` keeps each finished seed's rows (JSON, written
 atomically by :class:`~idsynth.cache.ArtifactCache`) under a key made of the run's settings, a
-digest of its data (:func:`array_digest`) and the seed; a rerun redoes only the seeds not
+digest of its data (:func:`~idsynth.cache.array_digest`) and the seed; a rerun redoes only the seeds not
 finished, and reused rows keep the seconds measured when they were made.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
@@ -19,16 +18,6 @@ import numpy as np
 from ..cache import ArtifactCache
 
 T = TypeVar("T")
-
-
-def array_digest(*arrays: np.ndarray) -> str:
-    """16 hex digits of SHA-256 over the shapes, dtypes and bytes of ``arrays``."""
-    digest = hashlib.sha256()
-    for array in arrays:
-        array = np.ascontiguousarray(array)
-        digest.update(repr((array.shape, array.dtype.str)).encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()[:16]
 
 
 def cached_seed_rows(cache: ArtifactCache | None, kind: str, config: Mapping[str, Any], seed: int,

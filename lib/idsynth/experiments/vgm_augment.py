@@ -34,10 +34,10 @@ import numpy as np
 import pandas as pd
 from sklearn.frozen import FrozenEstimator
 
-from idsynth.cache import ArtifactCache
+from idsynth.cache import ArtifactCache, array_digest
 from idsynth.experiments.classifier_runs import FitTask, run_fits
 from idsynth.experiments.paper_values import TABLE5_SCENARIOS, table5_fragments
-from idsynth.experiments.seed_cache import array_digest, cached_seed_rows
+from idsynth.experiments.seed_cache import cached_seed_rows
 from idsynth.metrics.classifiers import CLASSIFIER_NAMES
 from idsynth.models.base import class_counts
 from idsynth.sampling import GeneratorOverSampler

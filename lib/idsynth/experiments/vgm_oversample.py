@@ -22,11 +22,11 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 
-from idsynth.cache import ArtifactCache
+from idsynth.cache import ArtifactCache, array_digest
 from idsynth.experiments.classifier_runs import FitResult, FitTask, run_fits
 from idsynth.experiments.oversampling import OVERSAMPLER_NAMES, PAPER_NAMES, balanced_training_set
 from idsynth.experiments.paper_values import table6
-from idsynth.experiments.seed_cache import array_digest, cached_seed_rows
+from idsynth.experiments.seed_cache import cached_seed_rows
 from idsynth.metrics.classifiers import CLASSIFIER_NAMES
 
 SCORE_COLUMNS: tuple[str, ...] = ("method", "classifier", "seed", "accuracy", "f1_weighted", "f1_macro", "fit_seconds")

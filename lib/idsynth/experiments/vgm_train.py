@@ -10,13 +10,12 @@ of rounding).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from ..cache import ArtifactCache
+from ..cache import ArtifactCache, array_digest
 from ..models.vgm import FILE_FORMAT, VGM
 from ..models.vgm_nets import OPTIONS
 
@@ -42,13 +41,8 @@ PAPER_TABLE7 = pd.DataFrame(
 
 
 def data_fingerprint(X: np.ndarray, y: np.ndarray) -> str:
-    """16 hex digits of SHA-256 over the shapes, dtypes and bytes of X (float32) and y (int64)."""
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    y = np.ascontiguousarray(y, dtype=np.int64)
-    digest = hashlib.sha256(f"{X.shape}{X.dtype}{y.shape}{y.dtype}".encode())
-    digest.update(X.tobytes())
-    digest.update(y.tobytes())
-    return digest.hexdigest()[:16]
+    """:func:`~idsynth.cache.array_digest` of X as float32 and y as int64."""
+    return array_digest(np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.int64))
 
 
 def vgm_params(option: str, seed: int, profile_section: Mapping[str, Any]) -> dict[str, Any]:

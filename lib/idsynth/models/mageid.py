@@ -32,7 +32,6 @@ Parameters are scikit-learn style (``clone`` works): ``tab_vae``, ``img_vae``, `
 from __future__ import annotations
 
 import copy
-import hashlib
 import io
 import math
 import tempfile
@@ -48,7 +47,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.preprocessing import QuantileTransformer
 
-from ..cache import atomic_path
+from ..cache import array_digest, atomic_path
 from ..data.encoding import SCALINGS, TabularEncoder
 from ..data.paired import PairedSamples, fit_image_pipeline
 from ..data.schema import Schema
@@ -100,8 +99,7 @@ def fitted_tab_vae(X_num: np.ndarray, X_cat: np.ndarray, cardinalities: list[int
     (as ``idsynth.prefill`` and the notebooks do) reuses the fitted VAE (a copy) instead of
     training it again. The seconds returned are those of the training.
     """
-    key = hashlib.sha256(repr((sorted(kwargs.items()), cardinalities, X_num.shape, X_cat.shape)).encode()
-                         + np.ascontiguousarray(X_num).tobytes() + np.ascontiguousarray(X_cat).tobytes()).hexdigest()
+    key = repr((sorted(kwargs.items()), list(cardinalities), array_digest(X_num, X_cat)))
     if key in _TAB_VAE_MEMO:
         model, seconds = _TAB_VAE_MEMO[key]
         _TAB_VAE_MEMO.move_to_end(key)
