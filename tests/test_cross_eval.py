@@ -304,6 +304,33 @@ def test_run_generator_oversampling_trains_the_classifiers_on_real_plus_encoded_
         run_generator_oversampling(data, [], factories)
 
 
+def test_run_generator_oversampling_reuses_finished_seeds_and_refits_when_a_generator_changes(tmp_path, monkeypatch):
+    data = fake_splits()
+    fits = []
+    original = vgm_oversample.run_fits
+
+    def counting(tasks, X_test, **kw):
+        fits.extend((t.key, t.seed) for t in tasks)
+        return original(tasks, X_test, **kw)
+
+    monkeypatch.setattr(vgm_oversample, "run_fits", counting)
+    cache = ArtifactCache(tmp_path)
+    options = dict(classifiers=("Logistic Regression",), n_jobs=1, cache=cache, verbose=False)
+    factories = {"TabSyn": lambda s: PicklableFrameGenerator(random_state=s)}
+    first = run_generator_oversampling(data, [0], factories, **options)
+    PicklableFrameGenerator.fits = 0
+    both = run_generator_oversampling(data, [0, 1], factories, **options)  # seed 0 from the cache
+    assert fits == [("TabSyn", 0), ("TabSyn", 1)] and PicklableFrameGenerator.fits == 1
+    pd.testing.assert_frame_equal(both.scores[both.scores["seed"] == 0].reset_index(drop=True), first.scores)
+    assert list(both.samplers["seed"]) == [0, 1] and both.samplers["fit_seconds"].notna().all()
+    # another generator (class or settings) is another key: seed 0 is fitted and scored again
+    class OtherGenerator(PicklableFrameGenerator):
+        pass
+
+    run_generator_oversampling(data, [0], {"TabSyn": lambda s: OtherGenerator(random_state=s)}, **options)
+    assert fits == [("TabSyn", 0), ("TabSyn", 1), ("TabSyn", 0)]
+
+
 def test_table6_factories_and_settings():
     smoke = get_profile("smoke")
     factories = table6_factories(smoke["mageid"], smoke["tabddpm"], device="cpu", names=("TabSyn", "TabDDPM"))

@@ -23,6 +23,18 @@ def test_plan_is_seed_major_with_both_mageid_variants():
         plan_units(["vgm"], ["NSL-KDD"], [0])
 
 
+def test_crosseval_units_are_kddtrain_models_last_in_each_seed_mageid_before_tabsyn():
+    units = plan_units(["tabddpm", "crosseval"], ["NSL-KDD"], [0, 1], crosseval_models=("MAGE-ID", "TabSyn"))
+    assert units[:3] == [
+        Unit("tabddpm", "NSL-KDD", 0),
+        Unit("crosseval", "KDDTrain+", 0, model="MAGE-ID"),
+        Unit("crosseval", "KDDTrain+", 0, model="TabSyn"),
+    ]
+    assert [u.seed for u in units] == [0, 0, 0, 1, 1, 1]
+    assert plan_units(["crosseval"], [], [2]) == [Unit("crosseval", "KDDTrain+", 2, model=m)
+                                                  for m in ("MAGE-ID", "TabSyn", "TabDDPM")]
+
+
 def test_complete_seeds_counts_leading_seeds_whose_units_all_finished():
     units = plan_units(["tabddpm"], ["A", "B"], [0, 1, 2])
     assert complete_seeds(units, []) == 0
@@ -63,3 +75,31 @@ def test_prefilled_tabddpm_is_found_by_the_notebook_lookup(data_dir, tmp_path, m
     result = sample_synthetic(NAME, tabddpm_factory(profile["tabddpm"], device="cpu", verbose=True),
                               sets.nslkdd, 0, ArtifactCache())
     assert len(result["frame"]) == len(sets.nslkdd.train)
+
+
+@pytest.mark.slow
+def test_prefilled_crosseval_generator_is_found_by_notebook_11s_lookup(data_dir, tmp_path, monkeypatch):
+    from idsynth.cache import ArtifactCache
+    from idsynth.config import get_profile
+    from idsynth.data.nslkdd import load_vgm_arrays
+    from idsynth.experiments.cross_eval import fit_table6_generator, table6_factories, table6_training_frame
+    from idsynth.models.tabddpm import TabDDPM
+
+    monkeypatch.setenv("IDSYNTH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    units = [Unit("crosseval", "KDDTrain+", 0, model="TabDDPM")]
+    done = prefill.prefill(units, "smoke", base_seed=0, device="cpu", data_dir=str(data_dir), workers=1, threads=1)
+    assert set(done) == set(units)
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the prefilled model should have come from the cache")
+
+    monkeypatch.setattr(TabDDPM, "fit", no_fit)
+    profile = get_profile("smoke")
+    sizes = profile["cross_eval"]["table6"]
+    data = load_vgm_arrays(data_dir, train_rows=sizes["train_rows"], test_rows=sizes["test_rows"], seed=0)
+    # notebook 11: table6_factories(..., verbose=P.is_paper); verbose and device are not in the key
+    factory = table6_factories(profile["mageid"], profile["tabddpm"], device="cpu", verbose=True, names=["TabDDPM"])
+    X, y = table6_training_frame(data)
+    generator, _ = fit_table6_generator("TabDDPM", factory["TabDDPM"], X, y, 0, ArtifactCache())
+    assert isinstance(generator, TabDDPM)

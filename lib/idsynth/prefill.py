@@ -1,7 +1,7 @@
 """Fill the artefact cache of the GPU notebooks ahead of them, with a deadline.
 
-Notebooks 06, 07, 09 (MAGE-ID and TabSyn) and 08 (TabDDPM) train one model per data set, seed
-and variant, one after the other. This module trains the same models, under the same cache keys,
+Notebooks 06, 07, 09 (MAGE-ID and TabSyn), 08 (TabDDPM) and 11 (the three as over-samplers of
+KDDTrain+) train one model per data set, seed and variant, one after the other. This module trains the same models, under the same cache keys,
 seed by seed in worker processes, and can stop at a deadline (``--deadline``) with the first
 seeds complete; the notebooks run afterwards find every model in the cache and only evaluate
 and plot. On one H100 the steps are replayed from CUDA graphs and one worker is best: several
@@ -10,12 +10,16 @@ TabSyn reuse MAGE-ID's tabular VAE fit (:func:`~idsynth.models.mageid.fitted_tab
 
     python -m idsynth.prefill --profile paper --what mageid --n-seeds 3 --deadline 500
     python -m idsynth.prefill --profile paper --what tabddpm
+    python -m idsynth.prefill --profile paper --what crosseval --deadline 540
 
 A unit is one cache entry: ``("mageid", dataset, seed, modalities)`` trains MAGE-ID (both
 modalities) or TabSyn (tabular only) through stage 2 with
 :func:`~idsynth.experiments.mageid_train.train_mageid`; ``("tabddpm", dataset, seed)`` fits
 TabDDPM and samples its synthetic twin with :func:`~idsynth.experiments.table_i.sample_synthetic`,
-as notebook 08 does. Units already cached cost only a load.
+as notebook 08 does; ``("crosseval", "KDDTrain+", seed, model=name)`` fits notebook 11's Table 6
+generator ``name`` (MAGE-ID, TabSyn or TabDDPM; the profile's ``cross_eval.table6_generators``) on
+the typed KDDTrain+ rows with :func:`~idsynth.experiments.cross_eval.fit_table6_generator`.
+Units already cached cost only a load.
 """
 
 from __future__ import annotations
@@ -27,23 +31,30 @@ import sys
 import time
 from typing import Iterable, NamedTuple, Sequence
 
-WHAT = ("mageid", "tabddpm")
+WHAT = ("mageid", "tabddpm", "crosseval")
+#: The data set of the "crosseval" units (notebook 11's Table 6 protocol).
+CROSSEVAL_DATASET = "KDDTrain+"
 #: The MAGE-ID variants of notebook 09: MAGE-ID (both modalities) and TabSyn (tabular only).
 VARIANTS: tuple[tuple[str, ...], ...] = (("tabular", "image"), ("tabular",))
 
 
 class Unit(NamedTuple):
-    """One cache entry to make: the generator family, data set name, seed and modalities."""
+    """One cache entry to make: the generator family, data set name, seed, modalities (MAGE-ID
+    units) and model name (crosseval units)."""
 
     what: str
     dataset: str
     seed: int
     modalities: tuple[str, ...] = ()
+    model: str = ""
 
 
-def plan_units(what: Sequence[str], dataset_names: Sequence[str], seeds: Sequence[int]) -> list[Unit]:
+def plan_units(what: Sequence[str], dataset_names: Sequence[str], seeds: Sequence[int],
+               crosseval_models: Sequence[str] = ("MAGE-ID", "TabSyn", "TabDDPM")) -> list[Unit]:
     """Every unit of the families in ``what``, seed by seed (so that, stopped at a deadline, the
-    first seeds are complete) and, within a seed, the largest data set first (it runs longest)."""
+    first seeds are complete) and, within a seed, the largest data set first (it runs longest);
+    the "crosseval" units (KDDTrain+ only, whatever ``dataset_names``) come last in their seed, in
+    the order of ``crosseval_models`` (MAGE-ID before TabSyn, which reuses its tabular VAE)."""
     unknown = sorted(set(what) - set(WHAT))
     if unknown:
         raise ValueError(f"unknown --what {unknown}; expected some of {list(WHAT)}")
@@ -54,6 +65,8 @@ def plan_units(what: Sequence[str], dataset_names: Sequence[str], seeds: Sequenc
                 units += [Unit("mageid", name, int(seed), modalities) for modalities in VARIANTS]
             if "tabddpm" in what:
                 units.append(Unit("tabddpm", name, int(seed)))
+        if "crosseval" in what:
+            units += [Unit("crosseval", CROSSEVAL_DATASET, int(seed), model=model) for model in crosseval_models]
     return units
 
 
@@ -76,12 +89,21 @@ def _init_worker(threads: int) -> None:
 
 def run_unit(unit: Unit, profile_name: str, base_seed: int, device: str, data_dir: str | None) -> tuple[Unit, float]:
     """Make one unit's cache entry (or load it); returns ``(unit, seconds)``."""
-    from .cache import ArtifactCache
     from .config import get_profile
-    from .data.mageid_sets import build_mageid_sets
 
     start = time.perf_counter()
     profile = get_profile(profile_name)
+    if unit.what == "crosseval":
+        _fit_crosseval(unit, profile, base_seed, device, data_dir)
+    else:
+        _fit_on_mageid_set(unit, profile, base_seed, device, data_dir)
+    return unit, time.perf_counter() - start
+
+
+def _fit_on_mageid_set(unit: Unit, profile, base_seed: int, device: str, data_dir: str | None) -> None:
+    from .cache import ArtifactCache
+    from .data.mageid_sets import build_mageid_sets
+
     sets = build_mageid_sets(n_rows=profile["mageid_data"]["n_rows"], seed=base_seed, data_dir=data_dir)
     by_name = {s.name: s for s in sets}
     if unit.dataset not in by_name:
@@ -99,7 +121,19 @@ def run_unit(unit: Unit, profile_name: str, base_seed: int, device: str, data_di
         from .experiments.tabddpm_run import NAME, tabddpm_factory
 
         sample_synthetic(NAME, tabddpm_factory(profile["tabddpm"], device=device), mageid_set, unit.seed, cache)
-    return unit, time.perf_counter() - start
+
+
+def _fit_crosseval(unit: Unit, profile, base_seed: int, device: str, data_dir: str | None) -> None:
+    """Notebook 11's generator ``unit.model`` on its KDDTrain+ rows (the ``cross_eval.table6`` sizes)."""
+    from .cache import ArtifactCache
+    from .data.nslkdd import load_vgm_arrays
+    from .experiments.cross_eval import fit_table6_generator, table6_factories, table6_training_frame
+
+    sizes = profile["cross_eval"]["table6"]
+    data = load_vgm_arrays(data_dir, train_rows=sizes["train_rows"], test_rows=sizes["test_rows"], seed=base_seed)
+    factory = table6_factories(profile["mageid"], profile["tabddpm"], device=device, names=[unit.model])[unit.model]
+    X, y = table6_training_frame(data)
+    fit_table6_generator(unit.model, factory, X, y, unit.seed, ArtifactCache())
 
 
 def _run_packed(args: tuple) -> tuple[Unit, float | None, str | None]:
@@ -144,7 +178,7 @@ def prefill(units: Sequence[Unit], profile_name: str, base_seed: int = 0, device
                 continue
             seconds[unit] = took
             print(f"[prefill] {done}/{len(units)} {unit.what} {unit.dataset} seed {unit.seed} "
-                  f"{'+'.join(unit.modalities)}: {took:.1f} s", flush=True)
+                  f"{'+'.join(unit.modalities) or unit.model}: {took:.1f} s", flush=True)
     finally:
         pool.terminate()
         pool.join()
@@ -170,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deadline", type=float, default=None, help="seconds; stop the units still running then")
     args = parser.parse_args(argv)
     profile = get_profile(args.profile)
-    units = plan_units(args.what, args.datasets, profile.seeds(args.seed, args.n_seeds))
+    units = plan_units(args.what, args.datasets, profile.seeds(args.seed, args.n_seeds),
+                       crosseval_models=profile["cross_eval"]["table6_generators"])
     print(f"[prefill] {len(units)} units, {args.workers} workers x {args.threads} threads, profile {profile.name}",
           flush=True)
     start = time.perf_counter()

@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 from sklearn.frozen import FrozenEstimator
 
-from ..cache import ArtifactCache
+from ..cache import ArtifactCache, array_digest
+from ..config import resolve_device
 from ..data.nslkdd import CATEGORIES, FEATURES, EncodedSplits
 from ..data.schema import Schema
 from ..metrics.classifiers import CLASSIFIER_NAMES
@@ -48,6 +49,7 @@ from . import paper_values
 from .classifier_runs import FitTask
 from .mageid_train import frame_fingerprint, make_generator
 from .oversampling import OVERSAMPLER_NAMES, PAPER_NAMES
+from .seed_cache import cached_seed_rows
 from .table_i import cached_fit, generator_params, run_generator, table_i_long
 from .tabddpm_run import tabddpm_factory
 from .vgm_oversample import OversamplingRun, finish_run, fit_and_score, paper_table6
@@ -180,15 +182,21 @@ def fit_table6_generator(name: str, make_generator: Callable[[int], Any], X: pd.
     device/verbose, a fingerprint of (X, y) and the seed)."""
     cache = cache if cache is not None else ArtifactCache()
     fresh = make_generator(int(seed))
+    return cached_fit(fresh, lambda: (X, y), table6_generator_config(name, fresh, X, y, seed), cache,
+                      kind="cross_eval_generator")
+
+
+def table6_generator_config(name: str, fresh, X: pd.DataFrame, y: np.ndarray, seed: int) -> dict[str, Any]:
+    """The cache key of a Table 6 generator: its name, class, parameters (without device and
+    verbosity), a fingerprint of the typed training rows ``X`` and labels ``y``, and the seed."""
     cls = type(fresh)
-    config = {
+    return {
         "model": str(name),
         "class": f"{cls.__module__}.{cls.__qualname__}",
         "params": generator_params(fresh),
         "data": {"dataset": TABLE6_DATASET, "sha256": frame_fingerprint(X, y), "rows": int(len(X))},
         "seed": int(seed),
     }
-    return cached_fit(fresh, lambda: (X, y), config, cache, kind="cross_eval_generator")
 
 
 def balanced_frame(generator, X: pd.DataFrame, y: np.ndarray, seed: int) -> tuple[pd.DataFrame, np.ndarray, float]:
@@ -222,6 +230,11 @@ def run_generator_oversampling(
     (generator, classifier) fits of that seed run in parallel (``n_jobs``) and are scored on
     KDDTest+ as in :func:`~idsynth.experiments.vgm_oversample.run_oversampling`.
 
+    ``cache`` (default: the project's) keeps the fitted generators and each finished seed's rows
+    (kind "table6_generator_seed", keyed by every generator's cache key, the classifiers, the MLP
+    backend, the device type and a digest of the test rows), so a run stopped part-way redoes
+    only the seeds not finished.
+
     Returns an :class:`~idsynth.experiments.vgm_oversample.OversamplingRun`; its ``samplers``
     frame has ``method, seed, seconds`` (over-sampling, i.e. sampling the frozen generator),
     ``fit_seconds`` (the generator's fit, as measured when it was trained), ``rows`` and the
@@ -231,13 +244,13 @@ def run_generator_oversampling(
         raise ValueError("seeds must name at least one seed")
     if not factories:
         raise ValueError("factories must name at least one generator")
+    cache = cache if cache is not None else ArtifactCache()
     X, y = table6_training_frame(data)
     labels = np.unique(np.concatenate([y, data.y_test])).tolist()
     names = {label: data.classes[label] for label in labels}
-    start = time.perf_counter()
-    score_rows, recall_rows, sampler_rows = [], [], []
-    for seed in seeds:
-        tasks = []
+
+    def one_seed(seed: int) -> dict[str, list[dict]]:
+        score_rows, recall_rows, sampler_rows, tasks = [], [], [], []
         for method, make in factories.items():
             generator, fit_seconds = fit_table6_generator(method, make, X, y, seed, cache)
             X_bal, y_bal, seconds = balanced_frame(generator, X, y, seed)
@@ -251,7 +264,21 @@ def run_generator_oversampling(
             tasks += [FitTask(name, int(seed), method, [(X_enc, y_bal)]) for name in classifiers]
         fit_and_score(tasks, data.X_test, data.y_test, labels, names, score_rows, recall_rows,
                       n_jobs=n_jobs, mlp_backend=mlp_backend, device=device)
-    return finish_run(score_rows, recall_rows, sampler_rows, start, "Table 6 generators", verbose)
+        return {"scores": score_rows, "recall": recall_rows, "samplers": sampler_rows}
+
+    def seed_config(seed: int) -> dict[str, Any]:
+        return {"generators": [table6_generator_config(method, make(int(seed)), X, y, seed)
+                               for method, make in factories.items()],
+                "classifiers": list(classifiers), "mlp_backend": mlp_backend, "device": resolve_device(device).type,
+                "test": array_digest(data.X_test, data.y_test), "class_names": [str(names[k]) for k in labels]}  # fmt: skip
+
+    start = time.perf_counter()
+    rows: dict[str, list[dict]] = {"scores": [], "recall": [], "samplers": []}
+    for seed in seeds:
+        done = cached_seed_rows(cache, "table6_generator_seed", seed_config(seed), seed, lambda seed=seed: one_seed(seed))
+        for part in rows:
+            rows[part] += done[part]
+    return finish_run(rows["scores"], rows["recall"], rows["samplers"], start, "Table 6 generators", verbose)
 
 
 # --- merging into the shared CSVs -----------------------------------------------------------------
