@@ -8,6 +8,7 @@ steady-state epoch, the projected time of the paper's 80 epochs, and the rows pe
     PYTHONPATH=lib python benchmarks/bench_vgm.py                       # CPU (+ CUDA if present)
     PYTHONPATH=lib python benchmarks/bench_vgm.py --devices cuda --compare-eager
     PYTHONPATH=lib python benchmarks/bench_vgm.py --devices cpu --options C --threads 1
+    PYTHONPATH=lib python benchmarks/bench_vgm.py --devices cuda --compile both   # torch.compile'd step too
 
 Uses the real KDDTrain+ when found ($IDSYNTH_DATA or --data-dir), otherwise random data of
 the same shape and class balance (timings do not depend on the values).
@@ -51,8 +52,10 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def bench_one(option: str, device: str, cuda_graph: bool, X, y, epochs: int, sample_rows: int) -> dict:
-    model = VGM(option=option, epochs=epochs, device=device, cuda_graph=cuda_graph, verbose=False, random_state=0)
+def bench_one(option: str, device: str, cuda_graph: bool, X, y, epochs: int, sample_rows: int,
+              compile_step: bool = False) -> dict:
+    model = VGM(option=option, epochs=epochs, device=device, cuda_graph=cuda_graph, compile_step=compile_step,
+                verbose=False, random_state=0)
     start = time.perf_counter()
     model.fit(X, y)
     synchronize(device)
@@ -68,6 +71,7 @@ def bench_one(option: str, device: str, cuda_graph: bool, X, y, epochs: int, sam
     sample_seconds = time.perf_counter() - start
     return {
         "option": option, "device": device, "cuda_graph": cuda_graph if device.startswith("cuda") else None,
+        "compile_step": compile_step,
         "epochs_timed": epochs, "setup_s": setup, "first_epoch_s": first, "epoch_s": steady,
         "projected_80_epochs_s": setup + first + (PAPER_EPOCHS - 1) * steady,
         "steps_per_s": int(np.ceil(len(y) / model.batch_size)) / steady,
@@ -84,6 +88,8 @@ def main() -> None:
     parser.add_argument("--sample-rows", type=int, default=1_000_000)
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads on CPU")
     parser.add_argument("--compare-eager", action="store_true", help="on CUDA, also time cuda_graph=False")
+    parser.add_argument("--compile", choices=["off", "on", "both"], default="off",
+                        help="time the torch.compile'd training step (VGM compile_step); its first epoch includes compiling")
     parser.add_argument("--rows", type=int, default=None, help="time on a random subset of this size (quick check)")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", default=None, help="also write the results to this CSV")
@@ -101,16 +107,19 @@ def main() -> None:
     for device in devices:
         graphs = [True, False] if device.startswith("cuda") and args.compare_eager else [True]
         epochs = args.epochs or (3 if device.startswith("cuda") else 1)
+        compiles = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
         for option in args.options:
             for cuda_graph in graphs:
-                result = bench_one(option, device, cuda_graph, X, y, epochs, args.sample_rows)
-                rows.append(result)
-                print(
-                    f"{option} {device:5s} graph={result['cuda_graph']!s:5s} epoch {result['epoch_s']:.3f} s "
-                    f"({result['steps_per_s']:.0f} steps/s), 80 epochs ~ {result['projected_80_epochs_s']:.1f} s; "
-                    f"sampling {result['sample_rows_per_s'] / 1e6:.2f} M rows/s",
-                    flush=True,
-                )
+                for compile_step in compiles:
+                    result = bench_one(option, device, cuda_graph, X, y, epochs, args.sample_rows, compile_step)
+                    rows.append(result)
+                    print(
+                        f"{option} {device:5s} graph={result['cuda_graph']!s:5s} compile={compile_step!s:5s} "
+                        f"epoch {result['epoch_s']:.3f} s "
+                        f"({result['steps_per_s']:.0f} steps/s), 80 epochs ~ {result['projected_80_epochs_s']:.1f} s; "
+                        f"sampling {result['sample_rows_per_s'] / 1e6:.2f} M rows/s",
+                        flush=True,
+                    )
     table = pd.DataFrame(rows)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if args.out:

@@ -210,6 +210,21 @@ def test_device_batched_loop_equals_plain_per_batch_loop(toy, option):
         torch.testing.assert_close(model.net_.state_dict()[key], value, rtol=1e-6, atol=1e-7)
 
 
+def test_compiled_objective_trains_the_same_model_as_the_eager_one():
+    X, y = toy_data(430, seed=5)  # 2 full batches of 200 (compiled) + a partial one of 30 (eager)
+    kwargs = dict(option="B", epochs=2, batch_size=200, device="cpu", random_state=6, verbose=False)
+    eager = VGM(**kwargs).fit(X, y)
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    compiled = VGM(compile_step=True, **kwargs).fit(X, y)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 1  # one graph, compiled once
+    columns = ["loss", "kl", "bernoulli_nll", "rmse"]
+    np.testing.assert_allclose(compiled.loss_history_[columns], eager.loss_history_[columns], rtol=1e-4)
+    for key, value in eager.net_.state_dict().items():
+        torch.testing.assert_close(compiled.net_.state_dict()[key], value, rtol=1e-3, atol=1e-5)
+    assert compiled.get_params()["compile_step"] is True
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graph path needs a CUDA device")
 @pytest.mark.parametrize("option", ["A", "B", "C"])
 def test_cuda_graph_path_matches_eager_path(option):
@@ -223,6 +238,20 @@ def test_cuda_graph_path_matches_eager_path(option):
         torch.testing.assert_close(graph.net_.state_dict()[key], value, rtol=1e-3, atol=1e-4)
         assert torch.equal(graph.net_.state_dict()[key], again.net_.state_dict()[key]), key
     np.testing.assert_array_equal(graph.sample({0: 50}, random_state=1)[0], again.sample({0: 50}, random_state=1)[0])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graph path needs a CUDA device")
+@pytest.mark.parametrize("option", ["A", "C"])
+def test_compiled_step_in_a_cuda_graph_matches_eager_path(option):
+    X, y = toy_data(1030, seed=2)
+    kwargs = dict(option=option, epochs=3, batch_size=200, device="cuda", random_state=4, verbose=False)
+    eager = VGM(cuda_graph=False, **kwargs).fit(X, y)
+    compiled = VGM(cuda_graph=True, compile_step=True, **kwargs).fit(X, y)
+    again = VGM(cuda_graph=True, compile_step=True, **kwargs).fit(X, y)
+    np.testing.assert_allclose(compiled.loss_history_["loss"], eager.loss_history_["loss"], rtol=1e-4)
+    for key, value in eager.net_.state_dict().items():
+        torch.testing.assert_close(compiled.net_.state_dict()[key], value, rtol=1e-3, atol=1e-4)
+        assert torch.equal(compiled.net_.state_dict()[key], again.net_.state_dict()[key]), key
 
 
 # ---------------------------------------------------------------- Table 7 from the modules

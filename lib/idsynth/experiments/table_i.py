@@ -59,7 +59,7 @@ LONG_COLUMNS: tuple[str, ...] = KEY_COLUMNS + METRICS
 CEILING = "auc_real_ceiling"
 CEILING_TITLE = "AUC (train on real)"
 #: Generator parameters left out of the cache key: they change speed or logging, not the model.
-RUNTIME_PARAMS: tuple[str, ...] = ("device", "verbose", "cuda_graph")
+RUNTIME_PARAMS: tuple[str, ...] = ("device", "verbose", "cuda_graph", "compile_step")
 #: The poster's model order; other models follow alphabetically.
 POSTER_MODELS: tuple[str, ...] = ("TabDDPM", "TabSyn", "MAGE-ID")
 

@@ -20,7 +20,7 @@ from ..models.vgm import FILE_FORMAT, VGM
 from ..models.vgm_nets import OPTIONS
 
 #: VGM parameters that do not change the trained model's distribution (left out of the key).
-RUNTIME_PARAMS: tuple[str, ...] = ("device", "cuda_graph", "verbose")
+RUNTIME_PARAMS: tuple[str, ...] = ("device", "cuda_graph", "compile_step", "verbose")
 
 #: The paper's Table 7, transcribed into the vocabulary of :meth:`VGM.describe`.
 PAPER_TABLE7 = pd.DataFrame(
