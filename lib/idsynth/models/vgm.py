@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator
 
 from ..config import resolve_device
 from .base import labels_from_counts
+from .host_copy import ChunkedHostCopy
 from .validation import check_label_codes, check_seed, check_unit_features
 from .vgm_describe import network_configuration
 from .vgm_losses import VGMLoss
@@ -206,7 +207,8 @@ class VGM(BaseEstimator):
         device = self.device_
         generator = torch.Generator(device=device)
         generator.manual_seed(check_seed(random_state))
-        out = np.empty((y.shape[0], self.n_features), dtype=np.float32)
+        host = ChunkedHostCopy(np.empty((y.shape[0], self.n_features), dtype=np.float32),
+                               min(SAMPLE_CHUNK_ROWS, max(1, y.shape[0])), device)
         labels = torch.as_tensor(y, device=device)
         with torch.inference_mode():
             for start in range(0, y.shape[0], SAMPLE_CHUNK_ROWS):
@@ -217,8 +219,8 @@ class VGM(BaseEstimator):
                 rows = step(x, onehot, eps)
                 if clip:
                     rows = rows.clamp_(0.0, 1.0)
-                torch.from_numpy(out[start:stop]).copy_(rows)
-        return out
+                host.put(start, rows)
+        return host.finish()
 
     def generate(self, y, random_state: int | None = None, clip: bool = False) -> np.ndarray:
         """Synthetic rows (n, n_features) float32 for the labels ``y`` (n,), from labels alone.
