@@ -103,3 +103,11 @@ def test_prefilled_crosseval_generator_is_found_by_notebook_11s_lookup(data_dir,
     X, y = table6_training_frame(data)
     generator, _ = fit_table6_generator("TabDDPM", factory["TabDDPM"], X, y, 0, ArtifactCache())
     assert isinstance(generator, TabDDPM)
+
+
+def test_long_schedule_units_cover_the_first_long_seeds_only():
+    units = plan_units(["mageid_long"], ["NSL-KDD", "CIC-IDS-2017"], [0, 1, 2], long_seeds=1)
+    assert units == [Unit("mageid_long", name, 0, modalities)
+                     for name in ("NSL-KDD", "CIC-IDS-2017") for modalities in prefill.VARIANTS]
+    both = plan_units(["mageid", "mageid_long"], ["NSL-KDD"], [0, 1], long_seeds=1)
+    assert [(u.what, u.seed) for u in both] == [("mageid", 0)] * 2 + [("mageid_long", 0)] * 2 + [("mageid", 1)] * 2

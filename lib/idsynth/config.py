@@ -64,6 +64,13 @@ _PAPER: dict[str, dict[str, Any]] = {
         "consistency_rows": 5000,  # generated and real pairs in the consistency table
         "cpu_threads": None,  # torch intra-op threads for notebooks 06, 07, 09 (None: torch's default)
     },
+    # -- section: mageid_schedule (12) --
+    # The long schedule that the short one is checked against: TabSyn's reference epochs (VAE
+    # 4000, diffusion up to 10,001) and the image VAE lengthened by the same factor (150 -> 1000);
+    # every other setting is "mageid"'s. One seed (about 10 GPU-minutes per data set for MAGE-ID
+    # and TabSyn together); the short schedule's seeds are the profile's.
+    "mageid_schedule": {"long": {"tab_vae": {"epochs": 4000}, "img_vae": {"epochs": 1000}, "edm": {"epochs": 10000}},
+                        "long_seeds": 1},
     # -- section: tabddpm (08) --
     # TabDDPM's defaults (Kotelnikov et al. 2023; the official code's MLPDiffusion and AdamW
     # settings): T = 1000, the (512, 1024, 1024, 512) MLP, 20,000 steps of 4,096 rows, lr 2e-3
@@ -118,6 +125,10 @@ _SMOKE: dict[str, dict[str, Any]] = {
         # Tiny models on a shared 2-core machine: two intra-op threads make each step 5-10x slower.
         "cpu_threads": 1,
     },
+    # -- section: mageid_schedule (12) --
+    # A little longer than the smoke "mageid" schedule: exercises the code path, keeps CI short.
+    "mageid_schedule": {"long": {"tab_vae": {"epochs": 24}, "img_vae": {"epochs": 10}, "edm": {"epochs": 80}},
+                        "long_seeds": 1},
     # -- section: tabddpm (08) --
     "tabddpm": {
         "num_timesteps": 50, "d_layers": (128, 128), "dim_t": 128, "steps": 200,

@@ -1,7 +1,8 @@
 """Fill the artefact cache of the GPU notebooks ahead of them, with a deadline.
 
-Notebooks 06, 07, 09 (MAGE-ID and TabSyn), 08 (TabDDPM) and 11 (the three as over-samplers of
-KDDTrain+) train one model per data set, seed and variant, one after the other. This module trains the same models, under the same cache keys,
+Notebooks 06, 07, 09 (MAGE-ID and TabSyn), 08 (TabDDPM), 11 (the three as over-samplers of
+KDDTrain+) and 12 (MAGE-ID and TabSyn on the long schedule) train one model per data set, seed and
+variant, one after the other. This module trains the same models, under the same cache keys,
 seed by seed in worker processes, and can stop at a deadline (``--deadline``) with the first
 seeds complete; the notebooks run afterwards find every model in the cache and only evaluate
 and plot. On one H100 the steps are replayed from CUDA graphs and one worker is best: several
@@ -11,10 +12,13 @@ TabSyn reuse MAGE-ID's tabular VAE fit (:func:`~idsynth.models.mageid.fitted_tab
     python -m idsynth.prefill --profile paper --what mageid --n-seeds 3 --deadline 500
     python -m idsynth.prefill --profile paper --what tabddpm
     python -m idsynth.prefill --profile paper --what crosseval --deadline 540
+    python -m idsynth.prefill --profile paper --what mageid_long --deadline 540
 
 A unit is one cache entry: ``("mageid", dataset, seed, modalities)`` trains MAGE-ID (both
 modalities) or TabSyn (tabular only) through stage 2 with
-:func:`~idsynth.experiments.mageid_train.train_mageid`; ``("tabddpm", dataset, seed)`` fits
+:func:`~idsynth.experiments.mageid_train.train_mageid`, and ``("mageid_long", ...)`` the same on
+the long schedule (:func:`~idsynth.experiments.mageid_schedule.long_section`; the first
+``mageid_schedule.long_seeds`` seeds only); ``("tabddpm", dataset, seed)`` fits
 TabDDPM and samples its synthetic twin with :func:`~idsynth.experiments.table_i.sample_synthetic`,
 as notebook 08 does; ``("crosseval", "KDDTrain+", seed, model=name)`` fits notebook 11's Table 6
 generator ``name`` (MAGE-ID, TabSyn or TabDDPM; the profile's ``cross_eval.table6_generators``) on
@@ -31,7 +35,7 @@ import sys
 import time
 from typing import Iterable, NamedTuple, Sequence
 
-WHAT = ("mageid", "tabddpm", "crosseval")
+WHAT = ("mageid", "tabddpm", "crosseval", "mageid_long")
 #: The data set of the "crosseval" units (notebook 11's Table 6 protocol).
 CROSSEVAL_DATASET = "KDDTrain+"
 #: The MAGE-ID variants of notebook 09: MAGE-ID (both modalities) and TabSyn (tabular only).
@@ -50,19 +54,23 @@ class Unit(NamedTuple):
 
 
 def plan_units(what: Sequence[str], dataset_names: Sequence[str], seeds: Sequence[int],
-               crosseval_models: Sequence[str] = ("MAGE-ID", "TabSyn", "TabDDPM")) -> list[Unit]:
+               crosseval_models: Sequence[str] = ("MAGE-ID", "TabSyn", "TabDDPM"),
+               long_seeds: int | None = None) -> list[Unit]:
     """Every unit of the families in ``what``, seed by seed (so that, stopped at a deadline, the
     first seeds are complete) and, within a seed, the largest data set first (it runs longest);
     the "crosseval" units (KDDTrain+ only, whatever ``dataset_names``) come last in their seed, in
-    the order of ``crosseval_models`` (MAGE-ID before TabSyn, which reuses its tabular VAE)."""
+    the order of ``crosseval_models`` (MAGE-ID before TabSyn, which reuses its tabular VAE);
+    "mageid_long" units exist for the first ``long_seeds`` seeds (default: all)."""
     unknown = sorted(set(what) - set(WHAT))
     if unknown:
         raise ValueError(f"unknown --what {unknown}; expected some of {list(WHAT)}")
     units = []
-    for seed in seeds:
+    long_seeds = len(seeds) if long_seeds is None else int(long_seeds)
+    for index, seed in enumerate(seeds):
         for name in dataset_names:
-            if "mageid" in what:
-                units += [Unit("mageid", name, int(seed), modalities) for modalities in VARIANTS]
+            for family in ("mageid", "mageid_long"):
+                if family in what and (family == "mageid" or index < long_seeds):
+                    units += [Unit(family, name, int(seed), modalities) for modalities in VARIANTS]
             if "tabddpm" in what:
                 units.append(Unit("tabddpm", name, int(seed)))
         if "crosseval" in what:
@@ -110,10 +118,13 @@ def _fit_on_mageid_set(unit: Unit, profile, base_seed: int, device: str, data_di
         raise ValueError(f"unknown data set {unit.dataset!r}; expected one of {sorted(by_name)}")
     mageid_set = by_name[unit.dataset]
     cache = ArtifactCache()
-    if unit.what == "mageid":
+    if unit.what in ("mageid", "mageid_long"):
+        from .experiments.mageid_schedule import long_section
         from .experiments.mageid_train import train_mageid
 
         section = {k: (dict(v) if hasattr(v, "items") else v) for k, v in profile["mageid"].items()}
+        if unit.what == "mageid_long":
+            section = long_section(section, profile["mageid_schedule"]["long"])
         train_mageid(mageid_set, unit.seed, section, device=device, modalities=unit.modalities, cache=cache,
                      stage=2, verbose=False)
     else:
@@ -205,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     profile = get_profile(args.profile)
     units = plan_units(args.what, args.datasets, profile.seeds(args.seed, args.n_seeds),
-                       crosseval_models=profile["cross_eval"]["table6_generators"])
+                       crosseval_models=profile["cross_eval"]["table6_generators"],
+                       long_seeds=profile["mageid_schedule"]["long_seeds"])
     print(f"[prefill] {len(units)} units, {args.workers} workers x {args.threads} threads, profile {profile.name}",
           flush=True)
     start = time.perf_counter()
