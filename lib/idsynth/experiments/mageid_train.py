@@ -18,10 +18,9 @@ import numpy as np
 import pandas as pd
 
 from ..cache import ArtifactCache
+from ..models.base import RUNTIME_PARAMS
 from ..models.mageid import FILE_FORMAT, MAGEID, MODALITIES, mageid, tabsyn
 
-#: MAGEID parameters that do not change the trained model (left out of the cache key).
-RUNTIME_PARAMS: tuple[str, ...] = ("device", "verbose")
 #: Profile-section keys that are MAGEID arguments (the rest steer the notebooks).
 MODEL_KEYS: tuple[str, ...] = ("tab_vae", "img_vae", "edm", "imager", "numeric_scaling")
 

@@ -43,7 +43,7 @@ from ..data.encoding import TabularEncoder
 from ..data.mageid_sets import CIC_NAME, NSLKDD_NAME, MageIDSet
 from ..metrics.mle import mle_ceiling
 from ..metrics.table_i import TABLE_I_COLUMNS, table_i_row
-from ..models.base import class_counts
+from ..models.base import RUNTIME_PARAMS, class_counts
 from ..tables import summarise, to_markdown
 from .paper_values import table_i as poster_table_i
 
@@ -58,8 +58,6 @@ LONG_COLUMNS: tuple[str, ...] = KEY_COLUMNS + METRICS
 #: The extra column with the train-on-real AUC, and its name in the table beside the paper.
 CEILING = "auc_real_ceiling"
 CEILING_TITLE = "AUC (train on real)"
-#: Generator parameters left out of the cache key: they change speed or logging, not the model.
-RUNTIME_PARAMS: tuple[str, ...] = ("device", "verbose", "cuda_graph", "compile_step")
 #: The poster's model order; other models follow alphabetically.
 POSTER_MODELS: tuple[str, ...] = ("TabDDPM", "TabSyn", "MAGE-ID")
 

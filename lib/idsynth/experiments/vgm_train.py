@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 
 from ..cache import ArtifactCache, array_digest
+from ..models.base import RUNTIME_PARAMS
 from ..models.vgm import FILE_FORMAT, VGM
 from ..models.vgm_nets import OPTIONS
 
-#: VGM parameters that do not change the trained model's distribution (left out of the key).
-RUNTIME_PARAMS: tuple[str, ...] = ("device", "cuda_graph", "compile_step", "verbose")
 
 #: The paper's Table 7, transcribed into the vocabulary of :meth:`VGM.describe`.
 PAPER_TABLE7 = pd.DataFrame(

@@ -18,6 +18,10 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
+#: Generator parameters that change speed or logging, not the trained model: left out of every
+#: cache key (VGM, MAGE-ID/TabSyn, TabDDPM and the wrapped generators of Table I).
+RUNTIME_PARAMS: tuple[str, ...] = ("device", "verbose", "cuda_graph", "compile_step")
+
 
 @runtime_checkable
 class Generator(Protocol):
