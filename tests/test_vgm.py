@@ -217,7 +217,10 @@ def test_compiled_objective_trains_the_same_model_as_the_eager_one():
     torch._dynamo.reset()
     torch._dynamo.utils.counters.clear()
     compiled = VGM(compile_step=True, **kwargs).fit(X, y)
-    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 1  # one graph, compiled once
+    other_seed = VGM(compile_step=True, **{**kwargs, "random_state": 7}).fit(X, y)  # a new net, same shapes
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 1  # one graph (no break), compiled once
+    eager_other = VGM(**{**kwargs, "random_state": 7}).fit(X, y)  # the reused graph reads the new net's weights
+    np.testing.assert_allclose(other_seed.loss_history_["loss"], eager_other.loss_history_["loss"], rtol=1e-4)
     columns = ["loss", "kl", "bernoulli_nll", "rmse"]
     np.testing.assert_allclose(compiled.loss_history_[columns], eager.loss_history_[columns], rtol=1e-4)
     for key, value in eager.net_.state_dict().items():

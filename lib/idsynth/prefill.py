@@ -205,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m idsynth.prefill", description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="paper")
     parser.add_argument("--seed", type=int, default=0, help="base seed, as given to run_all.sh")
-    parser.add_argument("--what", nargs="+", default=list(WHAT), choices=WHAT)
+    parser.add_argument("--what", nargs="+", default=["mageid", "tabddpm"], choices=WHAT,
+                        help="model families (default: notebooks 06-09's; crosseval: notebook 11's, mageid_long: 12's)")
     parser.add_argument("--datasets", nargs="+", default=["NSL-KDD", "CIC-IDS-2017"])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (on one GPU more than one gains nothing: they time-slice it)")

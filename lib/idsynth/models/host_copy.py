@@ -32,9 +32,10 @@ class ChunkedHostCopy:
         self._count = 0
         if self.staged:
             dtype = torch.from_numpy(out[:0]).dtype
-            self._buffers = [torch.empty((int(chunk_rows), out.shape[1]), dtype=dtype, pin_memory=True)
-                             for _ in range(2)]  # fmt: skip
-            self._events = [torch.cuda.Event() for _ in range(2)]
+            with torch.cuda.device(self.device):
+                self._buffers = [torch.empty((int(chunk_rows), out.shape[1]), dtype=dtype, pin_memory=True)
+                                 for _ in range(2)]  # fmt: skip
+                self._events = [torch.cuda.Event() for _ in range(2)]
 
     def put(self, start: int, rows: torch.Tensor) -> None:
         n = int(rows.shape[0])
@@ -43,7 +44,7 @@ class ChunkedHostCopy:
             return
         slot = self._count % 2
         self._buffers[slot][:n].copy_(rows, non_blocking=True)
-        self._events[slot].record()
+        self._events[slot].record(torch.cuda.current_stream(self.device))  # the copy's stream, on this GPU
         self._move_pending()  # the other slot's chunk, while this one is copied
         self._pending = (slot, start, n)
         self._count += 1
