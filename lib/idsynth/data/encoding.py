@@ -23,6 +23,20 @@ from .errors import DataFormatError
 from .schema import Schema
 
 SCALINGS = ("minmax", "standard", "quantile", "none")
+#: How :meth:`TabularEncoder.inverse_transform` turns a one-hot block into a category.
+CATEGORY_DECODINGS = ("argmax", "sampled")
+
+
+def sample_categories(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(n,) int64: for each row of ``weights`` (n, K), an index drawn with probability
+    proportional to the row (negative entries count as 0; an all-zero row draws uniformly)."""
+    weights = np.clip(np.asarray(weights, dtype=np.float64), 0.0, None)
+    n, width = weights.shape
+    totals = weights.sum(axis=1, keepdims=True)
+    weights = np.where(totals > 0, weights, 1.0)
+    cumulative = np.cumsum(weights, axis=1)
+    draws = rng.random((n, 1)) * cumulative[:, -1:]
+    return np.minimum((cumulative <= draws).sum(axis=1), width - 1).astype(np.int64)
 
 
 class TabularEncoder:
@@ -202,13 +216,27 @@ class TabularEncoder:
             frame[column] = cats[codes].astype(str)
         return frame
 
-    def inverse_transform(self, X: np.ndarray) -> pd.DataFrame:
-        """``(n, n_features_out_)`` matrix -> typed frame; each one-hot block -> its argmax."""
+    def inverse_transform(self, X: np.ndarray, categories: str = "argmax", random_state=None) -> pd.DataFrame:
+        """``(n, n_features_out_)`` matrix -> typed frame.
+
+        ``categories`` decides each one-hot block's category: ``"argmax"``, its largest entry;
+        ``"sampled"``, a category drawn with probability proportional to the block's entries
+        (negative entries count as 0; an all-zero block draws uniformly), seeded by
+        ``random_state`` (int, ``numpy.random.Generator`` or None).
+        """
         self._check_fitted()
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.n_features_out_:
             raise ValueError(f"expected an (n, {self.n_features_out_}) matrix, got shape {X.shape}")
-        codes = np.stack([X[:, s].argmax(axis=1) for s in self.cat_slices_.values()], axis=1) if self.categorical else np.zeros((len(X), 0), np.int64)
+        if categories not in CATEGORY_DECODINGS:
+            raise ValueError(f"categories must be one of {CATEGORY_DECODINGS}, got {categories!r}")
+        rng = np.random.default_rng(random_state)
+        blocks = [X[:, s] for s in self.cat_slices_.values()]
+        if categories == "argmax":
+            codes = [block.argmax(axis=1) for block in blocks]
+        else:
+            codes = [sample_categories(block, rng) for block in blocks]
+        codes = np.stack(codes, axis=1) if codes else np.zeros((len(X), 0), np.int64)
         return self.inverse_transform_split(X[:, : self.n_numeric_], codes)
 
     def schema(self) -> Schema:

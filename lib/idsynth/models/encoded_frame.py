@@ -123,9 +123,17 @@ class EncodedFrameGenerator(BaseEstimator):
             raise ValueError(f"classes {unknown} were not seen in fit; known classes: {list(known)}")
         codes = {known[label]: int(n) for label, n in n_per_class.items()}
         matrix, y_codes = self.generator_.sample(codes, random_state=random_state)
-        frame = self.encoder_.inverse_transform(np.asarray(matrix))[self.columns_]
-        frame = frame.astype(self.dtypes_)
-        return frame, self.classes_[np.asarray(y_codes, dtype=np.int64)]
+        return self.decode(matrix, y_codes)
+
+    def decode(self, matrix, y_codes, categories: str = "argmax", random_state=None) -> tuple[pd.DataFrame, np.ndarray]:
+        """The inner generator's ``matrix`` (N, encoded width) and label codes (N,) ->
+        ``(frame (N, d) with fit's columns and dtypes, labels (N,))``. ``categories``:
+        ``"argmax"`` (what :meth:`sample` does) or ``"sampled"``, see
+        :meth:`~idsynth.data.encoding.TabularEncoder.inverse_transform`."""
+        self._check_fitted()
+        frame = self.encoder_.inverse_transform(np.asarray(matrix), categories=categories,
+                                                random_state=random_state)[self.columns_]
+        return frame.astype(self.dtypes_), self.classes_[np.asarray(y_codes, dtype=np.int64)]
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
