@@ -94,3 +94,23 @@ def test_table7_flags_a_configuration_that_differs():
     assert not table.at["epochs", "match"] and not table.at["nodes_per_layer", "match"]
     assert table.at["nodes_per_layer", "ours"] == "[500,500,500,25,(300+50),500,500]"
     assert table.at["latent_dim", "match"]
+
+
+def test_table_rows_key_names_the_vgms_but_not_their_seed():
+    from idsynth.cache import config_key
+    from idsynth.experiments.vgm_train import vgm_identity, vgm_table_cache_config
+    from idsynth.models.vgm import FILE_FORMAT
+
+    section = {"train_rows": None, "epochs": 80, "batch_size": 200}
+    key = vgm_table_cache_config(section, "cpu", options=("C",))
+    assert key["device"] == "cpu" and key["vgm"] == section
+    identity = key["vgm_models"]
+    assert identity["format"] == FILE_FORMAT and list(identity["params"]) == ["C"]
+    params = identity["params"]["C"]
+    assert params["epochs"] == 80 and params["latent_dim"] == 25 and params["option"] == "C"
+    assert not {"random_state", "device", "verbose", "cuda_graph", "compile_step"} & set(params)
+    # a changed VGM setting (here through the section, as a changed default would) changes the key
+    changed = vgm_table_cache_config({**section, "learning_rate": 5e-4}, "cpu", options=("C",))
+    assert config_key(changed) != config_key(key)
+    assert config_key(vgm_table_cache_config(section, "cpu", options=("C",))) == config_key(key)
+    assert list(vgm_identity(section)["params"]) == ["A", "B", "C"]

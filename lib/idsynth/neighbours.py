@@ -7,8 +7,14 @@ are 1.1e11 distance evaluations each: about 100 s with scikit-learn on 12 CPU co
 the H100 machine), about a second on the GPU.
 
 Distances are computed in float64 as ``|q|^2 - 2 q.x + |x|^2`` (clamped at 0), like scikit-learn's
-brute force. Rows at exactly equal distance (duplicates are common in NSL-KDD) may come back in
-another order than scikit-learn's; the neighbour *sets* and distances are the same.
+brute force, but not in the same order of operations, so they agree to rounding (~1e-14), not
+bit for bit. Where two fitted rows lie at equal distance from a query, or within that rounding
+of each other (duplicates and near-duplicates are common in NSL-KDD), the two searches may
+break the tie differently: the neighbours come back in another order and, when the tie falls at
+the k-th place, the k-th neighbour itself may differ. Measured on 3,020 KDDTrain+ rows (an
+audit, 2026-11-23): 1-6 of the 3,020 neighbour sets differed for k = 2, 4 and 11, none for
+k = 6, each time at such a tie; SMOTE on this path then changed 12 of 5,000 synthetic rows. So
+Table 6's over-samplers on a GPU are equal to imbalanced-learn's up to these ties, not identical.
 """
 
 from __future__ import annotations

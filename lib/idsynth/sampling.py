@@ -70,7 +70,9 @@ class GeneratorOverSampler(BaseOverSampler):
     random_state : int, RandomState instance or None, default=None
         Seed for the generator's ``sample`` call. If the generator has a ``random_state``
         parameter left at ``None``, it is set to the same seed before fitting, so that a fixed
-        ``random_state`` makes ``fit_resample`` return identical arrays.
+        ``random_state`` makes ``fit_resample`` return identical arrays. A generator's own
+        explicit seed is kept: ``VGM``'s default is ``random_state=0``, so pass
+        ``VGM(random_state=None)`` to have this seed reach its training too.
 
     Attributes
     ----------

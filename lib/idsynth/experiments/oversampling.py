@@ -5,7 +5,8 @@ SMOTE, Borderline SMOTE, SMOTE+ENN, SMOTE+Tomek, ADASYN, SVM SMOTE and EasyEnsem
 used with imbalanced-learn's defaults (``sampling_strategy="auto"``: every class brought to the
 majority count; ``k_neighbors=5``; ``m_neighbors=10``; ...), on the encoded 116-feature rows.
 
-Defaults are kept exactly; only speed knobs are added, none of which changes the output:
+Defaults are kept exactly; only speed knobs are added, which leave the output as imbalanced-learn's
+(on a GPU, up to tie-breaking, see the last point):
 
 * nearest-neighbour searches are passed as ``NearestNeighbors(n_neighbors=k + 1, n_jobs=n_jobs)``
   objects, which is what imbalanced-learn builds from the integer ``k`` itself (0.14 removed
@@ -15,7 +16,9 @@ Defaults are kept exactly; only speed knobs are added, none of which changes the
   same support vectors) and gets a larger kernel cache;
 * on a GPU (``device`` "cuda" or "auto"), the exact nearest-neighbour searches of the SMOTE
   family, ADASYN, ENN and Tomek links run in PyTorch (:class:`~idsynth.neighbours.TorchNearestNeighbors`;
-  rows at equal distance may be ordered differently than by scikit-learn).
+  ties in distance, exact or within float rounding, may be broken differently than by
+  scikit-learn, which changes a few neighbour sets and so a few synthetic rows: this one knob
+  does change the output slightly).
 
 Two methods do not give exactly equal class counts by construction: SMOTE+ENN and SMOTE+Tomek
 balance with SMOTE and then clean with ENN / Tomek links, which removes rows from every class

@@ -128,7 +128,7 @@ def run_oversampling(
         for method in methods:
             X_bal, y_bal, seconds = balanced_training_set(method, X_train, y_train, seed, n_jobs, generator_factory,
                                                           device=device)
-            counts = {names[label]: int(np.sum(y_bal == label)) for label in labels}
+            counts = {str(names[label]): int(np.sum(y_bal == label)) for label in labels}  # str: as after a JSON round trip
             sampler_rows.append({"method": method, "seed": seed, "seconds": seconds, "rows": len(y_bal), **counts})
             if verbose:
                 print(f"seed {seed} {method:>15}: {len(y_bal):>7} rows in {seconds:7.1f} s  {counts}", flush=True)

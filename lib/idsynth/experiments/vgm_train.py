@@ -57,6 +57,29 @@ def vgm_cache_config(option: str, X: np.ndarray, y: np.ndarray, seed: int, profi
     return {"format": FILE_FORMAT, "params": params, "data": {"sha256": data_fingerprint(X, y), "rows": int(len(y))}}
 
 
+def vgm_identity(profile_section: Mapping[str, Any], options: Iterable[str] = OPTIONS) -> dict:
+    """What decides the VGMs behind a table, for the key of that table's cached rows (notebooks
+    03, 04): the model file format and, per option, every parameter :func:`vgm_cache_config`
+    keys a model by, except the seed (the rows' key holds it) and the training arrays (their
+    digest is in the rows' key too). A changed VGM default then retrains the models *and* redoes
+    the rows made from them."""
+    skip = (*RUNTIME_PARAMS, "random_state")
+    return {"format": FILE_FORMAT,
+            "params": {o: {k: v for k, v in vgm_params(o, 0, profile_section).items() if k not in skip}
+                       for o in options}}  # fmt: skip
+
+
+def vgm_table_cache_config(profile_section: Mapping[str, Any], device: str = "auto",
+                           options: Iterable[str] = OPTIONS) -> dict:
+    """``cache_config`` of the per-seed rows of a table made from VGMs (notebooks 03, 04): the
+    profile section, :func:`vgm_identity` of the ``options`` used, and the device type the rows
+    are computed on (classifier fits and neighbour searches differ by rounding between devices)."""
+    from ..config import resolve_device
+
+    return {"vgm": dict(profile_section), "vgm_models": vgm_identity(profile_section, options),
+            "device": resolve_device(device).type}
+
+
 def train_vgm(
     option: str,
     X: np.ndarray,
