@@ -51,6 +51,19 @@ def test_prdc_same_distribution_scores_high_and_is_seeded(real):
     assert prdc_scores(real, synthetic, k=5, random_state=4) != scores
 
 
+def test_prdc_precision_float32_turns_a_near_tie_into_a_tie():
+    """Real rows at 0, 1, ..., 39 on a line: row 0's k = 5 radius is 5. Synthetic rows 5 - 5e-9
+    from it lie strictly inside in float64; float32 rounds that distance to 5.0, a tie, and
+    PRDC's strict ``<`` leaves them out."""
+    real = np.column_stack([np.arange(40.0), np.zeros(40)])
+    synthetic = np.column_stack([np.full(40, -(5.0 - 5e-9)), np.zeros(40)])
+    narrow = prdc_scores(real, synthetic, k=5, dtype=np.float32)
+    wide = prdc_scores(real, synthetic, k=5, dtype=np.float64)
+    assert narrow["precision"] == 0.0 and narrow["density"] == 0.0
+    assert wide["precision"] == 1.0 and wide["density"] == pytest.approx(1 / 5)  # one ball holds each row
+    assert wide["coverage"] == pytest.approx(1 / 40) and narrow["coverage"] == 0.0
+
+
 def test_equal_size_subsample_counts_and_seed(real):
     big = np.arange(3000, dtype=float).reshape(-1, 4)
     a, b = equal_size_subsample(real, big, random_state=0)
@@ -62,8 +75,11 @@ def test_equal_size_subsample_counts_and_seed(real):
 
 
 def test_prdc_rejects_bad_input(real):
-    with pytest.raises(ValueError, match="at least 6"):
-        prdc_scores(real[:5], real[:5], k=5)
+    with pytest.raises(ValueError, match="at least 7"):  # prdc partitions at index k + 1
+        prdc_scores(real[:6], real[:6], k=5)
+    assert set(prdc_scores(real[:7], real[7:14], k=5)) == {"precision", "recall", "density", "coverage"}
+    with pytest.raises(ValueError, match="float32 or float64"):
+        prdc_scores(real, real, dtype=np.float16)
     with pytest.raises(ValueError, match="features"):
         prdc_scores(real, real[:, :3])
     with pytest.raises(ValueError, match="NaN"):
@@ -90,6 +106,16 @@ def test_detectability_of_a_known_shift():
     assert aucs.shape == (3,)
     with pytest.raises(ValueError, match="n_splits"):
         detectability(real, synthetic, n_splits=1)
+    # SDMetrics' pipeline (RobustScaler, 100 lbfgs iterations, 3 folds) finds the same optimum here
+    assert detectability(real, synthetic, protocol="sdmetrics") == pytest.approx(expected, abs=0.04)
+    assert detection_aucs(real, synthetic, n_splits=7, protocol="sdmetrics").shape == (3,)
+    with pytest.raises(ValueError, match="protocol"):
+        detectability(real, synthetic, protocol="sdv")
+
+
+def test_detectability_protocols_on_identical_and_disjoint_sets(real):
+    assert detectability(real, real.copy(), protocol="sdmetrics") > 0.9
+    assert detectability(real, real + 100.0, protocol="sdmetrics") == pytest.approx(0.0, abs=1e-9)
 
 
 # ---- MLE ------------------------------------------------------------------------------------
@@ -155,3 +181,20 @@ def test_table_i_row_good_and_bad_synthetic_sets():
     assert unlabelled["detectability"] > 0.8
     with pytest.raises(TypeError, match="pair"):
         table_i_row(real_train, real_test, good[0])
+
+
+def test_fidelity_variants_first_variants_are_table_i_row():
+    from idsynth.metrics.table_i import fidelity_variants
+
+    rng = np.random.default_rng(8)
+    X, y = rng.normal(size=(300, 3)), rng.integers(0, 2, 300)
+    X_syn, y_syn = rng.normal(size=(300, 3)) + 0.3, rng.integers(0, 2, 300)
+    row = table_i_row((X, y), (X, y), (X_syn, y_syn), k=5, n_splits=3, random_state=1)
+    variants = {(r["metric"], r["variant"]): r["value"] for r in fidelity_variants((X, y), (X_syn, y_syn), k=5,
+                                                                                    n_splits=3, random_state=1)}
+    assert len(variants) == 2 + 2 * 4
+    assert variants[("detectability", "ours")] == row["detectability"]
+    for key in ("precision", "recall", "density", "coverage"):
+        assert variants[(key, "float32")] == row[key]
+        assert variants[(key, "float64")] == pytest.approx(row[key], abs=0.02)  # no near-ties in Gaussian data
+    assert 0 <= variants[("detectability", "sdmetrics")] <= 1

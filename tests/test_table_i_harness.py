@@ -280,3 +280,20 @@ def test_bound_shares_known_answer():
         bound_shares(real, synthetic.drop(columns="b"), ["a", "b"])
     with pytest.raises(ValueError, match="constant"):
         bound_shares(real, synthetic, ["const"])
+
+
+def test_metric_variant_summary_pairs_by_seed():
+    import pandas as pd
+
+    from idsynth.experiments.table_i import metric_variant_summary
+
+    rows = [{"dataset": "D", "model": "M", "seed": s, "metric": "density", "variant": v, "value": value}
+            for s, (a, b) in enumerate([(1.0, 1.5), (2.0, 2.1)]) for v, value in (("float32", a), ("float64", b))]
+    rows += [{"dataset": "D", "model": "M", "seed": 0, "metric": "detectability", "variant": v, "value": x}
+             for v, x in (("ours", 0.6), ("sdmetrics", 0.8))]
+    summary = metric_variant_summary(pd.DataFrame(rows)).set_index("metric")
+    assert summary.loc["density", "first_mean"] == 1.5 and summary.loc["density", "second_mean"] == 1.8
+    assert summary.loc["density", "diff_mean"] == pytest.approx(0.3) and summary.loc["density", "n_seeds"] == 2
+    assert summary.loc["density", "diff_std"] == pytest.approx(np.std([0.5, 0.1], ddof=1))
+    assert summary.loc["detectability", "second"] == "sdmetrics"
+    assert summary.loc["detectability", "diff_mean"] == pytest.approx(0.2)

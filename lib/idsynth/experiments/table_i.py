@@ -42,7 +42,7 @@ from ..cache import ArtifactCache, atomic_path, atomic_write_text
 from ..data.encoding import TabularEncoder
 from ..data.mageid_sets import CIC_NAME, NSLKDD_NAME, MageIDSet
 from ..metrics.mle import mle_ceiling
-from ..metrics.table_i import TABLE_I_COLUMNS, table_i_row
+from ..metrics.table_i import FIDELITY_VARIANTS, TABLE_I_COLUMNS, fidelity_variants, table_i_row
 from ..models.base import RUNTIME_PARAMS, class_counts
 from ..tables import summarise, to_markdown
 from .paper_values import table_i as poster_table_i
@@ -114,6 +114,32 @@ def _encoded(encoder: TabularEncoder, frame, y, features: list[str], what: str) 
     return encoder.transform(frame), y.astype(np.int64)
 
 
+def _encoded_sets(mageid_set: MageIDSet, synthetic_frame, synthetic_y, encoder: TabularEncoder | None = None):
+    """``((X, y) real train, (X, y) real test, (X, y) synthetic)`` in the metric encoding
+    (``encoder``, default :func:`metric_encoder` of the set)."""
+    _check_set(mageid_set)
+    encoder = encoder if encoder is not None else metric_encoder(mageid_set)
+    features = mageid_set.features
+    X_syn, y_syn = _encoded(encoder, synthetic_frame, synthetic_y, features, "synthetic")
+    unknown = np.setdiff1d(np.unique(y_syn), np.arange(len(mageid_set.class_names)))
+    if len(unknown):
+        raise ValueError(f"synthetic labels {unknown.tolist()} are not class codes of {mageid_set.name} (0, 1)")
+    train = _encoded(encoder, *mageid_set.xy("train"), features, "real train")
+    test = _encoded(encoder, *mageid_set.xy("test"), features, "real test")
+    return train, test, (X_syn, y_syn)
+
+
+def metric_sensitivity(mageid_set: MageIDSet, synthetic_frame, synthetic_y, seed: int, max_rows: int | None = None,
+                       *, k: int = 5, n_splits: int = 5) -> list[dict[str, Any]]:
+    """How two details of Table I's fidelity metrics move one synthetic set's scores:
+    :func:`~idsynth.metrics.table_i.fidelity_variants` on the inputs :func:`evaluate_synthetic`
+    scores (same encoding, label appended, same ``seed``). Rows ``{"dataset", "seed", "metric",
+    "variant", "value"}``."""
+    train, _, synthetic = _encoded_sets(mageid_set, synthetic_frame, synthetic_y)
+    rows = fidelity_variants(train, synthetic, k=k, n_splits=n_splits, max_rows=max_rows, random_state=int(seed))
+    return [{"dataset": mageid_set.name, "seed": int(seed), **row} for row in rows]
+
+
 def evaluate_synthetic(
     mageid_set: MageIDSet,
     synthetic_frame: pd.DataFrame,
@@ -140,15 +166,8 @@ def evaluate_synthetic(
     "n_synthetic"}``; precision, recall, coverage, detectability and the AUCs lie in [0, 1],
     density is >= 0 (about 1 for a synthetic set distributed like the real one).
     """
-    _check_set(mageid_set)
-    encoder = encoder if encoder is not None else metric_encoder(mageid_set)
-    features = mageid_set.features
-    X_syn, y_syn = _encoded(encoder, synthetic_frame, synthetic_y, features, "synthetic")
-    unknown = np.setdiff1d(np.unique(y_syn), np.arange(len(mageid_set.class_names)))
-    if len(unknown):
-        raise ValueError(f"synthetic labels {unknown.tolist()} are not class codes of {mageid_set.name} (0, 1)")
-    X_train, y_train = _encoded(encoder, *mageid_set.xy("train"), features, "real train")
-    X_test, y_test = _encoded(encoder, *mageid_set.xy("test"), features, "real test")
+    (X_train, y_train), (X_test, y_test), (X_syn, y_syn) = _encoded_sets(mageid_set, synthetic_frame, synthetic_y,
+                                                                         encoder)
     scores = table_i_row(
         (X_train, y_train),
         (X_test, y_test),
@@ -512,3 +531,19 @@ def update_table_i_csv(new_rows, path: str | Path) -> pd.DataFrame:
         merged.to_csv(tmp, index=False)
     atomic_write_text(path.with_suffix(".md"), table_i_markdown(merged))
     return merged
+
+
+def metric_variant_summary(sensitivity: pd.DataFrame) -> pd.DataFrame:
+    """:func:`metric_sensitivity`'s rows (with a ``model`` column) -> one row per (dataset, model,
+    metric): the two variants' means over seeds (``first`` is Table I's), the mean paired
+    difference ``second - first`` and its standard deviation over seeds."""
+    rows = []
+    for (dataset, model, metric), group in sensitivity.groupby(["dataset", "model", "metric"], sort=False):
+        first, second = FIDELITY_VARIANTS["detectability" if metric == "detectability" else "prdc"]
+        wide = group.pivot(index="seed", columns="variant", values="value")
+        diff = wide[second] - wide[first]
+        rows.append({"dataset": dataset, "model": model, "metric": metric, "first": first,
+                     "first_mean": wide[first].mean(), "second": second, "second_mean": wide[second].mean(),
+                     "diff_mean": diff.mean(), "diff_std": diff.std(ddof=1) if len(diff) > 1 else math.nan,
+                     "n_seeds": len(wide)})  # fmt: skip
+    return pd.DataFrame(rows)

@@ -3,8 +3,14 @@
 Table I of MAGE-ID reports PRDC with k = 5 nearest neighbours on the encoded feature space and
 equal numbers of real and synthetic rows (TARGETS.md). The computation is the reference
 implementation, the ``prdc`` package's ``compute_prdc``; this module only checks inputs and
-equalises the counts. Memory: three ``(m, m)`` float distance matrices, so use ``max_rows``
-for large sets (m = 20,000 needs about 5 GB).
+equalises the counts. Memory: three ``(m, m)`` distance matrices of ``dtype``, so use
+``max_rows`` for large sets (m = 20,000 needs about 5 GB in float32, twice that in float64).
+
+Precision: Table I's rows so far use float32 (the default). In a min-max-scaled space whose
+heavy-tailed columns (byte counts) shrink most differences to ~1e-9, float32 turns distances
+that differ by less than ~1e-7 into exact ties, and PRDC's strict ``<`` then drops them: SMOTE on
+NSL-KDD, seed 0, density 1.2238 in float32, 1.2428 in float64 (an audit, 2026-11-23; the
+float64 result agrees with an independent ``cdist`` implementation). Notebook 10 measures both.
 """
 
 from __future__ import annotations
@@ -20,22 +26,26 @@ from idsynth.metrics._common import as_features, equal_size_subsample
 PRDC_KEYS: tuple[str, ...] = ("precision", "recall", "density", "coverage")
 
 
-def prdc_scores(real, synthetic, k: int = 5, max_rows: int | None = None, random_state: int = 0) -> dict[str, float]:
+def prdc_scores(real, synthetic, k: int = 5, max_rows: int | None = None, random_state: int = 0,
+                dtype=np.float32) -> dict[str, float]:
     """PRDC of ``synthetic`` (n_s, d) against ``real`` (n_r, d), both in the same encoded space.
 
     The larger set is subsampled (seeded by ``random_state``) to the size of the smaller, and
     both to at most ``max_rows``. Returns ``{"precision", "recall", "density", "coverage"}``:
     precision, recall and coverage lie in [0, 1]; density is >= 0 and about 1 when the two
-    sets come from the same distribution. Raises ``ValueError`` when fewer than ``k + 1``
-    rows remain (the k-NN radii are then undefined).
+    sets come from the same distribution. ``dtype``: the precision of the distances (see the
+    module). Raises ``ValueError`` when fewer than ``k + 2`` rows remain (``prdc`` partitions
+    each row's distances at index ``k + 1``).
     """
     if int(k) < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     real_x, syn_x = equal_size_subsample(
         as_features(real, "real"), as_features(synthetic, "synthetic"), max_rows, random_state
     )
-    if len(real_x) < k + 1:
-        raise ValueError(f"PRDC with k={k} needs at least {k + 1} real and synthetic rows, got {len(real_x)}")
+    if len(real_x) < k + 2:
+        raise ValueError(f"PRDC with k={k} needs at least {k + 2} real and synthetic rows, got {len(real_x)}")
+    if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
     with contextlib.redirect_stdout(io.StringIO()):  # compute_prdc prints the two counts
-        scores = compute_prdc(real_x.astype(np.float32), syn_x.astype(np.float32), nearest_k=int(k))
+        scores = compute_prdc(real_x.astype(dtype), syn_x.astype(dtype), nearest_k=int(k))
     return {key: float(scores[key]) for key in PRDC_KEYS}

@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 
 from idsynth.metrics._common import as_features
-from idsynth.metrics.detectability import detectability
+from idsynth.metrics.detectability import PROTOCOLS, detectability
 from idsynth.metrics.mle import mle_auc
 from idsynth.metrics.prdc_metrics import prdc_scores
 
@@ -39,6 +39,14 @@ def _pair(data, name: str) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+def _fidelity_pair(X_real, y_real, X_syn, y_syn, include_label: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The rows fidelity compares: the features, with the one-hot label appended when asked."""
+    if not include_label:
+        return X_real, X_syn
+    classes = np.unique(np.concatenate([y_real, y_syn]))
+    return _with_label_columns(X_real, y_real, classes), _with_label_columns(X_syn, y_syn, classes)
+
+
 def table_i_row(
     real_train,
     real_test,
@@ -62,14 +70,33 @@ def table_i_row(
     X_real, y_real = _pair(real_train, "real_train")
     X_test, y_test = _pair(real_test, "real_test")
     X_syn, y_syn = _pair(synthetic, "synthetic")
-    if include_label:
-        classes = np.unique(np.concatenate([y_real, y_syn]))
-        fid_real, fid_syn = _with_label_columns(X_real, y_real, classes), _with_label_columns(X_syn, y_syn, classes)
-    else:
-        fid_real, fid_syn = X_real, X_syn
+    fid_real, fid_syn = _fidelity_pair(X_real, y_real, X_syn, y_syn, include_label)
     row: dict[str, Any] = {
         "detectability": detectability(fid_real, fid_syn, n_splits=n_splits, max_rows=max_rows, random_state=random_state)
     }
     row.update(prdc_scores(fid_real, fid_syn, k=k, max_rows=max_rows, random_state=random_state))
     row["auc"] = mle_auc(X_syn, y_syn, X_test, y_test, classifier=classifier, random_state=random_state)
     return row
+
+
+#: The metric details that :func:`fidelity_variants` varies: detectability's protocol and the
+#: precision of PRDC's distances (Table I's rows use the first of each).
+FIDELITY_VARIANTS: dict[str, tuple[str, ...]] = {"detectability": PROTOCOLS, "prdc": ("float32", "float64")}
+
+
+def fidelity_variants(real_train, synthetic, k: int = 5, n_splits: int = 5, max_rows: int | None = None,
+                      include_label: bool = True, random_state: int = 0) -> list[dict[str, Any]]:
+    """Table I's fidelity columns under each of :data:`FIDELITY_VARIANTS`, on the inputs of
+    :func:`table_i_row`: rows ``{"metric", "variant", "value"}`` (detectability under each
+    protocol; precision, recall, density and coverage with float32 and float64 distances)."""
+    X_real, y_real = _pair(real_train, "real_train")
+    X_syn, y_syn = _pair(synthetic, "synthetic")
+    fid_real, fid_syn = _fidelity_pair(X_real, y_real, X_syn, y_syn, include_label)
+    rows = [{"metric": "detectability", "variant": protocol,
+             "value": detectability(fid_real, fid_syn, n_splits=n_splits, max_rows=max_rows,
+                                    random_state=random_state, protocol=protocol)}
+            for protocol in FIDELITY_VARIANTS["detectability"]]  # fmt: skip
+    for dtype in FIDELITY_VARIANTS["prdc"]:
+        scores = prdc_scores(fid_real, fid_syn, k=k, max_rows=max_rows, random_state=random_state, dtype=np.dtype(dtype))
+        rows += [{"metric": key, "variant": dtype, "value": value} for key, value in scores.items()]
+    return rows
