@@ -152,6 +152,10 @@ def test_mle_auc_multiclass_and_errors():
     y = rng.integers(0, 3, size=900)
     X = rng.normal(size=(900, 2)) + 6.0 * np.stack([y == 1, y == 2], axis=1)
     assert mle_auc(X[:600], y[:600], X[600:], y[600:]) > 0.99
+    y3 = np.repeat([0, 1, 2], 100)
+    X3 = np.random.default_rng(9).normal(size=(300, 2)) + y3[:, None]
+    with pytest.raises(ValueError, match=r"\[2\] of the training set are absent from the test set"):
+        mle_auc(X3, y3, X3[y3 < 2], y3[y3 < 2])
     with pytest.raises(ValueError, match="absent"):
         mle_auc(X[:600][y[:600] < 2], y[:600][y[:600] < 2], X[600:], y[600:])
     with pytest.raises(ValueError, match=">= 2 classes"):

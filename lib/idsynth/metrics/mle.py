@@ -41,7 +41,7 @@ def mle_auc(
     ``X_train`` (n, d) is normally synthetic (train-on-synthetic, test-on-real); ``X_test``
     (m, d) the held-out real rows in the same encoded space. Binary labels: AUC of the larger
     label's score. More classes: one-vs-rest macro-averaged AUC. Every class of ``y_test``
-    must occur in ``y_train``.
+    must occur in ``y_train``, and with more than two classes every class of ``y_train`` in ``y_test``.
     """
     X_train, X_test = as_features(X_train, "X_train"), as_features(X_test, "X_test")
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
@@ -55,6 +55,10 @@ def mle_auc(
     missing = np.setdiff1d(test_classes, train_classes)
     if len(missing):
         raise ValueError(f"classes {missing.tolist()} of the test set are absent from the training set")
+    unseen = np.setdiff1d(train_classes, test_classes)
+    if len(train_classes) > 2 and len(unseen):  # their one-vs-rest AUC is undefined (sklearn: NaN)
+        raise ValueError(f"classes {unseen.tolist()} of the training set are absent from the test set; "
+                         "a macro one-vs-rest AUC needs every class in both")
     model = clone(classifier) if classifier is not None else default_mle_classifier(random_state)
     model.fit(X_train, y_train)
     binary = len(train_classes) == 2
