@@ -130,11 +130,12 @@ def _encoded_sets(mageid_set: MageIDSet, synthetic_frame, synthetic_y, encoder: 
 
 
 def metric_sensitivity(mageid_set: MageIDSet, synthetic_frame, synthetic_y, seed: int, max_rows: int | None = None,
-                       *, k: int = 5, n_splits: int = 5) -> list[dict[str, Any]]:
+                       *, k: int = 5, n_splits: int = 5, **_chosen_variants) -> list[dict[str, Any]]:
     """How two details of Table I's fidelity metrics move one synthetic set's scores:
     :func:`~idsynth.metrics.table_i.fidelity_variants` on the inputs :func:`evaluate_synthetic`
     scores (same encoding, label appended, same ``seed``). Rows ``{"dataset", "seed", "metric",
-    "variant", "value"}``."""
+    "variant", "value"}``. Takes the profile's whole ``table_i`` section: the chosen variants
+    (``detectability``, ``prdc_dtype``) are ignored, every variant is computed."""
     train, _, synthetic = _encoded_sets(mageid_set, synthetic_frame, synthetic_y)
     rows = fidelity_variants(train, synthetic, k=k, n_splits=n_splits, max_rows=max_rows, random_state=int(seed))
     return [{"dataset": mageid_set.name, "seed": int(seed), **row} for row in rows]
@@ -151,6 +152,8 @@ def evaluate_synthetic(
     n_splits: int = 5,
     classifier: ClassifierMixin | None = None,
     encoder: TabularEncoder | None = None,
+    detectability: str = "ours",
+    prdc_dtype: str = "float32",
 ) -> dict[str, Any]:
     """Table I's six columns for one synthetic set, and the train-on-real AUC beside them.
 
@@ -160,7 +163,8 @@ def evaluate_synthetic(
     equal counts capped at ``max_rows``, label one-hot appended; utility (``auc``) trains
     ``classifier`` (default: histogram gradient boosting) on the synthetic rows and scores ROC AUC
     on the real *test* rows. ``auc_real_ceiling`` trains the same classifier on the real training
-    rows instead. ``seed`` seeds the subsampling, the folds and the classifier.
+    rows instead. ``detectability`` (protocol) and ``prdc_dtype``: the metric details of
+    :data:`~idsynth.metrics.table_i.FIDELITY_VARIANTS` (the profile's ``table_i`` section names them). ``seed`` seeds the subsampling, the folds and the classifier.
 
     Returns ``{"dataset", "seed", <the six METRICS>, "auc_real_ceiling", "n_real_train",
     "n_synthetic"}``; precision, recall, coverage, detectability and the AUCs lie in [0, 1],
@@ -177,6 +181,8 @@ def evaluate_synthetic(
         max_rows=max_rows,
         classifier=classifier,
         random_state=int(seed),
+        detectability_protocol=detectability,
+        prdc_dtype=prdc_dtype,
     )
     ceiling = mle_ceiling(X_train, y_train, X_test, y_test, classifier=classifier, random_state=int(seed))
     return {
@@ -386,14 +392,16 @@ def run_generator(
     k: int = 5,
     n_splits: int = 5,
     classifier: ClassifierMixin | None = None,
+    detectability: str = "ours",
+    prdc_dtype: str = "float32",
 ) -> tuple[dict[str, Any], pd.DataFrame, np.ndarray]:
     """One Table I row: fit ``make_generator(seed)`` on the set, sample its class counts, score.
 
     name: the model's name in Table I (``"TabDDPM"``); make_generator: seed -> a fresh protocol
     generator that takes a feature DataFrame and (n,) labels and samples DataFrames; params:
     its identifying hyper-parameters when it has no ``get_params``; cache: default
-    ``ArtifactCache()``. ``max_rows``, ``k``, ``n_splits``, ``classifier``: see
-    :func:`evaluate_synthetic`.
+    ``ArtifactCache()``. ``max_rows``, ``k``, ``n_splits``, ``classifier``, ``detectability``,
+    ``prdc_dtype``: see :func:`evaluate_synthetic`.
 
     Returns ``(row, synthetic_frame, synthetic_y)``; ``row`` holds :data:`LONG_COLUMNS`, then
     ``auc_real_ceiling``, ``fit_seconds``, ``sample_seconds`` (as measured when the artefact was
@@ -401,7 +409,8 @@ def run_generator(
     """
     synthetic = sample_synthetic(name, make_generator, mageid_set, seed, cache, params)
     scores = evaluate_synthetic(
-        mageid_set, synthetic["frame"], synthetic["y"], seed, max_rows, k=k, n_splits=n_splits, classifier=classifier
+        mageid_set, synthetic["frame"], synthetic["y"], seed, max_rows, k=k, n_splits=n_splits, classifier=classifier,
+        detectability=detectability, prdc_dtype=prdc_dtype,
     )
     row = {
         "dataset": mageid_set.name,

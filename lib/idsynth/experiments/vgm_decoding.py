@@ -89,6 +89,8 @@ def run_decoding_ablation(
     max_rows: int | None = None,
     k: int = 5,
     n_splits: int = 5,
+    detectability: str = "ours",
+    prdc_dtype: str = "float32",
     verbose: bool = True,
 ) -> pd.DataFrame:
     """The ablation in long form, :data:`ABLATION_COLUMNS`, one row per (seed, latent, categories).
@@ -96,11 +98,12 @@ def run_decoding_ablation(
     ``make_generator(seed)``: the unfitted generator of Table I's ``name`` row; with the same
     ``name`` and ``cache`` as notebook 10, its fitted models are reused. Each finished seed's
     rows are kept in ``cache`` (kind ``"vgm_decoding_seed"``), so a rerun scores only new seeds.
-    ``max_rows``, ``k``, ``n_splits``: Table I's metric settings.
+    ``max_rows``, ``k``, ``n_splits``, ``detectability``, ``prdc_dtype``: Table I's metric settings.
     """
     if not seeds:
         raise ValueError("seeds must name at least one seed")
-    settings = {"max_rows": max_rows, "k": int(k), "n_splits": int(n_splits)}
+    settings = {"max_rows": max_rows, "k": int(k), "n_splits": int(n_splits), "detectability": detectability,
+                "prdc_dtype": prdc_dtype}
 
     def one_seed(seed: int) -> list[dict[str, Any]]:
         generator, _ = fit_generator(name, make_generator, mageid_set, seed, cache)
@@ -108,7 +111,7 @@ def run_decoding_ablation(
         for latent in LATENTS:
             for categories in CATEGORY_DECODINGS:
                 frame, y = decoded_rows(generator, mageid_set, latent, categories, seed)
-                scores = evaluate_synthetic(mageid_set, frame, y, seed, max_rows, k=int(k), n_splits=int(n_splits))
+                scores = evaluate_synthetic(mageid_set, frame, y, seed, **settings)
                 row = {"dataset": mageid_set.name, "seed": int(seed), "latent": latent, "categories": categories,
                        **{m: float(scores[m]) for m in METRICS}, "distinct_share": distinct_share(frame)}
                 if verbose:

@@ -57,6 +57,8 @@ def table_i_row(
     include_label: bool = True,
     classifier: ClassifierMixin | None = None,
     random_state: int = 0,
+    detectability_protocol: str = "ours",
+    prdc_dtype: str = "float32",
 ) -> dict[str, Any]:
     """Table I's six columns for one synthetic set; keys as in :data:`TABLE_I_COLUMNS`.
 
@@ -66,15 +68,19 @@ def table_i_row(
     ``include_label`` the one-hot label is appended to the features first, since in TabSyn's
     protocol the label is a column of the table. Utility (``auc``) trains ``classifier`` on
     ``synthetic`` and tests on ``real_test`` (see :func:`idsynth.metrics.mle.mle_auc`).
+    ``detectability_protocol`` and ``prdc_dtype``: the two metric details of
+    :data:`FIDELITY_VARIANTS` (:mod:`idsynth.metrics.detectability`, :mod:`idsynth.metrics.prdc_metrics`).
     """
     X_real, y_real = _pair(real_train, "real_train")
     X_test, y_test = _pair(real_test, "real_test")
     X_syn, y_syn = _pair(synthetic, "synthetic")
     fid_real, fid_syn = _fidelity_pair(X_real, y_real, X_syn, y_syn, include_label)
     row: dict[str, Any] = {
-        "detectability": detectability(fid_real, fid_syn, n_splits=n_splits, max_rows=max_rows, random_state=random_state)
+        "detectability": detectability(fid_real, fid_syn, n_splits=n_splits, max_rows=max_rows,
+                                       random_state=random_state, protocol=detectability_protocol)
     }
-    row.update(prdc_scores(fid_real, fid_syn, k=k, max_rows=max_rows, random_state=random_state))
+    row.update(prdc_scores(fid_real, fid_syn, k=k, max_rows=max_rows, random_state=random_state,
+                           dtype=np.dtype(prdc_dtype)))
     row["auc"] = mle_auc(X_syn, y_syn, X_test, y_test, classifier=classifier, random_state=random_state)
     return row
 
