@@ -125,3 +125,16 @@ def test_figures():
                                                rng.normal(size=(10, 4)), np.ones(10, int))
     fig = plot_latent_projection({"one": frame, "two": frame}, ("benign", "attack"))
     assert len(fig.axes) == 2
+
+
+def test_stage2_takes_this_calls_edm_settings_over_a_cached_stage1(toy_set, tmp_path):
+    """The stage-1 key leaves the EDM out; a stage-1 model loaded from the cache must not bring
+    the EDM settings it was first trained with into a stage 2 asked with other ones."""
+    cache = ArtifactCache(tmp_path)
+    train_mageid(toy_set, 0, SECTION, "cpu", cache=cache, stage=1, verbose=False)
+    longer = {**SECTION, "edm": {**SECTION["edm"], "epochs": 7, "num_steps": 5}}
+    model = train_mageid(toy_set, 0, longer, "cpu", cache=cache, stage=2, verbose=False)
+    assert model.edm["epochs"] == 7 and len(model.edm_.loss_history_) == 7 and model.edm_.num_steps == 5
+    assert len(list((tmp_path / "mageid").glob("*.pt"))) == 2  # stage 1 reused, one stage-2 model
+    reloaded = train_mageid(toy_set, 0, longer, "cpu", cache=cache, stage=2, verbose=False)
+    assert len(reloaded.edm_.loss_history_) == 7

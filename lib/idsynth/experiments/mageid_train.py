@@ -6,7 +6,10 @@ defaults of :func:`~idsynth.models.mageid.mageid` / :func:`~idsynth.models.magei
 the seed and a SHA-256 fingerprint of the training rows. Notebook 06 trains stage 1; notebook
 07 loads it and trains stage 2 (so a change of the EDM's schedule never retrains the VAEs);
 notebook 09 loads both. ``device`` and ``verbose`` are left out of the key: they change how
-fast a model trains, not which model it is (results differ between devices at rounding level).
+fast a model trains, not which model it is. The same seed on another device gives another
+model of the same recipe, not the same numbers: on CUDA the EDM runs in bf16 autocast (fp32 on a
+CPU), and the graphed training steps draw their noise from the CUDA generator; a model cached
+on one device and loaded on another is that device's model.
 """
 
 from __future__ import annotations
@@ -89,8 +92,16 @@ def train_mageid(dataset_set, seed: int, section: Mapping[str, Any], device: str
 
     if stage == 1:
         return stage1()
+    def stage2() -> MAGEID:
+        fitted = stage1()
+        # The stage-1 key leaves the EDM's settings out (changing them must not retrain the VAEs),
+        # so a stage-1 model loaded from the cache carries the settings it was first trained
+        # with: stage 2 takes this call's.
+        fitted.set_params(edm=model.edm)
+        return fitted.fit_stage2(X, y)
+
     key = cache_config(model, X, y, 2, dataset_set.name)
-    return cache.get_or_create(kind, key, lambda: stage1().fit_stage2(X, y), save, load, suffix=".pt")
+    return cache.get_or_create(kind, key, stage2, save, load, suffix=".pt")
 
 
 def train_all(sets, seeds: Sequence[int], section: Mapping[str, Any], device: str = "auto",
