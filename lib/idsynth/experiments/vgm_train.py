@@ -4,8 +4,9 @@ A trained model is keyed by everything that determines it: option, seed, every
 hyper-parameter and a SHA-256 fingerprint of the training arrays. Notebook 01 trains the
 models; notebook 02 calls the same functions with the same arguments and only loads them.
 The key leaves out ``device``, ``cuda_graph`` and ``verbose``: they change how fast a model
-trains, not which model it is (floating-point results differ between devices, at the level
-of rounding).
+trains, not its recipe. The same seed on another device gives another model of that recipe, not
+the same numbers: on CUDA the shuffles and the noise come from the CUDA generator (the initial
+weights are the same), so a model cached on one device and loaded on another is that device's.
 """
 
 from __future__ import annotations
