@@ -19,6 +19,7 @@ from idsynth.data.cicids2017 import (
     LAYOUT_ML,
     SUBSET_CLASS_COUNTS,
     cicids2017_summary,
+    find_cicids2017_files,
     load_cicids2017,
     normalise_label,
     read_cicids2017_file,
@@ -163,6 +164,23 @@ def test_non_numeric_value_names_line_and_column(tmp_path):
     write_csv(tmp_path / "bad.csv", ML_COLUMNS, rows)
     with pytest.raises(DataFormatError, match=r"bad\.csv, line 3, column 'Flow Duration'.*'12ms'"):
         read_cicids2017_file(tmp_path / "bad.csv")
+
+
+def test_malformed_and_empty_csv_files_are_named(tmp_path):
+    write_csv(tmp_path / "ragged.csv", ML_COLUMNS, [flow(0) | {"Label": "BENIGN"}])
+    with open(tmp_path / "ragged.csv", "a") as handle:
+        handle.write(",".join(["1"] * (len(ML_COLUMNS) + 2)) + "\n")  # the features, a label and one more
+    with pytest.raises(DataFormatError, match=r"ragged\.csv: malformed CSV: .*line 3"):
+        read_cicids2017_file(tmp_path / "ragged.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataFormatError, match=r"empty\.csv: the file is empty"):
+        read_cicids2017_file(tmp_path / "empty.csv")
+
+
+def test_an_explicit_data_dir_without_the_files_warns_when_another_place_is_used(two_layouts, tmp_path, monkeypatch):
+    monkeypatch.setenv("IDSYNTH_DATA", str(two_layouts))
+    with pytest.warns(UserWarning, match=r"holds no CIC-IDS-2017 CSV file.*IDSYNTH_DATA"):
+        find_cicids2017_files(tmp_path / "typo")
 
 
 def test_no_csv_says_where_it_looked_and_how_to_get_the_data(tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from idsynth.data import DataFormatError, UnknownLabelError
+from idsynth.data.errors import ChecksumError
 from idsynth.data.nslkdd import (
     CATEGORIES,
     PAPER_CATEGORY_COUNTS,
@@ -74,6 +75,19 @@ def test_wrong_number_of_fields_names_file_and_line(tmp_path):
         load_nslkdd(path=path)
 
 
+def test_line_numbers_count_blank_lines(tmp_path):
+    bad = GOOD.replace(",491,", ",4x1,")
+    path = write(tmp_path, "gappy.txt", [GOOD, "", "  ", GOOD, bad])  # the bad row is the file's line 5
+    with pytest.raises(DataFormatError, match=r"gappy\.txt, line 5, column 'src_bytes'"):
+        load_nslkdd(path=path)
+    path = write(tmp_path, "gappy2.txt", ["", GOOD, GOOD.rsplit(",", 1)[0]])
+    with pytest.raises(DataFormatError, match=r"gappy2\.txt, line 3: expected 43"):
+        load_nslkdd(path=path)
+    path = write(tmp_path, "gappy3.txt", ["", "", GOOD.replace(",normal,", ",teleport,")])
+    with pytest.raises(UnknownLabelError, match=r"gappy3\.txt, line 3, column 'label'"):
+        load_nslkdd(path=path)
+
+
 def test_unparsable_number_names_file_line_and_column(tmp_path):
     bad = GOOD.replace(",491,", ",4x1,")
     path = write(tmp_path, "broken.txt", [GOOD, bad])
@@ -94,12 +108,19 @@ def test_unknown_attack_label(tmp_path):
         load_nslkdd(path=path)
 
 
-def test_reads_the_official_zip_and_arff(tmp_path, nslkdd_train):
+def test_reads_the_official_zip_and_arff(tmp_path, nslkdd_train, data_dir):
     archive = tmp_path / "NSL-KDD.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("NSL-KDD/KDDTrain+.txt", "\n".join([GOOD] * 3) + "\n")
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.write(data_dir / "nsl-kdd" / "KDDTrain+.txt", "NSL-KDD/KDDTrain+.txt")
     frame = load_nslkdd("train", path=archive)
-    assert len(frame) == 3 and frame["category"].tolist() == ["Normal"] * 3
+    assert len(frame) == len(nslkdd_train) and frame["label"].equals(nslkdd_train["label"])
+    # an archive member under an official name is held to the official checksum, like a file
+    forged = tmp_path / "forged" / "NSL-KDD.zip"
+    forged.parent.mkdir()
+    with zipfile.ZipFile(forged, "w") as zf:
+        zf.writestr("NSL-KDD/KDDTrain+.txt", "\n".join([GOOD] * 3) + "\n")
+    with pytest.raises(ChecksumError, match=r"NSL-KDD\.zip!NSL-KDD/KDDTrain\+\.txt: SHA-256"):
+        load_nslkdd("train", path=forged)
 
     header = ["@relation 'KDDTrain'"] + [
         f"@attribute '{c}' {'real' if c not in ('protocol_type', 'service', 'flag') else '{tcp}'}"

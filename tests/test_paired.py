@@ -120,3 +120,15 @@ def test_bad_arrays_are_rejected(paired):
         PairedSamples(paired.X_num.tolist(), paired.X_cat, paired.y, paired.images)
     with pytest.raises(ValueError, match="batch_size"):
         next(paired.batches(0))
+
+
+def test_images_refuse_an_unclipped_encoder():
+    import pandas as pd
+
+    from idsynth.data.encoding import TabularEncoder
+    from idsynth.data.paired import PairedSamples
+
+    frame = pd.DataFrame({"a": [0.0, 1.0, 2.0], "label": [0, 1, 0]})
+    encoder = TabularEncoder(numeric=["a"], categorical=[], clip=False).fit(frame)
+    with pytest.raises(ValueError, match="clip=True"):
+        PairedSamples.from_frame(frame, encoder, imager=None, label="label")

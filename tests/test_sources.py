@@ -86,3 +86,24 @@ def test_failed_download_is_reported_in_the_not_found_error(isolated, monkeypatc
 def test_real_files_pass_their_published_checksums(data_dir):
     for name, digest in sources.known_checksums("nsl-kdd").items():
         assert sources.sha256_file(data_dir / "nsl-kdd" / name) == digest
+
+
+def test_explicit_data_dir_fallback_warns(isolated, monkeypatch):
+    (isolated / "env" / "nsl-kdd").mkdir(parents=True)
+    (isolated / "env" / "nsl-kdd" / "KDDTrain+.txt").write_text(ROW)
+    monkeypatch.setenv("IDSYNTH_DATA", str(isolated / "env"))
+    with pytest.warns(UserWarning, match=r"holds no KDDTrain\+\.txt; using .*env.*IDSYNTH_DATA"):
+        sources.find_file("nsl-kdd", "KDDTrain+.txt", data_dir=isolated / "typo")
+
+
+def test_a_replaced_archive_is_extracted_again(isolated):
+    folder = isolated / "d" / "nsl-kdd"
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(folder / "NSL-KDD.zip", "w") as zf:
+        zf.writestr("KDDTrain+.txt", ROW.replace("491", "492"))  # corrupt
+    with pytest.raises(ChecksumError):
+        sources.find_file("nsl-kdd", "KDDTrain+.txt", data_dir=isolated / "d", download=False)
+    with zipfile.ZipFile(folder / "NSL-KDD.zip", "w") as zf:
+        zf.writestr("KDDTrain+.txt", ROW)  # the good archive replaces it
+    found = sources.find_file("nsl-kdd", "KDDTrain+.txt", data_dir=isolated / "d", download=False)
+    assert found.read_text() == ROW

@@ -35,7 +35,7 @@ import pandas as pd
 
 from .errors import ChecksumError, DataFormatError, DataNotFoundError, UnknownLabelError
 from .schema import Schema
-from .sources import SOURCES, candidate_dirs, sha256_file, verify_checksum
+from .sources import SOURCES, candidate_dirs, sha256_file, verify_checksum, warn_if_fallback
 
 DATASET = "cic-ids-2017"
 LABEL = "Label"
@@ -166,9 +166,11 @@ def find_cicids2017_files(
                 looked.append(f"{root} ({origin}): no CSV file{note}")
                 continue
             if files is None:
+                warn_if_fallback(data_dir, origin, root, "CIC-IDS-2017 CSV file")
                 return root, found
             chosen = [p for p in found if any(fnmatch.fnmatch(p.name.lower(), pat.lower()) for pat in files)]
             if chosen:
+                warn_if_fallback(data_dir, origin, root, f"CIC-IDS-2017 CSV file matching {list(files)}")
                 return root, chosen
             looked.append(f"{root} ({origin}): no CSV file matches {list(files)} among {[p.name for p in found]}")
     raise DataNotFoundError(
@@ -227,6 +229,10 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
             return raw, encoding
         except UnicodeDecodeError:
             continue
+        except pd.errors.EmptyDataError:
+            raise DataFormatError("the file is empty (no header line)", path=path) from None
+        except pd.errors.ParserError as error:  # e.g. "Expected 79 fields in line 7, saw 80"
+            raise DataFormatError(f"malformed CSV: {error}", path=path) from None
     raise DataFormatError("cannot decode the file as UTF-8, cp1252 or latin-1", path=path)  # pragma: no cover
 
 

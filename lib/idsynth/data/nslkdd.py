@@ -19,7 +19,7 @@ import pandas as pd
 
 from .encoding import TabularEncoder
 from .errors import DataFormatError, UnknownLabelError
-from .sources import find_file, verify_checksum
+from .sources import find_file, verify_bytes, verify_checksum
 
 DATASET = "nsl-kdd"
 
@@ -104,8 +104,9 @@ def load_nslkdd(
             members = [m for m in zf.namelist() if Path(m).name == name]
             if not members:
                 raise DataFormatError(f"archive holds no {name}", path=path)
-            text = zf.read(members[0]).decode("ascii", errors="strict")
-        return _parse_txt(text, f"{path}!{members[0]}")
+            data = zf.read(members[0])
+        verify_bytes(data, DATASET, name, f"{path}!{members[0]}")
+        return _parse_txt(data.decode("ascii", errors="strict"), f"{path}!{members[0]}")
     verify_checksum(path, DATASET)
     text = path.read_text(encoding="ascii", errors="strict")
     if path.suffix.lower() == ".arff":
@@ -113,19 +114,25 @@ def load_nslkdd(
     return _parse_txt(text, path)
 
 
-def _check_field_counts(lines: list[str], expected: int, source, first_line: int = 1) -> None:
+def _check_field_counts(lines: list[str], expected: int, source, first_line: int = 1,
+                        line_numbers: np.ndarray | None = None) -> None:
+    """Every line must hold ``expected`` fields; ``line_numbers[i]`` is line i's number in the
+    file (default: ``first_line + i``)."""
     for offset, line in enumerate(lines):
         fields = line.count(",") + 1
         if fields != expected:
             raise DataFormatError(
                 f"expected {expected} comma-separated fields, found {fields}",
                 path=source,
-                line=first_line + offset,
+                line=int(line_numbers[offset]) if line_numbers is not None else first_line + offset,
             )
 
 
-def _typed_frame(raw: pd.DataFrame, source, first_line: int = 1) -> pd.DataFrame:
-    """Convert the string columns of ``raw`` to their types; errors name line and column."""
+def _typed_frame(raw: pd.DataFrame, source, first_line: int = 1, line_numbers: np.ndarray | None = None) -> pd.DataFrame:
+    """Convert the string columns of ``raw`` to their types; errors name line and column
+    (row i is file line ``line_numbers[i]``, default ``first_line + i``)."""
+    if line_numbers is None:
+        line_numbers = first_line + np.arange(len(raw))
     out = pd.DataFrame(index=raw.index)
     for column in FEATURES:
         values = raw[column].str.strip()
@@ -133,7 +140,7 @@ def _typed_frame(raw: pd.DataFrame, source, first_line: int = 1) -> pd.DataFrame
             bad = values == ""
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0])
-                raise DataFormatError("empty categorical value", path=source, line=first_line + row, column=column)
+                raise DataFormatError("empty categorical value", path=source, line=int(line_numbers[row]), column=column)
             out[column] = values.astype(str)
             continue
         numbers = pd.to_numeric(values, errors="coerce")
@@ -143,7 +150,7 @@ def _typed_frame(raw: pd.DataFrame, source, first_line: int = 1) -> pd.DataFrame
             raise DataFormatError(
                 f"cannot parse {raw[column].iloc[row]!r} as a number (field {FEATURES.index(column) + 1})",
                 path=source,
-                line=first_line + row,
+                line=int(line_numbers[row]),
                 column=column,
             )
         if column in INTEGER:
@@ -152,7 +159,7 @@ def _typed_frame(raw: pd.DataFrame, source, first_line: int = 1) -> pd.DataFrame
                 raise DataFormatError(
                     f"expected an integer, found {raw[column].iloc[row]!r}",
                     path=source,
-                    line=first_line + row,
+                    line=int(line_numbers[row]),
                     column=column,
                 )
             out[column] = numbers.astype(np.int64)
@@ -162,12 +169,14 @@ def _typed_frame(raw: pd.DataFrame, source, first_line: int = 1) -> pd.DataFrame
 
 
 def _parse_txt(text: str, source) -> pd.DataFrame:
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
+    numbered = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if not numbered:
         raise DataFormatError("the file is empty", path=source)
-    _check_field_counts(lines, len(COLUMNS), source)
+    line_numbers = np.asarray([number for number, _ in numbered])  # blank lines skipped, not renumbered
+    lines = [line for _, line in numbered]
+    _check_field_counts(lines, len(COLUMNS), source, line_numbers=line_numbers)
     raw = pd.read_csv(io.StringIO("\n".join(lines)), header=None, names=list(COLUMNS), dtype=str, na_filter=False)
-    frame = _typed_frame(raw, source)
+    frame = _typed_frame(raw, source, line_numbers=line_numbers)
     labels = raw["label"].str.strip()
     unknown = ~labels.isin(list(CATEGORY_OF))
     if unknown.any():
@@ -175,14 +184,15 @@ def _parse_txt(text: str, source) -> pd.DataFrame:
         raise UnknownLabelError(
             f"unknown attack label {labels.iloc[row]!r}; known labels: {sorted(CATEGORY_OF)}",
             path=source,
-            line=row + 1,
+            line=int(line_numbers[row]),
             column="label",
         )
     difficulty = pd.to_numeric(raw["difficulty"].str.strip(), errors="coerce")
     if difficulty.isna().any():
         row = int(np.flatnonzero(difficulty.isna().to_numpy())[0])
         raise DataFormatError(
-            f"cannot parse {raw['difficulty'].iloc[row]!r} as a number", path=source, line=row + 1, column="difficulty"
+            f"cannot parse {raw['difficulty'].iloc[row]!r} as a number", path=source, line=int(line_numbers[row]),
+            column="difficulty",
         )
     frame["label"] = labels.astype(str)
     frame["difficulty"] = difficulty.astype("Int64")

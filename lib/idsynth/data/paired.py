@@ -176,10 +176,10 @@ class PairedSamples:
         (default: ``encoder``). label: the column holding int class codes.
         """
         image_encoder = image_encoder or encoder
-        if image_encoder.numeric_scaling != "minmax":
+        if image_encoder.numeric_scaling != "minmax" or not image_encoder.clip:
             raise ValueError(
-                "images need features in [0, 1]: pass a min-max image_encoder "
-                f"(this one scales numerics with {image_encoder.numeric_scaling!r})"
+                "images need features in [0, 1]: pass a min-max image_encoder with clip=True "
+                f"(this one scales numerics with {image_encoder.numeric_scaling!r}, clip={image_encoder.clip})"
             )
         if label not in frame.columns:
             raise ValueError(f"frame has no label column {label!r}")

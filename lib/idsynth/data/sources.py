@@ -16,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import os
 import urllib.request
+import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -110,6 +112,21 @@ def verify_checksum(path: str | os.PathLike, dataset: str, name: str | None = No
     return True
 
 
+def verify_bytes(data: bytes, dataset: str, name: str, source: str) -> bool:
+    """:func:`verify_checksum` for content read from elsewhere (an archive member): ``data``
+    against the published SHA-256 of ``name``; ``source`` names it in the error."""
+    expected = known_checksums(dataset).get(name)
+    if expected is None:
+        return False
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise ChecksumError(
+            f"{source}: SHA-256 {actual} does not match the published {expected} for {name}; "
+            f"the file is corrupt or not the official {dataset} release. {SOURCES[dataset].howto}"
+        )
+    return True
+
+
 def candidate_dirs(data_dir: str | os.PathLike | None = None) -> list[tuple[Path, str]]:
     """The directories searched, in order, each with where it came from."""
     dirs: list[tuple[Path, str]] = []
@@ -121,6 +138,14 @@ def candidate_dirs(data_dir: str | os.PathLike | None = None) -> list[tuple[Path
     return dirs
 
 
+def warn_if_fallback(data_dir, origin: str, found: Path, what: str) -> None:
+    """Warn when an explicit ``data_dir`` did not hold ``what`` and ``found`` came from a later
+    place of :func:`candidate_dirs` (``$IDSYNTH_DATA``, ``./data``): a mistyped path should not
+    pass silently."""
+    if data_dir is not None and origin != "data_dir argument":
+        warnings.warn(f"data_dir {data_dir} holds no {what}; using {found} ({origin}) instead", stacklevel=3)
+
+
 def _extract_from_archive(archive: Path, name: str, dataset: str) -> Path | None:
     """Extract member ``name`` (at any depth) of ``archive`` into the cache; None if absent."""
     with zipfile.ZipFile(archive) as zf:
@@ -129,7 +154,10 @@ def _extract_from_archive(archive: Path, name: str, dataset: str) -> Path | None
             return None
         cache_root = Path(os.environ.get(CACHE_ENV) or repo_root() / ".cache" / "idsynth")
         target = cache_root / "extracted" / dataset / name
-        if not target.exists():
+        info = zf.getinfo(members[0])
+        stale = target.exists() and (target.stat().st_size != info.file_size
+                                     or zlib.crc32(target.read_bytes()) != info.CRC)  # the archive was replaced
+        if stale or not target.exists():
             with atomic_path(target) as tmp, zf.open(members[0]) as src:
                 tmp.write_bytes(src.read())
         return target
@@ -150,12 +178,14 @@ def find_file(
             looked.append(f"{candidate} ({origin})")
             if candidate.is_file():
                 verify_checksum(candidate, dataset, name)
+                warn_if_fallback(data_dir, origin, candidate, name)
                 return candidate
             if source.archive and (folder / source.archive).is_file():
                 extracted = _extract_from_archive(folder / source.archive, name, dataset)
                 looked.append(f"{folder / source.archive} ({origin})")
                 if extracted is not None:
                     verify_checksum(extracted, dataset, name)
+                    warn_if_fallback(data_dir, origin, folder / source.archive, name)
                     return extracted
     url = os.environ.get(URL_ENV.get(dataset, ""), source.url) if source.url else None
     if download and url:
