@@ -23,10 +23,12 @@ from idsynth.experiments.vgm_augment import (
 )
 from idsynth.experiments.vgm_oversample import (
     classification_scores,
+    other_backend_mlp,
     paired_comparison,
     paper_table6,
     run_oversampling,
 )
+from idsynth.experiments.oversampling import balanced_training_set
 from sampling_fakes import ClassGaussianGenerator
 
 FAST = ("Logistic Regression", "Linear SVM")
@@ -255,9 +257,40 @@ def test_finished_seeds_come_from_the_cache(splits, tmp_path, monkeypatch):
     assert made == [("SMOTE", 0), ("SMOTE", 1)]  # seed 0 reused, seed 1 made
     pd.testing.assert_frame_equal(both.scores[both.scores["seed"] == 0].reset_index(drop=True), first.scores)
     pd.testing.assert_frame_equal(both.recall[both.recall["seed"] == 0].reset_index(drop=True), first.recall)
+    assert first.reused_seeds == () and both.reused_seeds == (0,)
+    assert both.recorded_seconds["fits"] == pytest.approx(both.scores["fit_seconds"].sum())
+    assert both.recorded_seconds["resampling"] == pytest.approx(both.samplers["seconds"].sum())
     run_oversampling(X, y, X_test, y_test, seeds=[0], **dict(kwargs, cache_config={"what": "other"}))
     run_oversampling(X[1:], y[1:], X_test, y_test, seeds=[0], **kwargs)
     assert made[2:] == [("SMOTE", 0), ("SMOTE", 0)]  # another configuration, other data: made again
+
+
+def test_other_backend_mlp_rebuilds_the_sets_and_is_cached(splits, tmp_path, monkeypatch):
+    import idsynth.experiments.vgm_oversample as oversample
+    from idsynth.cache import ArtifactCache
+
+    X, y, X_test, y_test = splits
+    backends = []
+    real = oversample.run_fits
+
+    def recording(tasks, *args, **kwargs):
+        backends.append(kwargs["mlp_backend"])
+        return real(tasks, *args, **kwargs)
+
+    monkeypatch.setattr(oversample, "run_fits", recording)
+    cache = ArtifactCache(tmp_path)
+    kwargs = dict(mlp_backend="torch", n_jobs=1, device="cpu", cache=cache, cache_config={"what": "test"})
+    other = other_backend_mlp(X, y, X_test, y_test, [0, 1], ["SMOTE", "EasyEnsemble"], **kwargs)
+    assert backends == ["sklearn", "sklearn"] and len(other) == 4 and set(other["backend"]) == {"sklearn"}
+    assert other["accuracy"].between(0, 1).all() and (other["fit_seconds"] > 0).all()
+    # the same balanced set as the table's: the sklearn MLP fitted here equals one fitted on it directly
+    X_bal, y_bal, _ = balanced_training_set("SMOTE", X, y, 1, 1, None, device="cpu")
+    direct = real([FitTask("MLP", 1, "SMOTE", [(X_bal, y_bal)])], X_test, n_jobs=1, mlp_backend="sklearn")[0]
+    row = other[(other["method"] == "SMOTE") & (other["seed"] == 1)].iloc[0]
+    assert row["accuracy"] == np.mean(direct.y_pred == y_test)
+    again = other_backend_mlp(X, y, X_test, y_test, [0, 1], ["SMOTE", "EasyEnsemble"], **kwargs)
+    assert backends == ["sklearn", "sklearn"]  # both seeds from the cache
+    pd.testing.assert_frame_equal(again, other)
 
 
 def test_table5_seeds_come_from_the_cache(splits, generators, tmp_path, monkeypatch):

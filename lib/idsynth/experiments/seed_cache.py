@@ -30,6 +30,13 @@ def cached_seed_rows(cache: ArtifactCache | None, kind: str, config: Mapping[str
                                load=_load_json, suffix=".json")
 
 
+def cached_seeds(cache: ArtifactCache | None, kind: str, config: Mapping[str, Any], seeds) -> list[int]:
+    """The ``seeds`` whose rows :func:`cached_seed_rows` would take from ``cache`` (none without one)."""
+    if cache is None:
+        return []
+    return [int(s) for s in seeds if cache.has(kind, {**dict(config), "seed": int(s)}, ".json")]
+
+
 def _save_json(rows: Any, path: str | Path) -> None:
     Path(path).write_text(json.dumps(rows, default=_plain_number))
 

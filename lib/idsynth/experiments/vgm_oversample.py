@@ -26,7 +26,7 @@ from idsynth.cache import ArtifactCache, array_digest
 from idsynth.experiments.classifier_runs import FitResult, FitTask, run_fits
 from idsynth.experiments.oversampling import OVERSAMPLER_NAMES, PAPER_NAMES, balanced_training_set
 from idsynth.experiments.paper_values import table6
-from idsynth.experiments.seed_cache import cached_seed_rows
+from idsynth.experiments.seed_cache import cached_seed_rows, cached_seeds
 from idsynth.metrics.classifiers import CLASSIFIER_NAMES
 
 SCORE_COLUMNS: tuple[str, ...] = ("method", "classifier", "seed", "accuracy", "f1_weighted", "f1_macro", "fit_seconds")
@@ -41,13 +41,22 @@ class OversamplingRun:
     ``recall``: one row per (method, classifier, seed, class), :data:`RECALL_COLUMNS`.
     ``samplers``: one row per (method, seed): ``seconds`` spent resampling, ``rows`` of the
     balanced set, and its row count per class.
-    ``total_seconds``: wall time of the whole run.
+    ``total_seconds``: wall time of the whole run (seeds reused from the cache cost ~0 s).
+    ``reused_seeds``: the seeds whose rows came from the cache.
     """
 
     scores: pd.DataFrame
     recall: pd.DataFrame
     samplers: pd.DataFrame
     total_seconds: float
+    reused_seeds: tuple[int, ...] = ()
+
+    @property
+    def recorded_seconds(self) -> dict[str, float]:
+        """The compute the rows record, reused seeds included (as measured when they were made):
+        ``resampling``, summed over (method, seed); ``fits``, the classifier fit seconds summed over
+        fits (they run in parallel, so the sum exceeds their wall time)."""
+        return {"resampling": float(self.samplers["seconds"].sum()), "fits": float(self.scores["fit_seconds"].sum())}
 
 
 def classification_scores(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence) -> dict[str, Any]:
@@ -141,12 +150,13 @@ def run_oversampling(
               "mlp_backend": mlp_backend, "data": array_digest(X_train, y_train, X_test, y_test),
               "class_names": [str(names[label]) for label in labels]}  # fmt: skip
     start = time.perf_counter()
+    reused = cached_seeds(cache, "table6_seed", config, seeds)
     rows: dict[str, list[dict]] = {"scores": [], "recall": [], "samplers": []}
     for seed in seeds:
         done = cached_seed_rows(cache, "table6_seed", config, seed, lambda seed=seed: one_seed(seed))
         for part in rows:
             rows[part] += done[part]
-    return finish_run(rows["scores"], rows["recall"], rows["samplers"], start, "Table 6 run", verbose)
+    return finish_run(rows["scores"], rows["recall"], rows["samplers"], start, "Table 6 run", verbose, reused)
 
 
 def fit_and_score(tasks, X_test, y_test, labels, names, score_rows: list, recall_rows: list, **fit_options) -> None:
@@ -159,17 +169,52 @@ def fit_and_score(tasks, X_test, y_test, labels, names, score_rows: list, recall
     recall_rows += recall
 
 
-def finish_run(score_rows, recall_rows, sampler_rows, start: float, what: str, verbose: bool) -> OversamplingRun:
-    """The :class:`OversamplingRun` of the accumulated rows; ``start`` is its ``perf_counter`` start."""
+def finish_run(score_rows, recall_rows, sampler_rows, start: float, what: str, verbose: bool,
+               reused_seeds: Sequence[int] = ()) -> OversamplingRun:
+    """The :class:`OversamplingRun` of the accumulated rows; ``start`` is its ``perf_counter`` start,
+    ``reused_seeds`` the seeds whose rows came from the cache."""
     total = time.perf_counter() - start
     if verbose:
-        print(f"{what}: {len(score_rows)} classifier fits, total {total:.1f} s", flush=True)
+        reused = f" ({len(reused_seeds)} seed(s) reused from the cache)" if reused_seeds else ""
+        print(f"{what}: {len(score_rows)} classifier fits, total {total:.1f} s{reused}", flush=True)
     return OversamplingRun(
         scores=pd.DataFrame(score_rows, columns=list(SCORE_COLUMNS)),
         recall=pd.DataFrame(recall_rows, columns=list(RECALL_COLUMNS)),
         samplers=pd.DataFrame(sampler_rows),
         total_seconds=total,
+        reused_seeds=tuple(int(s) for s in reused_seeds),
     )
+
+
+def other_backend_mlp(
+    X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, seeds: Sequence[int],
+    methods: Sequence[str], *, mlp_backend: str, generator_factory: Callable[[int | None], Any] | None = None,
+    n_jobs: int | None = None, device: str = "auto", cache: ArtifactCache | None = None,
+    cache_config: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """The MLP on the backend *other* than the table's ``mlp_backend``, trained on the same
+    balanced sets of ``methods`` (rebuilt per seed, as :func:`run_oversampling` builds them):
+    rows ``method, seed, backend, accuracy, fit_seconds``. The check that the PyTorch MLP matches
+    scikit-learn's (:func:`mlp_backend_agreement`). Each seed's rows are cached (kind
+    ``"table6_mlp_check_seed"``, keyed like the table's rows plus the methods and the backend)."""
+    other = "sklearn" if mlp_backend == "torch" else "torch"
+
+    def one_seed(seed: int) -> list[dict]:
+        tasks = []
+        for method in methods:
+            X_bal, y_bal, _ = balanced_training_set(method, X_train, y_train, seed, n_jobs, generator_factory,
+                                                    device=device)
+            tasks.append(FitTask("MLP", seed, method, [(X_bal, y_bal)]))
+        results = run_fits(tasks, X_test, n_jobs=n_jobs, mlp_backend=other, device=device)
+        return [{"method": r.key, "seed": r.seed, "backend": other, "accuracy": float(np.mean(r.y_pred == y_test)),
+                 "fit_seconds": r.fit_seconds} for r in results]  # fmt: skip
+
+    config = {**dict(cache_config or {}), "methods": list(methods), "backend": other,
+              "data": array_digest(X_train, y_train, X_test, y_test)}
+    rows: list[dict] = []
+    for seed in seeds:
+        rows += cached_seed_rows(cache, "table6_mlp_check_seed", config, seed, lambda seed=seed: one_seed(int(seed)))
+    return pd.DataFrame(rows, columns=["method", "seed", "backend", "accuracy", "fit_seconds"])
 
 
 def paired_comparison(
