@@ -164,7 +164,8 @@ def evaluate_synthetic(
     ``classifier`` (default: histogram gradient boosting) on the synthetic rows and scores ROC AUC
     on the real *test* rows. ``auc_real_ceiling`` trains the same classifier on the real training
     rows instead. ``detectability`` (protocol) and ``prdc_dtype``: the metric details of
-    :data:`~idsynth.metrics.table_i.FIDELITY_VARIANTS` (the profile's ``table_i`` section names them). ``seed`` seeds the subsampling, the folds and the classifier.
+    :data:`~idsynth.metrics.table_i.FIDELITY_VARIANTS` (the profile's ``table_i`` section names
+    them). ``seed`` seeds the subsampling, the folds and the classifier.
 
     Returns ``{"dataset", "seed", <the six METRICS>, "auc_real_ceiling", "n_real_train",
     "n_synthetic"}``; precision, recall, coverage, detectability and the AUCs lie in [0, 1],

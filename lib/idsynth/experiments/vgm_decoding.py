@@ -24,7 +24,7 @@ of synthetic rows that are distinct in the typed frame.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
