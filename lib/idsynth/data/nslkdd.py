@@ -128,7 +128,8 @@ def _check_field_counts(lines: list[str], expected: int, source, first_line: int
             )
 
 
-def _typed_frame(raw: pd.DataFrame, source, first_line: int = 1, line_numbers: np.ndarray | None = None) -> pd.DataFrame:
+def _typed_frame(raw: pd.DataFrame, source, first_line: int = 1,
+                 line_numbers: np.ndarray | None = None) -> pd.DataFrame:
     """Convert the string columns of ``raw`` to their types; errors name line and column
     (row i is file line ``line_numbers[i]``, default ``first_line + i``)."""
     if line_numbers is None:

@@ -103,6 +103,7 @@ def fidelity_variants(real_train, synthetic, k: int = 5, n_splits: int = 5, max_
                                     random_state=random_state, protocol=protocol)}
             for protocol in FIDELITY_VARIANTS["detectability"]]  # fmt: skip
     for dtype in FIDELITY_VARIANTS["prdc"]:
-        scores = prdc_scores(fid_real, fid_syn, k=k, max_rows=max_rows, random_state=random_state, dtype=np.dtype(dtype))
+        scores = prdc_scores(fid_real, fid_syn, k=k, max_rows=max_rows, random_state=random_state,
+                             dtype=np.dtype(dtype))
         rows += [{"metric": key, "variant": dtype, "value": value} for key, value in scores.items()]
     return rows
