@@ -313,3 +313,23 @@ def test_table5_seeds_come_from_the_cache(splits, generators, tmp_path, monkeypa
     plain = run_augmentation(X, y, X_test, y_test, generators, seeds=[0], options=("C",), classifiers=FAST[:1])
     assert fitted_seeds[-1] == [0]
     pd.testing.assert_frame_equal(plain.drop(columns="fit_seconds"), first.drop(columns="fit_seconds"))
+
+
+def test_hard_category_rows_are_scored_like_vgm_and_cached(splits, tmp_path):
+    from idsynth.cache import ArtifactCache
+    from idsynth.experiments.vgm_oversample import HARD_CATEGORY_NAMES, run_hard_categories
+
+    X, y, X_test, y_test = splits
+    X = X.copy()
+    X[:, -3:] = np.eye(3)[np.arange(len(X)) % 3]  # the last three columns: one one-hot block
+    X_test = X_test.copy()
+    X_test[:, -3:] = np.eye(3)[np.arange(len(X_test)) % 3]
+    generator = ClassGaussianGenerator(jitter=0.3).fit(X, y)
+    d = X.shape[1]
+    kwargs = dict(classifiers=FAST[:1], verbose=False, n_jobs=1, cache=ArtifactCache(tmp_path), cache_config={"t": 1})
+    run = run_hard_categories(X, y, X_test, y_test, [0, 1], lambda seed: generator, [(d - 3, d)], **kwargs)
+    assert set(run.scores["method"]) == set(HARD_CATEGORY_NAMES.values()) and len(run.scores) == 2 * 2
+    assert run.reused_seeds == () and set(run.samplers["method"]) == set(HARD_CATEGORY_NAMES.values())
+    again = run_hard_categories(X, y, X_test, y_test, [0, 1], lambda seed: generator, [(d - 3, d)], **kwargs)
+    assert again.reused_seeds == (0, 1)
+    pd.testing.assert_frame_equal(again.scores, run.scores)

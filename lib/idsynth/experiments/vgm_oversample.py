@@ -22,12 +22,16 @@ import pandas as pd
 from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score, recall_score
 
+from sklearn.frozen import FrozenEstimator
+
 from idsynth.cache import ArtifactCache, array_digest
+from idsynth.data.encoding import CATEGORY_DECODINGS
 from idsynth.experiments.classifier_runs import FitResult, FitTask, run_fits
 from idsynth.experiments.oversampling import OVERSAMPLER_NAMES, PAPER_NAMES, balanced_training_set
 from idsynth.experiments.paper_values import table6
 from idsynth.experiments.seed_cache import cached_seed_rows, cached_seeds
 from idsynth.metrics.classifiers import CLASSIFIER_NAMES
+from idsynth.models.hard_categories import HardCategories
 
 SCORE_COLUMNS: tuple[str, ...] = ("method", "classifier", "seed", "accuracy", "f1_weighted", "f1_macro", "fit_seconds")
 RECALL_COLUMNS: tuple[str, ...] = ("method", "classifier", "seed", "class", "recall")
@@ -184,6 +188,36 @@ def finish_run(score_rows, recall_rows, sampler_rows, start: float, what: str, v
         total_seconds=total,
         reused_seeds=tuple(int(s) for s in reused_seeds),
     )
+
+
+#: Method names of VGM's rows with hard one-hot blocks, by how each block is decoded.
+HARD_CATEGORY_NAMES: dict[str, str] = {c: f"VGM, {c} one-hot" for c in CATEGORY_DECODINGS}
+
+
+def run_hard_categories(
+    X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray, seeds: Sequence[int],
+    vgm_for_seed: Callable[[int], Any], blocks: Sequence[tuple[int, int]], *,
+    cache_config: Mapping[str, Any] | None = None, **run_options,
+) -> OversamplingRun:
+    """VGM's Table 6 rows with hard one-hot categorical blocks (beyond the paper, which trains on
+    the decoder's soft Bernoulli means): for each way of :data:`HARD_CATEGORY_NAMES`, the trained
+    ``vgm_for_seed(seed)`` wrapped in :class:`~idsynth.models.hard_categories.HardCategories`
+    (``blocks``: the one-hot blocks' columns) makes the balanced sets, scored exactly as
+    :func:`run_oversampling` scores method "VGM" (``run_options``: its keyword arguments). Returns
+    one run whose ``method`` column holds those names; each (way, seed) is cached."""
+    parts = []
+    for categories, name in HARD_CATEGORY_NAMES.items():
+        def factory(seed, categories=categories):
+            return FrozenEstimator(HardCategories(vgm_for_seed(seed), blocks, categories))
+
+        run = run_oversampling(X_train, y_train, X_test, y_test, seeds, methods=("VGM",), generator_factory=factory,
+                               cache_config={**dict(cache_config or {}), "vgm_categories": categories},
+                               **run_options)  # fmt: skip
+        parts.append((name, run))
+    renamed = {part: pd.concat([getattr(run, part).assign(method=name) for name, run in parts], ignore_index=True)
+               for part in ("scores", "recall", "samplers")}  # fmt: skip
+    return OversamplingRun(**renamed, total_seconds=sum(run.total_seconds for _, run in parts),
+                           reused_seeds=tuple(sorted(set.intersection(*(set(run.reused_seeds) for _, run in parts)))))
 
 
 def other_backend_mlp(
