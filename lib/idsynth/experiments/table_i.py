@@ -130,12 +130,13 @@ def _encoded_sets(mageid_set: MageIDSet, synthetic_frame, synthetic_y, encoder: 
 
 
 def metric_sensitivity(mageid_set: MageIDSet, synthetic_frame, synthetic_y, seed: int, max_rows: int | None = None,
-                       *, k: int = 5, n_splits: int = 5, **_chosen_variants) -> list[dict[str, Any]]:
+                       *, k: int = 5, n_splits: int = 5, detectability: str | None = None,
+                       prdc_dtype: str | None = None) -> list[dict[str, Any]]:
     """How two details of Table I's fidelity metrics move one synthetic set's scores:
     :func:`~idsynth.metrics.table_i.fidelity_variants` on the inputs :func:`evaluate_synthetic`
     scores (same encoding, label appended, same ``seed``). Rows ``{"dataset", "seed", "metric",
-    "variant", "value"}``. Takes the profile's whole ``table_i`` section: the chosen variants
-    (``detectability``, ``prdc_dtype``) are ignored, every variant is computed."""
+    "variant", "value"}``. Takes the profile's whole ``table_i`` section: its chosen variants
+    (``detectability``, ``prdc_dtype``) are accepted and ignored, since every variant is computed."""
     train, _, synthetic = _encoded_sets(mageid_set, synthetic_frame, synthetic_y)
     rows = fidelity_variants(train, synthetic, k=k, n_splits=n_splits, max_rows=max_rows, random_state=int(seed))
     return [{"dataset": mageid_set.name, "seed": int(seed), **row} for row in rows]

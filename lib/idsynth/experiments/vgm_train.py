@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..cache import ArtifactCache, array_digest
+from ..config import resolve_device
 from ..models.base import RUNTIME_PARAMS
 from ..models.vgm import FILE_FORMAT, VGM
 from ..models.vgm_nets import OPTIONS
@@ -75,8 +76,6 @@ def vgm_table_cache_config(profile_section: Mapping[str, Any], device: str = "au
     """``cache_config`` of the per-seed rows of a table made from VGMs (notebooks 03, 04): the
     profile section, :func:`vgm_identity` of the ``options`` used, and the device type the rows
     are computed on (classifier fits and neighbour searches differ by rounding between devices)."""
-    from ..config import resolve_device
-
     return {"vgm": dict(profile_section), "vgm_models": vgm_identity(profile_section, options),
             "device": resolve_device(device).type}
 
