@@ -27,6 +27,21 @@ SCALINGS = ("minmax", "standard", "quantile", "none")
 CATEGORY_DECODINGS = ("argmax", "sampled")
 
 
+def check_category_decoding(categories: str) -> str:
+    """``categories`` if it is one of :data:`CATEGORY_DECODINGS`, else a ``ValueError``."""
+    if categories not in CATEGORY_DECODINGS:
+        raise ValueError(f"categories must be one of {CATEGORY_DECODINGS}, got {categories!r}")
+    return categories
+
+
+def block_codes(block: np.ndarray, categories: str, rng: np.random.Generator) -> np.ndarray:
+    """(n,) int64: the category of each row of a one-hot block (n, K) of model outputs, its
+    ``"argmax"`` or ``"sampled"`` in proportion to the row (:func:`sample_categories`, from ``rng``)."""
+    if check_category_decoding(categories) == "argmax":
+        return np.asarray(block).argmax(axis=1).astype(np.int64)
+    return sample_categories(block, rng)
+
+
 def sample_categories(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """(n,) int64: for each row of ``weights`` (n, K), an index drawn with probability
     proportional to the row (negative entries count as 0; an all-zero row draws uniformly)."""
@@ -228,14 +243,9 @@ class TabularEncoder:
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.n_features_out_:
             raise ValueError(f"expected an (n, {self.n_features_out_}) matrix, got shape {X.shape}")
-        if categories not in CATEGORY_DECODINGS:
-            raise ValueError(f"categories must be one of {CATEGORY_DECODINGS}, got {categories!r}")
+        check_category_decoding(categories)
         rng = np.random.default_rng(random_state)
-        blocks = [X[:, s] for s in self.cat_slices_.values()]
-        if categories == "argmax":
-            codes = [block.argmax(axis=1) for block in blocks]
-        else:
-            codes = [sample_categories(block, rng) for block in blocks]
+        codes = [block_codes(X[:, s], categories, rng) for s in self.cat_slices_.values()]
         codes = np.stack(codes, axis=1) if codes else np.zeros((len(X), 0), np.int64)
         return self.inverse_transform_split(X[:, : self.n_numeric_], codes)
 

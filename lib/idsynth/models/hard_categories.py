@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from ..data.encoding import CATEGORY_DECODINGS, TabularEncoder, sample_categories
+from ..data.encoding import TabularEncoder, block_codes, check_category_decoding
 
 
 def category_blocks(encoder: TabularEncoder) -> tuple[tuple[int, int], ...]:
@@ -31,8 +31,7 @@ def harden_categories(X: np.ndarray, blocks: Sequence[tuple[int, int]], categori
     """A copy of ``X`` (n, d) whose every block ``X[:, start:stop]`` is one-hot: a 1 at the block's
     argmax (``"argmax"``) or at a category drawn in proportion to the block (``"sampled"``, from
     ``rng``), 0 elsewhere. Columns outside the blocks are unchanged."""
-    if categories not in CATEGORY_DECODINGS:
-        raise ValueError(f"categories must be one of {CATEGORY_DECODINGS}, got {categories!r}")
+    check_category_decoding(categories)
     X = np.array(X, copy=True)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D, got shape {X.shape}")
@@ -41,8 +40,7 @@ def harden_categories(X: np.ndarray, blocks: Sequence[tuple[int, int]], categori
     for start, stop in blocks:
         if not 0 <= start < stop <= X.shape[1]:
             raise ValueError(f"block ({start}, {stop}) is outside the {X.shape[1]} columns")
-        block = X[:, start:stop]
-        codes = block.argmax(axis=1) if categories == "argmax" else sample_categories(block, rng)
+        codes = block_codes(X[:, start:stop], categories, rng)
         X[:, start:stop] = 0
         X[rows, start + codes] = 1
     return X
