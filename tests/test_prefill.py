@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from idsynth import prefill
-from idsynth.prefill import Unit, complete_seeds, plan_units
+from idsynth.prefill import Unit, complete_seeds, only_seeds, plan_units
 
 
 def test_plan_is_seed_major_with_both_mageid_variants():
@@ -42,6 +42,24 @@ def test_complete_seeds_counts_leading_seeds_whose_units_all_finished():
     assert complete_seeds(units, units[:2]) == 1
     assert complete_seeds(units, units[:2] + units[4:]) == 1  # seed 1 incomplete: seed 2 does not count
     assert complete_seeds(units, units) == 3
+
+
+def test_only_seeds_keeps_the_named_seeds_units_and_refuses_unplanned_ones():
+    units = plan_units(["crosseval", "mageid_long"], ["NSL-KDD"], [0, 1, 2], crosseval_models=("TabDDPM",), long_seeds=1)
+    assert only_seeds(units, None) == units
+    assert only_seeds(units, [2]) == [Unit("crosseval", "KDDTrain+", 2, model="TabDDPM")]
+    kept = only_seeds(units, [0, 2])
+    assert {u.seed for u in kept} == {0, 2} and len(kept) == 4  # seed 0: 2 long units + 1 crosseval
+    with pytest.raises(ValueError, match=r"--only-seeds \[5\] are not among the planned seeds \[0, 1, 2\]"):
+        only_seeds(units, [1, 5])
+
+
+def test_main_with_only_seeds_makes_nothing_of_the_other_seeds(monkeypatch, capsys):
+    made = []
+    monkeypatch.setattr(prefill, "prefill", lambda units, *a, **k: made.extend(units) or {u: 0.0 for u in units})
+    assert prefill.main(["--profile", "paper", "--what", "crosseval", "--only-seeds", "1"]) == 0
+    assert made and {u.seed for u in made} == {1}
+    assert "complete seeds: 1" in capsys.readouterr().out
 
 
 def test_prefill_rejects_empty_pools():

@@ -12,6 +12,7 @@ TabSyn reuse MAGE-ID's tabular VAE fit (:func:`~idsynth.models.mageid.fitted_tab
     python -m idsynth.prefill --profile paper --what mageid --n-seeds 3 --deadline 500
     python -m idsynth.prefill --profile paper --what tabddpm
     python -m idsynth.prefill --profile paper --what crosseval --deadline 540
+    python -m idsynth.prefill --profile paper --what crosseval --only-seeds 2   # 0, 1 done elsewhere
     python -m idsynth.prefill --profile paper --what mageid_long --deadline 540
 
 A unit is one cache entry: ``("mageid", dataset, seed, modalities)`` trains MAGE-ID (both
@@ -76,6 +77,19 @@ def plan_units(what: Sequence[str], dataset_names: Sequence[str], seeds: Sequenc
         if "crosseval" in what:
             units += [Unit("crosseval", CROSSEVAL_DATASET, int(seed), model=model) for model in crosseval_models]
     return units
+
+
+def only_seeds(units: Sequence[Unit], seeds: Sequence[int] | None) -> list[Unit]:
+    """The units of ``seeds`` (all units when None), for a call that makes only some seeds: e.g.
+    seed 2's, when seeds 0 and 1 were finished by an earlier machine and their per-seed rows
+    carried in. Raises ``ValueError`` for a seed the plan does not hold."""
+    if seeds is None:
+        return list(units)
+    planned = set(u.seed for u in units)
+    missing = sorted(set(int(s) for s in seeds) - planned)
+    if missing:
+        raise ValueError(f"--only-seeds {missing} are not among the planned seeds {sorted(planned)}")
+    return [u for u in units if u.seed in set(int(s) for s in seeds)]
 
 
 def complete_seeds(units: Sequence[Unit], done: Iterable[Unit]) -> int:
@@ -213,12 +227,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads per worker")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--n-seeds", type=int, default=None, help="default: the profile's")
+    parser.add_argument("--only-seeds", type=int, nargs="+", default=None,
+                        help="make only these of the planned seeds (the others' results carried in)")
     parser.add_argument("--deadline", type=float, default=None, help="seconds; stop the units still running then")
     args = parser.parse_args(argv)
     profile = get_profile(args.profile)
     units = plan_units(args.what, args.datasets, profile.seeds(args.seed, args.n_seeds),
                        crosseval_models=profile["cross_eval"]["table6_generators"],
                        long_seeds=profile["mageid_schedule"]["long_seeds"])
+    units = only_seeds(units, args.only_seeds)
     print(f"[prefill] {len(units)} units, {args.workers} workers x {args.threads} threads, profile {profile.name}",
           flush=True)
     start = time.perf_counter()
