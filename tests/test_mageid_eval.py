@@ -60,3 +60,46 @@ def test_evaluate_model_and_run_times():
     assert 0 <= row["label_agreement"] <= 1 and row["fit_seconds"] > 0
     times = run_times({("TabSyn", NSLKDD_NAME, 0): model})
     assert set(times["stage"]) == {"prepare", "tab_vae", "encode", "edm"} and (times["seconds"] >= 0).all()
+
+
+def test_evaluate_model_keeps_its_rows_for_rescoring_without_the_model(tmp_path):
+    from idsynth.cache import ArtifactCache
+    from idsynth.experiments.table_i import cached_synthetic, cached_twins, store_synthetic
+
+    rng = np.random.default_rng(1)
+    n = 400
+    attack = rng.random(n) < 0.3
+    frame = pd.DataFrame({"a": rng.normal(size=n) + 3 * attack, "b": rng.integers(0, 5, n)})
+    toy = sample_binary_set(frame, ["a", "b"], attack, np.where(attack, "x", "ok"), name=NSLKDD_NAME,
+                            schema=Schema.infer(frame), class_names=("Normal", "Attack"), n_rows=200, seed=0)
+    params = dict(modalities=("tabular",), tab_vae={"d_ff": 16, "n_layers": 1, "epochs": 2, "batch_size": 100},
+                  edm={"hidden": 32, "n_layers": 1, "epochs": 2, "batch_size": 100, "num_steps": 4}, verbose=False)
+    model = MAGEID(device="cpu", **params).fit(*toy.xy())
+    cache = ArtifactCache(tmp_path)
+    row, synthetic, y = evaluate_model("TabSyn", model, toy, seed=3, cache=cache, n_splits=2)
+
+    fresh = MAGEID(device="auto", **params)  # unfitted, another device: the key is the parameters
+    stored = cached_synthetic("TabSyn", fresh, toy, 3, cache)
+    pd.testing.assert_frame_equal(stored["frame"], synthetic)
+    np.testing.assert_array_equal(stored["y"], y)
+    assert stored["label_agreement"] == row["label_agreement"]
+    assert cached_synthetic("TabSyn", fresh, toy, 4, cache) is None
+    assert cached_synthetic("MAGE-ID", fresh, toy, 3, cache) is None
+    twins = cached_twins(toy, [2, 3], {"TabSyn": lambda seed: MAGEID(device="cpu", **params),
+                                       "MAGE-ID": lambda seed: MAGEID(device="cpu", **params)}, cache)
+    assert list(twins) == [("TabSyn", 3)]
+    pd.testing.assert_frame_equal(twins[("TabSyn", 3)][0], synthetic)
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("the stored rows should have been used")
+
+    model.generate = no_sampling
+    again, synthetic_again, _ = evaluate_model("TabSyn", model, toy, seed=3, cache=cache, n_splits=2)
+    pd.testing.assert_frame_equal(synthetic_again, synthetic)
+    assert {m: again[m] for m in METRICS} == {m: row[m] for m in METRICS}
+    assert again["sample_seconds"] == row["sample_seconds"]
+
+    with pytest.raises(ValueError, match="expected the real training counts"):
+        store_synthetic("TabSyn", fresh, toy, 5, {**stored, "y": np.zeros_like(y)}, cache)
+    with pytest.raises(ValueError, match="lacks"):
+        store_synthetic("TabSyn", fresh, toy, 5, {"frame": synthetic}, cache)

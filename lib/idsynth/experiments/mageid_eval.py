@@ -15,42 +15,54 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from ..cache import ArtifactCache
 from ..models.base import class_counts
 from ..models.mageid import MAGEID
 from .paper_values import table_i as poster_table_i
-from .table_i import CEILING, DATASETS, METRICS, evaluate_synthetic
+from .table_i import CEILING, DATASETS, METRICS, cached_synthetic, evaluate_synthetic, store_synthetic
 
 #: Table I's names of the two configurations.
 MAGEID_NAME, TABSYN_NAME = "MAGE-ID", "TabSyn"
 
 
-def evaluate_model(name: str, model: MAGEID, mageid_set, seed: int,
+def evaluate_model(name: str, model: MAGEID, mageid_set, seed: int, cache: ArtifactCache | None = None,
                    **metric_settings) -> tuple[dict, pd.DataFrame, np.ndarray]:
     """One Table I row of a fitted ``model`` on ``mageid_set``: sample the real training class
     counts with ``random_state=seed`` and score them (``metric_settings``: ``max_rows``, ``k``,
-    ``n_splits``, ``classifier`` of :func:`evaluate_synthetic`).
+    ``n_splits``, ``classifier``, ``detectability``, ``prdc_dtype`` of :func:`evaluate_synthetic`).
+
+    ``cache``: keep the sampled rows as a Table I synthetic twin
+    (:func:`~idsynth.experiments.table_i.store_synthetic`, keyed by ``name``, the model's
+    parameters, the set and the seed), and take them from there when present (no sampling), so
+    that the rows a GPU sampled can be re-scored elsewhere (notebook 10).
 
     Returns ``(row, synthetic frame, synthetic y)``; ``row`` holds ``dataset, model, seed``, the
-    six metrics, ``auc_real_ceiling``, ``fit_seconds`` (all stages), ``sample_seconds``,
-    ``label_agreement`` (decoded label column vs conditioning class), ``n_real_train`` and
-    ``n_synthetic``.
+    six metrics, ``auc_real_ceiling``, ``fit_seconds`` (all stages), ``sample_seconds`` (as
+    measured when the rows were sampled), ``label_agreement`` (decoded label column vs
+    conditioning class), ``n_real_train`` and ``n_synthetic``.
     """
-    counts = class_counts(mageid_set.xy("train")[1])
-    started = time.perf_counter()
-    result = model.generate(counts, random_state=int(seed))
-    sample_seconds = time.perf_counter() - started
-    frame = result.frame[mageid_set.features]
-    scores = evaluate_synthetic(mageid_set, frame, result.y, int(seed), **metric_settings)
+    stored = None if cache is None else cached_synthetic(name, model, mageid_set, int(seed), cache)
+    if stored is None:
+        counts = class_counts(mageid_set.xy("train")[1])
+        started = time.perf_counter()
+        result = model.generate(counts, random_state=int(seed))
+        stored = {"frame": result.frame[mageid_set.features], "y": np.asarray(result.y, dtype=np.int64),
+                  "fit_seconds": float(sum(model.fit_seconds_.values())),
+                  "sample_seconds": time.perf_counter() - started, "label_agreement": result.label_agreement}
+        if cache is not None:
+            store_synthetic(name, model, mageid_set, int(seed), stored, cache)
+    frame, y = stored["frame"], stored["y"]
+    scores = evaluate_synthetic(mageid_set, frame, y, int(seed), **metric_settings)
     row = {
         "dataset": mageid_set.name, "model": str(name), "seed": int(seed),
         **{m: scores[m] for m in METRICS},
         CEILING: scores[CEILING],
         "fit_seconds": float(sum(model.fit_seconds_.values())),
-        "sample_seconds": sample_seconds,
-        "label_agreement": result.label_agreement,
+        "sample_seconds": float(stored["sample_seconds"]),
+        "label_agreement": float(stored["label_agreement"]),
         "n_real_train": scores["n_real_train"], "n_synthetic": scores["n_synthetic"],
     }  # fmt: skip
-    return row, frame, result.y
+    return row, frame, y
 
 
 def ablation(long: pd.DataFrame, full: str = MAGEID_NAME, reduced: str = TABSYN_NAME) -> pd.DataFrame:

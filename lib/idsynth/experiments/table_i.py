@@ -359,10 +359,7 @@ def sample_synthetic(
     _check_set(mageid_set)
     cache = cache if cache is not None else ArtifactCache()
     counts = class_counts(mageid_set.xy("train")[1])
-    config = {
-        **generator_cache_config(name, _fresh(make_generator, seed), mageid_set, seed, params),
-        "sample": {"counts": {str(k): v for k, v in counts.items()}, "random_state": int(seed)},
-    }
+    config = synthetic_cache_config(name, _fresh(make_generator, seed), mageid_set, seed, params)
 
     def build() -> dict:
         generator, fit_seconds = fit_generator(name, make_generator, mageid_set, seed, cache, params)
@@ -378,8 +375,72 @@ def sample_synthetic(
         frame = frame[features].reset_index(drop=True)
         return {"frame": frame, "y": y, "fit_seconds": fit_seconds, "sample_seconds": sample_seconds}
 
-    result = cache.get_or_create("table_i_synthetic", config, build, _save_synthetic, _load_synthetic, suffix=".pkl")
+    result = cache.get_or_create(SYNTHETIC_KIND, config, build, _save_synthetic, _load_synthetic, suffix=".pkl")
     return {key: result[key] for key in ("frame", "y", "fit_seconds", "sample_seconds")}
+
+
+#: The cache kind of the synthetic twins that Table I scores (one pickle per generator, set and seed).
+SYNTHETIC_KIND = "table_i_synthetic"
+
+
+def synthetic_cache_config(name: str, generator, mageid_set: MageIDSet, seed: int,
+                           params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The cache key of a synthetic twin: :func:`generator_cache_config` (the same for the fresh
+    and the fitted generator: parameters, not weights) plus the sampled class counts and seed."""
+    counts = class_counts(mageid_set.xy("train")[1])
+    return {
+        **generator_cache_config(name, generator, mageid_set, seed, params),
+        "sample": {"counts": {str(k): v for k, v in counts.items()}, "random_state": int(seed)},
+    }
+
+
+def cached_synthetic(name: str, generator, mageid_set: MageIDSet, seed: int, cache: ArtifactCache | None = None,
+                     params: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """The synthetic twin stored for ``generator`` (fresh or fitted) on the set and seed, or
+    None: what :func:`sample_synthetic` or :func:`store_synthetic` wrote (a dict with at least
+    ``frame``, ``y``, ``fit_seconds``, ``sample_seconds``). Never fits or samples, so a machine
+    without a GPU can re-score sets a GPU made."""
+    _check_set(mageid_set)
+    cache = cache if cache is not None else ArtifactCache()
+    config = synthetic_cache_config(name, generator, mageid_set, seed, params)
+    if not cache.has(SYNTHETIC_KIND, config, ".pkl"):
+        return None
+    return _load_synthetic(cache.path_for(SYNTHETIC_KIND, config, ".pkl"))
+
+
+def cached_twins(mageid_set: MageIDSet, seeds: Iterable[int], factories: Mapping[str, Callable[[int], Any]],
+                 cache: ArtifactCache | None = None) -> dict[tuple[str, int], tuple[pd.DataFrame, np.ndarray]]:
+    """``{(name, seed): (frame, y)}`` of the synthetic twins ``cache`` holds for the generators of
+    ``factories`` (name -> seed -> fresh generator) on the set, for each seed; absent ones are
+    left out. Fits and samples nothing (see :func:`cached_synthetic`)."""
+    found = {}
+    for name, make in factories.items():
+        for seed in seeds:
+            stored = cached_synthetic(name, _fresh(make, int(seed)), mageid_set, int(seed), cache)
+            if stored is not None:
+                found[(name, int(seed))] = (stored["frame"], np.asarray(stored["y"]))
+    return found
+
+
+def store_synthetic(name: str, generator, mageid_set: MageIDSet, seed: int, result: Mapping[str, Any],
+                    cache: ArtifactCache | None = None, params: Mapping[str, Any] | None = None) -> None:
+    """Keep a synthetic twin sampled elsewhere (e.g. notebook 09's MAGE-ID rows) under
+    :func:`synthetic_cache_config`; ``result`` holds ``frame`` (n, len(features)), ``y`` (n,),
+    ``fit_seconds``, ``sample_seconds`` and any other plain values. Refuses a set whose class
+    counts are not the real training counts (the key says they are)."""
+    _check_set(mageid_set)
+    missing = [key for key in ("frame", "y", "fit_seconds", "sample_seconds") if key not in result]
+    if missing:
+        raise ValueError(f"result lacks {missing}")
+    counts = class_counts(mageid_set.xy("train")[1])
+    if class_counts(np.asarray(result["y"])) != counts:
+        raise ValueError(f"{name}'s synthetic labels have counts {class_counts(np.asarray(result['y']))}, "
+                         f"expected the real training counts {counts}")
+    cache = cache if cache is not None else ArtifactCache()
+    config = synthetic_cache_config(name, generator, mageid_set, seed, params)
+    path = cache.path_for(SYNTHETIC_KIND, config, ".pkl")
+    path.unlink(missing_ok=True)  # a newer sample replaces the old one
+    cache.get_or_create(SYNTHETIC_KIND, config, lambda: dict(result), _save_synthetic, _load_synthetic, suffix=".pkl")
 
 
 def run_generator(
