@@ -13,7 +13,8 @@ from idsynth.experiments import vgm_decoding
 from idsynth.experiments.cross_eval import VGM_NAME, run_table_i, table_i_factories
 from idsynth.experiments.table_i import METRICS, fit_generator
 from idsynth.experiments.vgm_decoding import (
-    ABLATION_COLUMNS, ablation_summary, decoded_rows, distinct_share, run_decoding_ablation,
+    ABLATION_COLUMNS, PAPER_WAY, ablation_summary, decoded_rows, distinct_share, run_decoding_ablation,
+    snap_to_observed,
 )
 from idsynth.models.base import class_counts
 from test_cross_eval import toy_set
@@ -73,18 +74,40 @@ def test_prior_argmax_is_table_i_sampling_and_posterior_keeps_the_real_labels(fi
     assert (sampled[categorical] != posterior[categorical]).any(axis=None)  # a 2-epoch model is unsure somewhere
     for column in categorical:
         assert set(sampled[column]) <= set(X_real[column])
+    snapped, y_snapped = decoded_rows(generator, nsl, "posterior", "argmax", seed=0, numeric="snapped")
+    assert (y_snapped == y_post).all() and snapped[categorical].equals(posterior[categorical])
+    assert (snapped.dtypes == posterior.dtypes).all()
+    for column in nsl.schema.numeric:  # every snapped value is one the real rows take
+        assert set(snapped[column]) <= set(X_real[column]), column
     with pytest.raises(ValueError, match="latent must be one of"):
         decoded_rows(generator, nsl, "mixed", "argmax", seed=0)
+    with pytest.raises(ValueError, match="numeric must be one of"):
+        decoded_rows(generator, nsl, "prior", "argmax", seed=0, numeric="rounded")
+
+
+def test_snap_to_observed_known_answer():
+    reference = pd.DataFrame({"n": [0, 10, 10, 100], "r": [0.0, 0.5, 0.5, 1.0], "c": ["a", "b", "c", "d"]})
+    frame = pd.DataFrame({"n": np.array([-3, 4, 5, 6, 54, 56, 1000], dtype=np.int64),
+                          "r": [0.2, 0.25, 0.26, 0.74, 0.76, 2.0, -1.0], "c": list("zzzzzzz")})
+    snapped = snap_to_observed(frame, reference, ["n", "r"])
+    assert snapped["n"].tolist() == [0, 0, 0, 10, 10, 100, 100]  # 5 is a tie: the smaller value
+    assert snapped["r"].tolist() == [0.0, 0.0, 0.5, 0.5, 1.0, 1.0, 0.0]
+    assert snapped["n"].dtype == np.int64 and snapped["c"].equals(frame["c"])
+    assert frame["n"].tolist()[0] == -3  # the input is not modified
+    single = snap_to_observed(frame, pd.DataFrame({"n": [7], "r": [0.1]}), ["n"])
+    assert (single["n"] == 7).all()
+    with pytest.raises(ValueError, match="column 'r'"):
+        snap_to_observed(frame.assign(r=[np.nan] * 7), reference, ["r"])
 
 
 def test_ablation_rows_match_table_i_and_are_cached(fitted, monkeypatch):
     nsl, make, cache, _ = fitted
     long = run_decoding_ablation(nsl, [0], make, cache, k=3, n_splits=2, verbose=False)
-    assert list(long.columns) == list(ABLATION_COLUMNS) and len(long) == 4
-    assert set(zip(long["latent"], long["categories"])) == {(a, b) for a in ("prior", "posterior")
-                                                            for b in ("argmax", "sampled")}
+    assert list(long.columns) == list(ABLATION_COLUMNS) and len(long) == 8
+    assert set(zip(long["latent"], long["categories"], long["numeric"])) == {
+        (a, b, c) for a in ("prior", "posterior") for b in ("argmax", "sampled") for c in ("mean", "snapped")}
     table_i, _ = run_table_i(nsl, [0], {VGM_NAME: make}, cache, max_rows=None, k=3, n_splits=2)
-    paper_way = long[(long["latent"] == "prior") & (long["categories"] == "argmax")].iloc[0]
+    paper_way = long[(long[["latent", "categories", "numeric"]] == list(PAPER_WAY)).all(axis=1)].iloc[0]
     for m in METRICS:  # the prior / argmax cell is VGM-C's Table I row
         assert paper_way[m] == pytest.approx(table_i.iloc[0][m]), m
     assert long["distinct_share"].between(0, 1).all()
@@ -96,8 +119,9 @@ def test_ablation_rows_match_table_i_and_are_cached(fitted, monkeypatch):
     again = run_decoding_ablation(nsl, [0], make, cache, k=3, n_splits=2, verbose=False)
     pd.testing.assert_frame_equal(again, long)
     summary = ablation_summary(long)
-    reference = summary[(summary["latent"] == "prior") & (summary["categories"] == "argmax")]
-    assert (reference["diff_vs_paper_way"] == 0).all() and len(summary) == 4 * (len(METRICS) + 1)
+    reference = summary[(summary[["latent", "categories", "numeric"]] == list(PAPER_WAY)).all(axis=1)]
+    assert (reference["diff_vs_paper_way"] == 0).all() and len(reference) == len(METRICS) + 1
+    assert len(summary) == 8 * (len(METRICS) + 1)
 
 
 def test_distinct_share():
