@@ -5,7 +5,8 @@
 
 Each ``notebooks/NN_*.ipynb`` is executed in order with the parameters injected into its
 ``parameters`` cell (``profile``, ``seed``, ``device``, and ``n_seeds`` when given) and written
-back in place; the wall time of each is printed. The run
+back in place; the wall time of each is printed and recorded, with the header of its outputs,
+in ``tables/notebook_runs.csv`` (:mod:`idsynth.run_record`). The run
 stops at the first failing notebook, printing its name and the failing cell's error.
 """
 
@@ -129,8 +130,21 @@ def run(notebooks: list[Path], parameters: dict, kernel_name: str | None = None)
             return 1
         tidy_outputs(path)
         print(f"[run_all] {path.name}: {time.perf_counter() - start:.1f} s", flush=True)
+        record_runs(path.parent, parameters.get("profile", "paper"))
     print(f"[run_all] all {len(notebooks)} notebook(s) done in {time.perf_counter() - total:.1f} s")
     return 0
+
+
+def record_runs(directory: Path, profile: str) -> None:
+    """Rewrite the profile's ``tables/notebook_runs.csv/.md`` from the notebooks of ``directory``
+    (:mod:`idsynth.run_record`); a notebook it cannot read is reported, not fatal to the run."""
+    from .config import figures_dir
+    from .run_record import write_run_record
+
+    try:
+        write_run_record(directory, figures_dir(profile))
+    except ValueError as error:
+        print(f"[run_all] notebook_runs not updated: {error}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
