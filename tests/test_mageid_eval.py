@@ -42,13 +42,18 @@ def test_ablation_known_answer():
         ablation(long_rows()[lambda f: f["model"] == "TabSyn"])
 
 
-def test_evaluate_model_and_run_times():
-    rng = np.random.default_rng(0)
-    n = 500
+def toy_binary_set(seed: int, n: int, n_categories: int, n_rows: int):
+    """A Normal-vs-Attack set of ``n_rows`` from ``n`` rows: one numeric column shifted for attacks,
+    one categorical column with ``n_categories`` codes."""
+    rng = np.random.default_rng(seed)
     attack = rng.random(n) < 0.3
-    frame = pd.DataFrame({"a": rng.normal(size=n) + 3 * attack, "b": rng.integers(0, 9, n)})
-    toy = sample_binary_set(frame, ["a", "b"], attack, np.where(attack, "x", "ok"), name=NSLKDD_NAME,
-                            schema=Schema.infer(frame), class_names=("Normal", "Attack"), n_rows=300, seed=0)
+    frame = pd.DataFrame({"a": rng.normal(size=n) + 3 * attack, "b": rng.integers(0, n_categories, n)})
+    return sample_binary_set(frame, ["a", "b"], attack, np.where(attack, "x", "ok"), name=NSLKDD_NAME,
+                             schema=Schema.infer(frame), class_names=("Normal", "Attack"), n_rows=n_rows, seed=0)
+
+
+def test_evaluate_model_and_run_times():
+    toy = toy_binary_set(0, 500, 9, 300)
     model = MAGEID(modalities=("tabular",), tab_vae={"d_ff": 16, "n_layers": 1, "epochs": 3, "batch_size": 100},
                    edm={"hidden": 32, "n_layers": 1, "epochs": 3, "batch_size": 100, "num_steps": 4},
                    device="cpu", verbose=False).fit(*toy.xy())
@@ -66,12 +71,7 @@ def test_evaluate_model_keeps_its_rows_for_rescoring_without_the_model(tmp_path)
     from idsynth.cache import ArtifactCache
     from idsynth.experiments.table_i import cached_synthetic, cached_twins, store_synthetic
 
-    rng = np.random.default_rng(1)
-    n = 400
-    attack = rng.random(n) < 0.3
-    frame = pd.DataFrame({"a": rng.normal(size=n) + 3 * attack, "b": rng.integers(0, 5, n)})
-    toy = sample_binary_set(frame, ["a", "b"], attack, np.where(attack, "x", "ok"), name=NSLKDD_NAME,
-                            schema=Schema.infer(frame), class_names=("Normal", "Attack"), n_rows=200, seed=0)
+    toy = toy_binary_set(1, 400, 5, 200)
     params = dict(modalities=("tabular",), tab_vae={"d_ff": 16, "n_layers": 1, "epochs": 2, "batch_size": 100},
                   edm={"hidden": 32, "n_layers": 1, "epochs": 2, "batch_size": 100, "num_steps": 4}, verbose=False)
     model = MAGEID(device="cpu", **params).fit(*toy.xy())
