@@ -103,3 +103,19 @@ def test_evaluate_model_keeps_its_rows_for_rescoring_without_the_model(tmp_path)
         store_synthetic("TabSyn", fresh, toy, 5, {**stored, "y": np.zeros_like(y)}, cache)
     with pytest.raises(ValueError, match="lacks"):
         store_synthetic("TabSyn", fresh, toy, 5, {"frame": synthetic}, cache)
+
+
+def test_spread_ratio_known_answers():
+    from idsynth.experiments.table_i import spread_ratio
+
+    toy = toy_binary_set(2, 600, 4, 400)
+    X, y = toy.xy("train")
+    assert spread_ratio(toy, X, y) == pytest.approx({0: 1.0, 1: 1.0})  # the real rows themselves
+    crowded = pd.concat([X[y == c].iloc[[0] * int((y == c).sum())] for c in (0, 1)], ignore_index=True)
+    labels = np.repeat([0, 1], [int((y == 0).sum()), int((y == 1).sum())])
+    assert spread_ratio(toy, crowded, labels) == pytest.approx({0: 0.0, 1: 0.0})  # one row repeated
+    doubled = X.assign(a=X["a"] * 2 - X["a"].mean())  # numeric column spread x2, categories unchanged
+    ratio = spread_ratio(toy, doubled, y)
+    assert all(value > 1 for value in ratio.values())
+    with pytest.raises(ValueError, match="class 1: 1 synthetic rows"):
+        spread_ratio(toy, X.iloc[:3], np.array([0, 0, 1]))

@@ -129,6 +129,23 @@ def _encoded_sets(mageid_set: MageIDSet, synthetic_frame, synthetic_y, encoder: 
     return train, test, (X_syn, y_syn)
 
 
+def spread_ratio(mageid_set: MageIDSet, synthetic_frame, synthetic_y) -> dict[int, float]:
+    """``{class code: ratio}``: the total variance (sum over columns of the per-column variance)
+    of the synthetic rows of each class over that of the real training rows of the class, in
+    Table I's encoded space (:func:`metric_encoder`, no label columns). 1: the rows are as spread
+    as the data; far below 1: they crowd together (e.g. near each class's mean), which no
+    precision can make up for in recall and coverage. Raises ``ValueError`` for a class with
+    fewer than 2 synthetic rows."""
+    (X_real, y_real), _, (X_syn, y_syn) = _encoded_sets(mageid_set, synthetic_frame, synthetic_y)
+    ratios = {}
+    for code in np.unique(y_real):
+        real, synthetic = X_real[y_real == code], X_syn[y_syn == code]
+        if len(synthetic) < 2:
+            raise ValueError(f"class {code}: {len(synthetic)} synthetic rows, need at least 2 for a variance")
+        ratios[int(code)] = float(synthetic.var(axis=0).sum() / real.var(axis=0).sum())
+    return ratios
+
+
 def metric_sensitivity(mageid_set: MageIDSet, synthetic_frame, synthetic_y, seed: int, max_rows: int | None = None,
                        *, k: int = 5, n_splits: int = 5, detectability: str | None = None,
                        prdc_dtype: str | None = None) -> list[dict[str, Any]]:
