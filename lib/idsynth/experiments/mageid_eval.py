@@ -41,14 +41,14 @@ def evaluate_model(name: str, model: MAGEID, mageid_set, seed: int, cache: Artif
     measured when the rows were sampled), ``label_agreement`` (decoded label column vs
     conditioning class), ``n_real_train`` and ``n_synthetic``.
     """
+    fit_seconds = float(sum(model.fit_seconds_.values()))
     stored = None if cache is None else cached_synthetic(name, model, mageid_set, int(seed), cache)
     if stored is None:
         counts = class_counts(mageid_set.xy("train")[1])
         started = time.perf_counter()
         result = model.generate(counts, random_state=int(seed))
         stored = {"frame": result.frame[mageid_set.features], "y": np.asarray(result.y, dtype=np.int64),
-                  "fit_seconds": float(sum(model.fit_seconds_.values())),
-                  "sample_seconds": time.perf_counter() - started, "label_agreement": result.label_agreement}
+                  "fit_seconds": fit_seconds, "sample_seconds": time.perf_counter() - started, "label_agreement": result.label_agreement}
         if cache is not None:
             store_synthetic(name, model, mageid_set, int(seed), stored, cache)
     frame, y = stored["frame"], stored["y"]
@@ -57,7 +57,7 @@ def evaluate_model(name: str, model: MAGEID, mageid_set, seed: int, cache: Artif
         "dataset": mageid_set.name, "model": str(name), "seed": int(seed),
         **{m: scores[m] for m in METRICS},
         CEILING: scores[CEILING],
-        "fit_seconds": float(sum(model.fit_seconds_.values())),
+        "fit_seconds": fit_seconds,
         "sample_seconds": float(stored["sample_seconds"]),
         "label_agreement": float(stored["label_agreement"]),
         "n_real_train": scores["n_real_train"], "n_synthetic": scores["n_synthetic"],
