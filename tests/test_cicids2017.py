@@ -12,7 +12,10 @@ import pytest
 
 from idsynth.data.cicids2017 import (
     DUPLICATED_COLUMN,
+    EXTRA_CLASS_COUNTS,
+    EXTRA_FOLDER,
     FEATURES,
+    FRIDAY_AFTERNOON_FILES,
     IDENTIFIERS,
     LABEL,
     LAYOUT_GLF,
@@ -23,10 +26,12 @@ from idsynth.data.cicids2017 import (
     load_cicids2017,
     normalise_label,
     read_cicids2017_file,
+    readme_class_counts,
 )
 from idsynth.data.errors import ChecksumError, DataFormatError, DataNotFoundError, UnknownLabelError
 
 REAL_CIC = Path(os.environ.get("IDSYNTH_DATA", Path(__file__).resolve().parents[1] / "data")) / "cic-ids-2017"
+REAL_EXTRA = REAL_CIC.with_name(EXTRA_FOLDER)
 
 # The MachineLearningCSV header: Fwd Header Length.1 after Avg Bwd Segment Size, label last.
 ML_COLUMNS = list(FEATURES[:55]) + [DUPLICATED_COLUMN] + list(FEATURES[55:])
@@ -221,6 +226,35 @@ def test_sha256sums_checked(two_layouts):
     assert load_cicids2017(two_layouts, verify=False).report.n_rows == 12
 
 
+def test_extra_folder_read_with_the_same_cleaning_and_no_double_counting(two_layouts):
+    extra = two_layouts / EXTRA_FOLDER
+    extra.mkdir()
+    rows = [flow(40) | {"Label": "DDoS"}, flow(41) | {"Label": "PortScan"}, flow(42) | {"Label": "Bot"}]
+    rows += [flow(10) | {"Label": "DDoS"}]  # already in the main folder
+    rows += [flow(43) | {"Flow Bytes/s": "Infinity", "Label": "DDoS"}]
+    write_csv(extra / "friday-extra_rows.csv", ML_COLUMNS, rows)
+    digest = hashlib.sha256((extra / "friday-extra_rows.csv").read_bytes()).hexdigest()
+    (extra / "SHA256SUMS").write_text(f"{digest}  friday-extra_rows.csv\n")
+
+    alone = load_cicids2017(two_layouts, extra=False).report
+    both = load_cicids2017(two_layouts, labels=["BENIGN", "DDoS", "PortScan"]).report
+    assert both.extra_directories == (extra,) and alone.extra_directories == ()
+    assert both.class_counts == {"BENIGN": 6, "DDoS": 6, "PortScan": 2}
+    assert both.n_rows == alone.n_rows + 2
+    name = f"{EXTRA_FOLDER}/friday-extra_rows.csv"
+    files = both.files.set_index("file")
+    assert (files.loc[name, "rows_read"], files.loc[name, "rows_kept"], files.loc[name, "sha256"]) == (5, 2, "ok")
+    dropped = both.dropped[both.dropped["file"] == name].set_index("reason")["rows"].to_dict()
+    assert dropped == {"Infinity/NaN value": 1, "label not asked for": 1, "duplicate of a row in an earlier file": 1}
+    assert str(extra) in str(both)
+    # the extra folder's own SHA256SUMS is checked
+    (extra / "SHA256SUMS").write_text(f"{'0' * 64}  friday-extra_rows.csv\n")
+    with pytest.raises(ChecksumError, match="friday-extra_rows.csv"):
+        load_cicids2017(two_layouts)
+    # file patterns apply to the extra folder too
+    assert load_cicids2017(two_layouts, files=["*ddos*"], verify=False).report.extra_directories == ()
+
+
 def test_cp1252_web_attack_labels(tmp_path):
     rows = [flow(0) | {"Label": "Web Attack \u2013 Brute Force"}, flow(1) | {"Label": "BENIGN"}]
     write_csv(tmp_path / "thursday.csv", GLF_COLUMNS, [glf_row(r, r["Label"], i) for i, r in enumerate(rows)], encoding="cp1252")
@@ -233,14 +267,31 @@ def test_cp1252_web_attack_labels(tmp_path):
 
 @pytest.mark.skipif(not REAL_CIC.is_dir(), reason=f"CIC-IDS-2017 subset not found at {REAL_CIC}; set IDSYNTH_DATA")
 def test_real_subset_reproduces_the_readme_counts():
-    loaded = load_cicids2017(REAL_CIC.parent, labels=["BENIGN", "DDoS", "PortScan"])
+    loaded = load_cicids2017(REAL_CIC.parent, labels=["BENIGN", "DDoS", "PortScan"], extra=False)
     assert loaded.report.class_counts == SUBSET_CLASS_COUNTS == {"BENIGN": 20600, "DDoS": 1992, "PortScan": 969}
     assert loaded.report.dropped_by_reason()["Infinity/NaN value"] == 3
     layouts = loaded.report.files["layout"].value_counts().to_dict()
     assert layouts == {LAYOUT_ML: 3, LAYOUT_GLF: 2}
     assert (loaded.report.files["sha256"] == "ok").all()
     assert loaded.frame.shape == (23561, 78)
-    files, dropped, counts = cicids2017_summary(REAL_CIC.parent)
+    files, dropped, counts = cicids2017_summary(REAL_CIC.parent, extra=False)
     assert counts.set_index("label")["rows"].to_dict() == {**SUBSET_CLASS_COUNTS, "total": 23561}
-    assert (counts["rows"].iloc[:3] == counts["subset_readme"].iloc[:3]).all()
+    assert (counts["rows"].iloc[:3] == counts["readme"].iloc[:3]).all()
     assert isinstance(files, pd.DataFrame) and dropped["rows"].sum() == 23999 - 23561
+
+
+@pytest.mark.skipif(not REAL_EXTRA.is_dir(), reason=f"CIC-IDS-2017 extra rows not found at {REAL_EXTRA}; set IDSYNTH_DATA")
+def test_real_extra_rows_add_the_readme_counts_without_overlap():
+    loaded = load_cicids2017(REAL_CIC.parent, labels=["BENIGN", "DDoS", "PortScan"], files=FRIDAY_AFTERNOON_FILES)
+    report = loaded.report
+    # the extra folder's README: 3,042 rows, none of them in the subset after its cleaning
+    assert report.class_counts == readme_class_counts() == {"BENIGN": 20605, "DDoS": 4357, "PortScan": 1641}
+    assert sum(EXTRA_CLASS_COUNTS.values()) == 3042
+    files = report.files.set_index("file")
+    name = f"{EXTRA_FOLDER}/friday-extra_3042rows_mlcsv.csv"
+    assert (files.loc[name, "layout"], files.loc[name, "rows_read"], files.loc[name, "rows_kept"]) == (LAYOUT_ML, 3042, 3042)
+    assert (files["sha256"] == "ok").all() and len(files) == 6
+    assert report.dropped[report.dropped["file"] == name].empty
+    assert report.n_rows == 23561 + 3042 and not loaded.frame.duplicated().any()
+    extra_only = loaded.frame.iloc[23561:]
+    assert extra_only[LABEL].value_counts().to_dict() == EXTRA_CLASS_COUNTS

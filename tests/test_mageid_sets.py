@@ -21,7 +21,7 @@ from idsynth.data.mageid_sets import (
 from idsynth.data.schema import Schema
 
 REAL = Path(os.environ.get("IDSYNTH_DATA", Path(__file__).resolve().parents[1] / "data"))
-HAVE_BOTH = (REAL / "cic-ids-2017").is_dir() and (REAL / "nsl-kdd" / "KDDTrain+.txt").is_file()
+HAVE_BOTH = all((REAL / p).exists() for p in ("cic-ids-2017", "cic-ids-2017-extra", "nsl-kdd/KDDTrain+.txt"))
 
 
 def toy_source(n_benign=5000, n_attack=1500, seed=0):
@@ -112,8 +112,11 @@ def test_too_few_benign_rows_and_bad_arguments():
 def test_real_sets_sizes():
     sets = build_mageid_sets(n_rows=30000, seed=0, data_dir=REAL)
     cic, kdd = sets.cic, sets.nslkdd
-    assert (cic.n_rows, cic.available) == (14805, {"Benign": 20600, "Attack": 2961})
-    assert "2961 attack rows available" in cic.limited_by
+    # with cic-ids-2017-extra/ (its README): 20,604 benign + 5,151 attack rows
+    assert (cic.n_rows, cic.available) == (25755, {"Benign": 20605, "Attack": 5998})
+    assert "20605 benign rows available" in cic.limited_by
+    assert (len(cic.train), len(cic.test)) == (20605, 5150)
+    assert int((cic.train[LABEL] == 0).sum() + (cic.test[LABEL] == 0).sum()) == 20604
     assert kdd.n_rows == 30000 and kdd.limited_by is None
     assert (len(kdd.train), len(kdd.test)) == (24000, 6000)
     assert set(cic.train[ATTACK]) | set(cic.test[ATTACK]) == {"BENIGN", "DDoS", "PortScan"}
@@ -128,7 +131,7 @@ def test_real_sets_sizes():
     assert merged.empty
     table = sets.sizes_table()
     all_rows = table[(table["split"] == "all") & (table["label"] == "all")].set_index("dataset")
-    assert all_rows["count"].to_dict() == {"CIC-IDS-2017": 14805, "NSL-KDD": 30000}
+    assert all_rows["count"].to_dict() == {"CIC-IDS-2017": 25755, "NSL-KDD": 30000}
     assert (all_rows["paper"] == 30000).all()
 
 
@@ -136,3 +139,10 @@ def test_real_sets_sizes():
 def test_real_cic_smoke_size():
     s = cic_mageid_set(n_rows=3000, seed=0, data_dir=REAL)
     assert (s.n_rows, s.limited_by, len(s.train), len(s.test)) == (3000, None, 2400, 600)
+
+
+@pytest.mark.skipif(not (REAL / "cic-ids-2017").is_dir(), reason=f"CIC-IDS-2017 subset not found under {REAL}")
+def test_real_cic_without_the_extra_rows_is_the_subset_set():
+    s = cic_mageid_set(n_rows=30000, seed=0, data_dir=REAL, extra=False)
+    assert (s.n_rows, s.available) == (14805, {"Benign": 20600, "Attack": 2961})
+    assert "2961 attack rows available" in s.limited_by

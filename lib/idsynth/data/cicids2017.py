@@ -18,7 +18,10 @@ int64, the rest float64) and ``Label``.
 
 The data sit in ``<data_dir>/cic-ids-2017/`` (``data_dir`` explicit, else ``$IDSYNTH_DATA``,
 else ``./data``), at any depth; there is no download (the release needs a registration form).
-A ``SHA256SUMS`` file in that folder, when present, is checked for every file read.
+More rows of the same release may sit beside it in ``<data_dir>/cic-ids-2017-extra/``
+(:data:`EXTRA_FOLDER`); they are read after the main folder's files, cleaned the same way, and
+a row already read from the main folder is dropped as a duplicate, never counted twice.
+A ``SHA256SUMS`` file in each folder, when present, is checked for every file read from it.
 """
 
 from __future__ import annotations
@@ -78,11 +81,17 @@ KNOWN_LABELS: tuple[str, ...] = (
 )  # fmt: skip
 
 #: File-name patterns (case-insensitive) of the Friday-afternoon DDoS and PortScan captures,
-#: official names (``Friday-WorkingHours-Afternoon-DDos.pcap_ISCX.csv``) and the subset's alike.
-FRIDAY_AFTERNOON_FILES: tuple[str, ...] = ("*friday*ddos*.csv", "*friday*portscan*.csv")
+#: official names (``Friday-WorkingHours-Afternoon-DDos.pcap_ISCX.csv``) and the subset's alike;
+#: ``friday-extra_*.csv`` of :data:`EXTRA_FOLDER` holds rows of the same two captures.
+FRIDAY_AFTERNOON_FILES: tuple[str, ...] = ("*friday*ddos*.csv", "*friday*portscan*.csv", "*friday*extra*.csv")
+
+#: Folder beside ``cic-ids-2017/`` with more rows of the release, read with it (its README).
+EXTRA_FOLDER = "cic-ids-2017-extra"
 
 #: Class counts after cleaning of the subset in the shared data folder (its README).
 SUBSET_CLASS_COUNTS: dict[str, int] = {"BENIGN": 20600, "DDoS": 1992, "PortScan": 969}
+#: Class counts the extra folder adds after cleaning (its README: none of its rows is in the subset).
+EXTRA_CLASS_COUNTS: dict[str, int] = {"BENIGN": 5, "DDoS": 2365, "PortScan": 672}
 
 _DASH = re.compile("\\s+[\u2013\u2014\ufffd\x96-]\\s+")
 _MISSING_TOKENS = {"", "nan", "infinity", "-infinity", "+infinity", "inf", "-inf", "+inf"}
@@ -103,6 +112,8 @@ class CICLoadReport:
     ``dropped``: one row per (file, reason) with a non-zero count: file, reason, rows, detail.
     ``class_counts``: rows per label after cleaning, in :data:`KNOWN_LABELS` order of the kept
     labels. ``conflicting_duplicates``: feature vectors kept under more than one label.
+    ``extra_directories``: the folders read beside ``directory`` (:data:`EXTRA_FOLDER`); their
+    files are named ``<folder name>/<path inside it>`` in ``files`` and ``dropped``.
     """
 
     directory: Path
@@ -112,6 +123,7 @@ class CICLoadReport:
     class_counts: dict[str, int]
     conflicting_duplicates: int = 0
     warnings: list[str] = field(default_factory=list)
+    extra_directories: tuple[Path, ...] = ()
 
     @property
     def n_rows(self) -> int:
@@ -121,7 +133,8 @@ class CICLoadReport:
         return {str(k): int(v) for k, v in self.dropped.groupby("reason", sort=False)["rows"].sum().items()}
 
     def __str__(self) -> str:
-        lines = [f"CIC-IDS-2017 from {self.directory}: {len(self.files)} file(s), {self.n_rows} rows kept"]
+        folders = ", ".join(str(d) for d in (self.directory, *self.extra_directories))
+        lines = [f"CIC-IDS-2017 from {folders}: {len(self.files)} file(s), {self.n_rows} rows kept"]
         lines += [f"  dropped {n} rows: {reason}" for reason, n in self.dropped_by_reason().items()]
         lines.append("  classes: " + ", ".join(f"{k} {v}" for k, v in self.class_counts.items()))
         lines += [f"  warning: {w}" for w in self.warnings]
@@ -142,6 +155,28 @@ class CICIDS2017:
 # ----------------------------------------------------------------------------------------------
 
 
+def _csv_files(root: Path) -> list[Path]:
+    """The CSV files under ``root`` at any depth, sorted by relative path (none if no folder)."""
+    return sorted(root.rglob("*.csv"), key=lambda p: str(p.relative_to(root)).lower()) if root.is_dir() else []
+
+
+def _matching(paths: list[Path], files: Sequence[str] | None) -> list[Path]:
+    """``paths`` whose name matches one of the patterns ``files`` (case-insensitive; None = all)."""
+    if files is None:
+        return paths
+    return [p for p in paths if any(fnmatch.fnmatch(p.name.lower(), pat.lower()) for pat in files)]
+
+
+def find_extra_files(root: Path, files: Sequence[str] | None = None) -> list[tuple[Path, list[Path]]]:
+    """The :data:`EXTRA_FOLDER` beside ``root`` (when ``root`` is a ``cic-ids-2017`` folder) and
+    its CSV files matching ``files``, as ``[(folder, paths)]``; empty when there is none."""
+    if root.name != SOURCES[DATASET].folder:
+        return []
+    folder = root.with_name(EXTRA_FOLDER)
+    chosen = _matching(_csv_files(folder), files)
+    return [(folder, chosen)] if chosen else []
+
+
 def find_cicids2017_files(
     data_dir: str | os.PathLike | None = None, files: Sequence[str] | None = None
 ) -> tuple[Path, list[Path]]:
@@ -159,7 +194,7 @@ def find_cicids2017_files(
         if origin == "data_dir argument":
             roots.append(directory)
         for root in roots:
-            found = sorted(root.rglob("*.csv"), key=lambda p: str(p.relative_to(root)).lower()) if root.is_dir() else []
+            found = _csv_files(root)
             if not found:
                 zips = sorted(root.glob("*.zip")) if root.is_dir() else []
                 note = f"; it holds {', '.join(z.name for z in zips)}: unpack the CSV files" if zips else ""
@@ -168,7 +203,7 @@ def find_cicids2017_files(
             if files is None:
                 warn_if_fallback(data_dir, origin, root, "CIC-IDS-2017 CSV file")
                 return root, found
-            chosen = [p for p in found if any(fnmatch.fnmatch(p.name.lower(), pat.lower()) for pat in files)]
+            chosen = _matching(found, files)
             if chosen:
                 warn_if_fallback(data_dir, origin, root, f"CIC-IDS-2017 CSV file matching {list(files)}")
                 return root, chosen
@@ -397,11 +432,35 @@ def _release_order(labels) -> list[str]:
     return known + sorted(set(labels) - set(KNOWN_LABELS))
 
 
+def _read_folder(
+    folder: Path, paths: Sequence[Path], prefix: str, wanted: tuple[str, ...] | None, verify: bool
+) -> tuple[list[pd.DataFrame], list[str], list[dict], list[tuple]]:
+    """Read and clean ``paths`` of ``folder``, checking them against its SHA256SUMS.
+
+    Returns (frames, file names ``prefix + path inside folder``, rows of the report's files
+    table without ``rows_kept``, (file, reason, rows, detail) drops).
+    """
+    sums_path = folder / "SHA256SUMS"
+    sums = read_sha256sums(sums_path) if verify and sums_path.is_file() else {}
+    frames, names, file_rows, drop_rows = [], [], [], []
+    for path in paths:
+        name = prefix + str(path.relative_to(folder))
+        checked = check_file_hash(path, folder, sums) if verify else "not checked"
+        frame, info = read_cicids2017_file(path, wanted)
+        frames.append(frame)
+        names.append(name)
+        file_rows.append({"file": name, "layout": info["layout"], "encoding": info["encoding"],
+                          "rows_read": info["rows_read"], "sha256": checked})  # fmt: skip
+        drop_rows += [(name, reason, n, detail) for reason, n, detail in info["drops"]]
+    return frames, names, file_rows, drop_rows
+
+
 def load_cicids2017(
     data_dir: str | os.PathLike | None = None,
     labels: Sequence[str] | str | None = None,
     files: Sequence[str] | None = None,
     verify: bool = True,
+    extra: bool = True,
 ) -> CICIDS2017:
     """Read every CIC-IDS-2017 CSV in the data folder (either layout), cleaned and de-duplicated.
 
@@ -409,7 +468,9 @@ def load_cicids2017(
     ``./data``), or that folder itself. labels: the labels to keep (None = all), e.g.
     ``("BENIGN", "DDoS", "PortScan")``; case-insensitive. files: file-name patterns that select
     the files (e.g. :data:`FRIDAY_AFTERNOON_FILES`); None = every CSV. verify: check hashes
-    (the folder's SHA256SUMS, else the ones shipped with idsynth) of every file read.
+    (the folder's SHA256SUMS, else the ones shipped with idsynth) of every file read. extra:
+    also read the matching files of :data:`EXTRA_FOLDER` beside ``cic-ids-2017/`` when it
+    exists (after the main folder, so a row present in both is kept once, from the main folder).
 
     Every matching CSV is read, so unpack only one of the two archives: with both
     (MachineLearningCVE/ and TrafficLabelling/) each flow is read twice, and only copies that
@@ -421,17 +482,14 @@ def load_cicids2017(
     """
     wanted = resolve_labels(labels)
     root, paths = find_cicids2017_files(data_dir, files)
-    sums_path = root / "SHA256SUMS"
-    sums = read_sha256sums(sums_path) if verify and sums_path.is_file() else {}
-    frames, file_rows, drop_rows = [], [], []
-    names = [str(p.relative_to(root)) for p in paths]
-    for path, name in zip(paths, names):
-        checked = check_file_hash(path, root, sums) if verify else "not checked"
-        frame, info = read_cicids2017_file(path, wanted)
-        frames.append(frame)
-        file_rows.append({"file": name, "layout": info["layout"], "encoding": info["encoding"],
-                          "rows_read": info["rows_read"], "sha256": checked})  # fmt: skip
-        drop_rows += [(name, reason, n, detail) for reason, n, detail in info["drops"]]
+    folders = [(root, paths, "")]
+    if extra:
+        folders += [(folder, chosen, f"{folder.name}/") for folder, chosen in find_extra_files(root, files)]
+    frames, names, file_rows, drop_rows = [], [], [], []
+    for folder, folder_paths, prefix in folders:
+        read = _read_folder(folder, folder_paths, prefix, wanted, verify)
+        for collected, new in zip((frames, names, file_rows, drop_rows), read):
+            collected += new
 
     source = np.concatenate([np.full(len(f), i) for i, f in enumerate(frames)])
     data = pd.concat(frames, ignore_index=True)
@@ -441,7 +499,7 @@ def load_cicids2017(
     data = _as_integers_where_whole(data)
 
     files_table = pd.DataFrame(file_rows)
-    files_table["rows_kept"] = np.bincount(source, minlength=len(paths))
+    files_table["rows_kept"] = np.bincount(source, minlength=len(names))
     dropped = pd.DataFrame(drop_rows, columns=["file", "reason", "rows", "detail"])
     dropped = dropped[dropped["rows"] > 0].reset_index(drop=True)
     present = data[LABEL].value_counts()
@@ -459,24 +517,34 @@ def load_cicids2017(
         class_counts=counts,
         conflicting_duplicates=conflicts,
         warnings=warnings,
+        extra_directories=tuple(folder for folder, _, _ in folders[1:]),
     )
     schema = Schema.infer(data, label=LABEL)
     return CICIDS2017(frame=data, schema=schema, report=report)
+
+
+def readme_class_counts(extra: bool = True) -> dict[str, int]:
+    """Class counts after cleaning that the shared folders' READMEs give: the subset's, plus the
+    extra folder's when ``extra``."""
+    added = EXTRA_CLASS_COUNTS if extra else {}
+    return {label: n + added.get(label, 0) for label, n in SUBSET_CLASS_COUNTS.items()}
 
 
 def cicids2017_summary(
     data_dir: str | os.PathLike | None = None,
     labels: Sequence[str] | str | None = None,
     files: Sequence[str] | None = None,
+    extra: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Three tables for a data overview: files read, rows dropped and why, class counts.
 
-    The class-count table has columns ``label, rows, subset_readme`` (the count the shared
-    subset's README gives, NaN for other labels) and a final ``total`` row.
+    The class-count table has columns ``label, rows, readme`` (the count the shared folders'
+    READMEs give for the folders read, :func:`readme_class_counts`; NaN for other labels) and a
+    final ``total`` row.
     """
-    loaded = load_cicids2017(data_dir, labels=labels, files=files)
+    loaded = load_cicids2017(data_dir, labels=labels, files=files, extra=extra)
     report = loaded.report
     counts = pd.DataFrame({"label": list(report.class_counts), "rows": list(report.class_counts.values())})
-    counts["subset_readme"] = counts["label"].map(SUBSET_CLASS_COUNTS)
-    total = pd.DataFrame({"label": ["total"], "rows": [report.n_rows], "subset_readme": [np.nan]})
+    counts["readme"] = counts["label"].map(readme_class_counts(bool(report.extra_directories)))
+    total = pd.DataFrame({"label": ["total"], "rows": [report.n_rows], "readme": [np.nan]})
     return report.files, report.dropped, pd.concat([counts, total], ignore_index=True)
