@@ -17,8 +17,11 @@ from idsynth.data.cicids2017 import (
     FEATURES,
     FRIDAY_AFTERNOON_FILES,
     IDENTIFIERS,
+    IMPROVED_EXTRA,
+    IMPROVED_NAMES,
     LABEL,
     LAYOUT_GLF,
+    LAYOUT_IMPROVED,
     LAYOUT_ML,
     SUBSET_CLASS_COUNTS,
     cicids2017_summary,
@@ -134,10 +137,22 @@ def test_label_filter_and_labels_spelling(tmp_path):
     assert loaded.report.class_counts == {"BENIGN": 2, "PortScan": 1}
     row = loaded.report.dropped.iloc[0]
     assert (row.reason, row.rows, row.detail) == ("label not asked for", 1, "Bot: 1")
-    # a known label absent from the files: zero count and a warning, not an error
-    loaded = load_cicids2017(tmp_path, labels=["BENIGN", "DDoS"])
-    assert loaded.report.class_counts == {"BENIGN": 2, "DDoS": 0}
-    assert any("DDoS" in w for w in loaded.report.warnings)
+    # a known label absent from the files: the filter would drop the whole class, an error
+    with pytest.raises(UnknownLabelError, match=r"\['DDoS'\] were asked for.*'Bot': 1.*leave it out of labels"):
+        load_cicids2017(tmp_path, labels=["BENIGN", "DDoS"])
+
+
+def test_a_label_spelled_otherwise_is_an_error_with_the_label_map_to_pass(tmp_path):
+    folder = tmp_path / "cic-ids-2017"
+    folder.mkdir()
+    rows = [flow(i) | {"Label": label} for i, label in enumerate(["BENIGN", "Port Scan", "Port Scan", "Bot"])]
+    write_csv(folder / "friday-portscan.csv", ML_COLUMNS, rows)
+    with pytest.raises(UnknownLabelError, match=r"\['PortScan'\].*label_map=\{'Port Scan': 'PortScan'\}"):
+        load_cicids2017(tmp_path, labels=["BENIGN", "PortScan"])
+    loaded = load_cicids2017(tmp_path, labels=["BENIGN", "PortScan"], label_map={"port scan": "portscan"})
+    assert loaded.report.class_counts == {"BENIGN": 1, "PortScan": 2}
+    with pytest.raises(UnknownLabelError, match="'Port-Scan'"):
+        load_cicids2017(tmp_path, label_map={"Port Scan": "Port-Scan"})  # the target must be a known label
 
 
 def test_unknown_label_is_an_error(two_layouts):
@@ -162,6 +177,68 @@ def test_partial_identifiers_and_unexpected_columns_are_named(tmp_path):
     write_csv(tmp_path / "extra.csv", [*ML_COLUMNS, "Payload"], [flow(0) | {"Label": "BENIGN"}])
     with pytest.raises(DataFormatError, match=r"unexpected columns \['Payload'\]"):
         read_cicids2017_file(tmp_path / "extra.csv")
+
+
+IMPROVED_IDS = ["id", "Flow ID", "Src IP", "Src Port", "Dst IP"]
+
+
+def improved_row(seed: int, label: str, attempted: int = -1) -> dict[str, str]:
+    """One row of the improved release (91 columns, renamed features), from :func:`flow`."""
+    features = {IMPROVED_NAMES.get(c, c): v for c, v in flow(seed).items() if c != DUPLICATED_COLUMN}
+    ids = {"id": str(seed), "Flow ID": f"flow-{seed}", "Src IP": "10.0.0.1", "Src Port": "5000", "Dst IP": "10.0.0.2",
+           "Protocol": "6", "Timestamp": "2017-07-07 15:56:00.000001"}  # fmt: skip
+    more = {c: "0" for c in ("Fwd RST Flags", "Bwd RST Flags", "ICMP Code", "ICMP Type", "Total TCP Flow Time")}
+    return ids | features | more | {"Label": label, "Attempted Category": str(attempted)}
+
+
+def write_improved(path: Path, rows: list[dict[str, str]], drop: tuple[str, ...] = ()) -> list[str]:
+    """Write ``rows`` in the improved release's column order (identifiers first, the label
+    before ``Attempted Category``) without the columns ``drop``; returns the header."""
+    order = IMPROVED_IDS + ["Dst Port", "Protocol", "Timestamp"]
+    order += [c for c in rows[0] if c not in order and c not in ("Label", "Attempted Category")]
+    order = [c for c in order + ["Label", "Attempted Category"] if c not in drop]
+    pd.DataFrame(rows)[order].to_csv(path, index=False)
+    return order
+
+
+def test_improved_release_is_read_with_its_names_labels_and_extra_columns_dropped(tmp_path):
+    rows = [improved_row(0, "BENIGN"), improved_row(1, "Portscan"), improved_row(2, "Portscan"),
+            improved_row(3, "Botnet"), improved_row(4, "DDoS - Attempted", attempted=2)]  # fmt: skip
+    header = write_improved(tmp_path / "Friday-WorkingHours.csv", rows)
+    assert len(header) == 91
+    frame, info = read_cicids2017_file(tmp_path / "Friday-WorkingHours.csv", labels=["BENIGN", "PortScan"])
+    assert info["layout"] == LAYOUT_IMPROVED and sorted(info["columns_dropped"]) == sorted(IMPROVED_EXTRA)
+    assert list(frame.columns) == [*FEATURES, LABEL]
+    assert frame[LABEL].tolist() == ["BENIGN", "PortScan", "PortScan"]  # not dropped for its spelling
+    assert frame["Destination Port"].tolist() == [float(r["Dst Port"]) for r in rows[:3]]
+    assert frame["min_seg_size_forward"].tolist() == [float(r["Fwd Seg Size Min"]) for r in rows[:3]]
+    assert info["other_labels"] == {"Bot": 1, "DDoS - Attempted": 1}  # Botnet spelled as the release
+    # identifiers and the extra features already dropped by the user: still the improved layout
+    write_improved(tmp_path / "numeric.csv", rows, drop=(*IMPROVED_IDS, "Protocol", "Timestamp", "ICMP Code"))
+    frame, info = read_cicids2017_file(tmp_path / "numeric.csv")
+    assert info["layout"] == LAYOUT_IMPROVED and len(frame) == 5
+    assert set(frame[LABEL]) == {"BENIGN", "PortScan", "Bot", "DDoS - Attempted"}
+
+
+def test_an_unknown_layout_says_which_columns_to_map_and_column_map_reads_it(tmp_path):
+    renamed = {"Flow IAT Std": "flow_iat_sd", "Label": "Class"}
+    columns = [renamed.get(c, c) for c in ML_COLUMNS] + ["Payload"]
+    rows = [flow(i) | {"flow_iat_sd": flow(i)["Flow IAT Std"], "Payload": "x", "Label": "BENIGN"} for i in range(3)]
+    write_csv(tmp_path / "own.csv", columns, rows, label_name="Class")
+    with pytest.raises(DataFormatError) as info:
+        read_cicids2017_file(tmp_path / "own.csv")
+    message = str(info.value)
+    assert "own.csv" in message and "closest is MachineLearningCSV" in message
+    assert "missing columns ['Flow IAT Std', 'Label']" in message
+    assert "unexpected columns ['flow_iat_sd', 'Payload', 'Class']" in message
+    assert "column_map={'flow_iat_sd': 'Flow IAT Std', 'Payload': None, 'Class': None}" in message
+    frame, info = read_cicids2017_file(tmp_path / "own.csv", column_map={"flow_iat_sd": "Flow IAT Std", "Payload": None, "Class": "Label"})
+    assert info["layout"] == LAYOUT_ML and info["columns_dropped"] == [DUPLICATED_COLUMN, "Payload"]
+    assert frame["Flow IAT Std"].tolist() == [float(r["Flow IAT Std"]) for r in rows]
+    with pytest.raises(ValueError, match="column_map maps 'Payload' to 'payload'"):
+        read_cicids2017_file(tmp_path / "own.csv", column_map={"Payload": "payload"})
+    with pytest.raises(DataFormatError, match=r"mapped to the same feature \['Flow Duration'\]"):
+        read_cicids2017_file(tmp_path / "own.csv", column_map={"flow_iat_sd": "Flow Duration", "Class": "Label", "Payload": None})
 
 
 def test_non_numeric_value_names_line_and_column(tmp_path):

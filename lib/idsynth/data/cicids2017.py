@@ -1,6 +1,7 @@
 """CIC-IDS-2017 (Sharafaldin, Habibi Lashkari, Ghorbani, ICISSP 2018): reading and cleaning.
 
-The release comes in two CSV layouts, both read here the same way:
+The release comes in two CSV layouts, both read here the same way (:data:`LAYOUTS`), as is a
+third, the *improved* release's:
 
 * MachineLearningCSV (``MachineLearningCVE/*.csv``): 79 columns, the 78 CICFlowMeter features
   (``Fwd Header Length`` appears twice, the second copy as ``Fwd Header Length.1``) and
@@ -8,11 +9,18 @@ The release comes in two CSV layouts, both read here the same way:
 * GeneratedLabelledFlows (``TrafficLabelling/*.csv``): the same 79 plus six identifier columns
   (``Flow ID``, ``Source IP``, ``Source Port``, ``Destination IP``, ``Protocol``,
   ``Timestamp``), 85 in all; some files are cp1252-encoded.
+* The improved release (Engelen et al., 2021): 91 columns, twenty features renamed
+  (:data:`IMPROVED_NAMES`), identifiers and five more features (:data:`IMPROVED_EXTRA`, dropped),
+  labels such as ``Portscan`` and ``Botnet`` (read as ``PortScan`` and ``Bot``).
+
+Any other header raises an error naming the missing and unexpected columns and the
+``column_map`` that reads it; a label spelled otherwise is read with ``label_map``.
 
 Cleaning, in this order and reported per file (never silently): names stripped, ``labels`` /
 ``label`` read as ``Label``, the identifier columns and ``Fwd Header Length.1`` dropped, blank
 lines and rows without a label dropped, rows with ``Infinity``/NaN/empty features dropped, rows
-whose label was not asked for dropped, then exact duplicates (features and label) dropped across
+whose label was not asked for dropped (an asked-for label left without a row is an error, never
+a silently empty class), then exact duplicates (features and label) dropped across
 all files, keeping the first copy in file order. The result has the 77 features (integers as
 int64, the rest float64) and ``Label``.
 
@@ -26,6 +34,7 @@ A ``SHA256SUMS`` file in each folder, when present, is checked for every file re
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import os
 import re
@@ -72,6 +81,55 @@ DUPLICATED_COLUMN = "Fwd Header Length.1"
 IDENTIFIERS: tuple[str, ...] = ("Flow ID", "Source IP", "Source Port", "Destination IP", "Protocol", "Timestamp")
 LAYOUT_ML = "MachineLearningCSV"
 LAYOUT_GLF = "GeneratedLabelledFlows"
+LAYOUT_IMPROVED = "improved release"
+
+#: The improved release (Engelen, Rimmer, Joosen, WTMC 2021: flows re-extracted with a repaired
+#: CICFlowMeter and relabelled; 91 columns): its names of the features it renames.
+IMPROVED_NAMES: dict[str, str] = {
+    "Destination Port": "Dst Port", "Total Fwd Packets": "Total Fwd Packet",
+    "Total Backward Packets": "Total Bwd packets", "Total Length of Fwd Packets": "Total Length of Fwd Packet",
+    "Total Length of Bwd Packets": "Total Length of Bwd Packet", "Min Packet Length": "Packet Length Min",
+    "Max Packet Length": "Packet Length Max", "CWE Flag Count": "CWR Flag Count",
+    "Avg Fwd Segment Size": "Fwd Segment Size Avg", "Avg Bwd Segment Size": "Bwd Segment Size Avg",
+    "Fwd Avg Bytes/Bulk": "Fwd Bytes/Bulk Avg", "Fwd Avg Packets/Bulk": "Fwd Packet/Bulk Avg",
+    "Fwd Avg Bulk Rate": "Fwd Bulk Rate Avg", "Bwd Avg Bytes/Bulk": "Bwd Bytes/Bulk Avg",
+    "Bwd Avg Packets/Bulk": "Bwd Packet/Bulk Avg", "Bwd Avg Bulk Rate": "Bwd Bulk Rate Avg",
+    "Init_Win_bytes_forward": "FWD Init Win Bytes", "Init_Win_bytes_backward": "Bwd Init Win Bytes",
+    "act_data_pkt_fwd": "Fwd Act Data Pkts", "min_seg_size_forward": "Fwd Seg Size Min",
+}  # fmt: skip
+#: Its columns beyond the 77 features and the label (identifiers, five features the original
+#: lacks, the attempt category), each dropped when present (users often drop identifiers first).
+IMPROVED_EXTRA: tuple[str, ...] = (
+    "id", "Flow ID", "Src IP", "Src Port", "Dst IP", "Protocol", "Timestamp", "Fwd RST Flags",
+    "Bwd RST Flags", "ICMP Code", "ICMP Type", "Total TCP Flow Time", "Attempted Category",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A CSV layout: its name, its names of the features it names differently (``renamed``:
+    feature -> its name), the columns it must hold beyond the features and the label
+    (``required``) and those it may hold (``optional``); both kinds are dropped on reading."""
+
+    name: str
+    renamed: dict[str, str] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+
+    def column(self, feature: str) -> str:
+        """This layout's name of ``feature`` (or of the label)."""
+        return self.renamed.get(feature, feature)
+
+    @property
+    def n_columns(self) -> int:
+        return len(FEATURES) + 1 + len(self.required) + len(self.optional)
+
+
+LAYOUTS: tuple[Layout, ...] = (
+    Layout(LAYOUT_ML, optional=(DUPLICATED_COLUMN,)),
+    Layout(LAYOUT_GLF, required=IDENTIFIERS, optional=(DUPLICATED_COLUMN,)),
+    Layout(LAYOUT_IMPROVED, renamed=IMPROVED_NAMES, optional=IMPROVED_EXTRA),
+)
 
 #: The fifteen labels of the release (web attacks with their dash normalised to " - ").
 KNOWN_LABELS: tuple[str, ...] = (
@@ -93,6 +151,11 @@ SUBSET_CLASS_COUNTS: dict[str, int] = {"BENIGN": 20600, "DDoS": 1992, "PortScan"
 #: Class counts the extra folder adds after cleaning (its README: none of its rows is in the subset).
 EXTRA_CLASS_COUNTS: dict[str, int] = {"BENIGN": 5, "DDoS": 2365, "PortScan": 672}
 
+#: Label spellings of other releases that differ from :data:`KNOWN_LABELS` by more than case
+#: (compared lower-case; the improved release's ``Portscan``, ``DoS Slowloris`` and
+#: ``Web Attack - SQL Injection`` differ in case only).
+LABEL_VALUE_ALIASES: dict[str, str] = {"botnet": "Bot"}
+
 _DASH = re.compile("\\s+[\u2013\u2014\ufffd\x96-]\\s+")
 _MISSING_TOKENS = {"", "nan", "infinity", "-infinity", "+infinity", "inf", "-inf", "+inf"}
 
@@ -107,7 +170,8 @@ class CICLoadReport:
     """What :func:`load_cicids2017` read and what it dropped.
 
     ``files``: one row per file: file (path relative to ``directory``), layout, encoding,
-    rows_read (data lines, blank lines included), rows_kept, sha256 (``"ok"`` when checked
+    rows_read (data lines, blank lines included), columns_dropped (identifiers, the repeated
+    ``Fwd Header Length.1``, the improved release's extra columns), rows_kept, sha256 (``"ok"`` when checked
     against a published hash, ``"not listed"`` otherwise).
     ``dropped``: one row per (file, reason) with a non-zero count: file, reason, rows, detail.
     ``class_counts``: rows per label after cleaning, in :data:`KNOWN_LABELS` order of the kept
@@ -271,12 +335,22 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, str]:
     raise DataFormatError("cannot decode the file as UTF-8, cp1252 or latin-1", path=path)  # pragma: no cover
 
 
-def standard_columns(columns: Sequence[str], path=None) -> tuple[list[str], str]:
-    """Strip names, spell the label ``Label`` and name a repeated column ``<name>.1``.
+def _check_column_map(column_map: dict[str, str | None] | None) -> dict[str, str | None]:
+    """``column_map`` with stripped keys; raises ValueError for a target that is neither a
+    feature of :data:`FEATURES`, ``Label`` nor None (drop the column)."""
+    checked = {}
+    for source, target in (column_map or {}).items():
+        if target is not None and target not in (*FEATURES, LABEL):
+            raise ValueError(
+                f"column_map maps {source!r} to {target!r}, which is no CIC-IDS-2017 feature; map each "
+                f"column to one of FEATURES (MachineLearningCSV names) or {LABEL!r}, or to None to drop it"
+            )
+        checked[str(source).strip()] = target
+    return checked
 
-    Returns (new names, layout); raises :class:`DataFormatError` naming the missing (or
-    unexpected) columns when the header matches neither official layout.
-    """
+
+def _stripped_names(columns: Sequence[str]) -> list[str]:
+    """Strip names, spell the label ``Label`` and name a repeated column ``<name>.1``."""
     names: list[str] = []
     for raw in columns:
         name = str(raw).strip()
@@ -285,30 +359,125 @@ def standard_columns(columns: Sequence[str], path=None) -> tuple[list[str], str]
         if name in names:  # pandas' mangling of repeated names happens before stripping
             name = f"{name}.1"
         names.append(name)
-    present = set(names)
-    expected_ml = set(FEATURES) | {LABEL}
-    missing = [c for c in (*FEATURES, LABEL) if c not in present]
-    ids = [c for c in IDENTIFIERS if c in present]
-    unexpected = [c for c in names if c not in expected_ml | set(IDENTIFIERS) | {DUPLICATED_COLUMN}]
-    if missing or unexpected or (ids and len(ids) != len(IDENTIFIERS)):
-        layout = LAYOUT_GLF if ids else LAYOUT_ML
-        missing += [c for c in IDENTIFIERS if ids and c not in present]
-        detail = []
-        if missing:
-            detail.append(f"missing columns {missing}")
-        if unexpected:
-            detail.append(f"unexpected columns {unexpected}")
-        raise DataFormatError(
-            f"columns match neither CIC-IDS-2017 layout ({LAYOUT_ML}: 79 columns, {LAYOUT_GLF}: 85); "
-            f"closest is {layout}, with {'; '.join(detail)}",
-            path=path,
-        )
-    return names, (LAYOUT_GLF if ids else LAYOUT_ML)
+    return names
+
+
+@dataclass
+class LayoutMatch:
+    """How a header reads under one :class:`Layout`: the feature (or ``Label``) each column
+    becomes (None: dropped), the layout's columns it lacks, the columns it does not know and the
+    features more than one column maps to."""
+
+    layout: Layout
+    targets: list[str | None]
+    missing: list[str]
+    unexpected: list[str]
+    repeated: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.unexpected or self.repeated)
+
+    @property
+    def recognised(self) -> int:
+        return len(self.targets) - len(self.unexpected)
+
+
+def match_layout(names: Sequence[str], layout: Layout, column_map: dict[str, str | None]) -> LayoutMatch:
+    """Read the (stripped) header ``names`` under ``layout``; ``column_map`` (file name ->
+    feature, ``Label`` or None) takes precedence over the layout's own names."""
+    own = {layout.column(c): c for c in (*FEATURES, LABEL)}
+    dropped = set(layout.required) | set(layout.optional)
+    targets, unexpected = [], []
+    for name in names:
+        if name in column_map:
+            targets.append(column_map[name])
+        elif name in own:
+            targets.append(own[name])
+        else:
+            targets.append(None)
+            if name not in dropped:
+                unexpected.append(name)
+    kept = [t for t in targets if t is not None]
+    missing = [layout.column(c) for c in (*FEATURES, LABEL) if c not in kept]
+    missing += [c for c in layout.required if c not in names]
+    repeated = sorted({t for t in kept if kept.count(t) > 1})
+    return LayoutMatch(layout, targets, missing, unexpected, repeated)
+
+
+def closest_name(name: str, candidates: Sequence[str]) -> str | None:
+    """The candidate spelled most like ``name`` (case, spaces and punctuation ignored), or None
+    when none is close (difflib ratio below 0.8: ``Portscan - Attempted`` is not ``PortScan``)."""
+    keys = {_spelling_key(c): c for c in candidates}
+    close = difflib.get_close_matches(_spelling_key(name), list(keys), n=1, cutoff=0.8)
+    return keys[close[0]] if close else None
+
+
+def _spelling_key(text: str) -> str:
+    """``text`` lower-case, letters and digits only."""
+    return re.sub(r"[^a-z0-9]", "", str(text).lower())
+
+
+def _layout_error(match: LayoutMatch, path) -> DataFormatError:
+    """The error for a header no layout reads: what is missing, unknown or repeated under the
+    closest layout, and a ``column_map`` that would map it (close spellings paired up)."""
+    layouts = ", ".join(f"{layout.name}: {layout.n_columns} columns" for layout in LAYOUTS)
+    detail = [f"{label} {names}" for label, names in (("missing columns", match.missing),
+              ("unexpected columns", match.unexpected), ("columns mapped to the same feature", match.repeated)) if names]  # fmt: skip
+    own = {match.layout.column(c): c for c in (*FEATURES, LABEL)}
+    suggestion = {}
+    for name in match.unexpected:
+        close = closest_name(name, match.missing)
+        suggestion[name] = own.get(close, close)
+    return DataFormatError(
+        f"columns match no CIC-IDS-2017 layout ({layouts}); closest is {match.layout.name}, with "
+        f"{'; '.join(detail)}. Pass column_map={{'<column in the file>': '<feature in FEATURES or Label>'}} "
+        f"to name a column as the release does, or {{'<column>': None}} to drop it"
+        + (f", e.g. column_map={suggestion}" if suggestion else ""),
+        path=path,
+    )
+
+
+def standard_columns(
+    columns: Sequence[str], path=None, column_map: dict[str, str | None] | None = None
+) -> tuple[list[str | None], str]:
+    """The feature (or ``Label``) each column of a header holds, under the first of
+    :data:`LAYOUTS` that reads it, after ``column_map`` (file name -> feature, ``Label`` or None).
+
+    Returns (one name per column, None for a column to drop; the layout's name). Raises
+    :class:`DataFormatError` naming the closest layout's missing and unexpected columns and a
+    ``column_map`` to pass when no layout reads the header.
+    """
+    names = _stripped_names(columns)
+    mapping = _check_column_map(column_map)
+    matches = [match_layout(names, layout, mapping) for layout in LAYOUTS]
+    for match in matches:
+        if match.ok:
+            return match.targets, match.layout.name
+    closest = max(matches, key=lambda m: (m.recognised, -len(m.missing)))
+    raise _layout_error(closest, path)
 
 
 def normalise_label(label: str) -> str:
     """Strip and write the web attacks' dash (en dash, cp1252 0x96, U+FFFD) as ``" - "``."""
     return _DASH.sub(" - ", label.strip())
+
+
+def label_lookup(label_map: dict[str, str] | None = None) -> dict[str, str]:
+    """``{lower-case normalised spelling: release label}``: the known labels, their
+    :data:`LABEL_VALUE_ALIASES` and ``label_map`` (a file's spelling -> a known label, which
+    :func:`resolve_labels` checks)."""
+    lookup = {name.lower(): name for name in KNOWN_LABELS} | LABEL_VALUE_ALIASES
+    for spelling, label in (label_map or {}).items():
+        lookup[normalise_label(str(spelling)).lower()] = resolve_labels([label])[0]
+    return lookup
+
+
+def canonical_labels(labels: pd.Series, lookup: dict[str, str]) -> pd.Series:
+    """``labels`` normalised (:func:`normalise_label`) and spelled as ``lookup`` says; a label
+    it does not hold stays as written."""
+    normalised = labels.map(normalise_label)
+    return normalised.map(lambda name: lookup.get(name.lower(), name))
 
 
 def _numeric_features(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -332,18 +501,31 @@ def _numeric_features(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     return pd.DataFrame(out, index=raw.index)
 
 
-def read_cicids2017_file(path: str | os.PathLike, labels: Sequence[str] | None = None) -> tuple[pd.DataFrame, dict]:
-    """Read and clean one CSV file of either layout (duplicates across files are not handled).
+def read_cicids2017_file(
+    path: str | os.PathLike,
+    labels: Sequence[str] | None = None,
+    column_map: dict[str, str | None] | None = None,
+    label_map: dict[str, str] | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Read and clean one CSV file of any layout of :data:`LAYOUTS` (duplicates across files
+    are not handled).
 
-    labels: labels to keep (None = all; spelled as :func:`resolve_labels` accepts). Returns
-    (frame with :data:`FEATURES` as float64 and ``Label``, info) where info holds the layout,
-    encoding, rows_read and a list of (reason, rows, detail) drops.
+    labels: labels to keep (None = all; spelled as :func:`resolve_labels` accepts). column_map:
+    {column in the file: feature of :data:`FEATURES`, ``Label`` or None to drop it}, for a
+    header no layout reads. label_map: {label in the file: label of :data:`KNOWN_LABELS`} for
+    spellings other than the known ones and :data:`LABEL_VALUE_ALIASES`. Returns (frame with
+    :data:`FEATURES` as float64 and ``Label``, info) where info holds the layout, encoding,
+    rows_read, columns_dropped (names), a list of (reason, rows, detail) drops and
+    other_labels ({label: rows} dropped as not asked for).
     """
     path = Path(path)
     labels = resolve_labels(labels)
+    lookup = label_lookup(label_map)
     raw, encoding = _read_csv(path)
-    names, layout = standard_columns(raw.columns, path)
-    raw.columns = names
+    targets, layout = standard_columns(raw.columns, path, column_map)
+    columns_dropped = [str(name).strip() for name, target in zip(raw.columns, targets) if target is None]
+    raw = raw.iloc[:, [i for i, target in enumerate(targets) if target is not None]]
+    raw.columns = [target for target in targets if target is not None]
     drops: list[tuple[str, int, str]] = []
     rows_read = len(raw)
 
@@ -364,13 +546,15 @@ def read_cicids2017_file(path: str | os.PathLike, labels: Sequence[str] | None =
 
     keep = ~(blank | unlabeled | nonfinite)
     frame = features[keep].copy()
-    frame[LABEL] = label[keep].map(normalise_label).to_numpy()
+    frame[LABEL] = canonical_labels(label[keep], lookup).to_numpy()
+    other = {}
     if labels is not None:
         wanted = frame[LABEL].isin(labels).to_numpy()
-        other = frame.loc[~wanted, LABEL].value_counts()
+        other = {str(k): int(v) for k, v in frame.loc[~wanted, LABEL].value_counts().items()}
         drops.append(("label not asked for", int((~wanted).sum()), ", ".join(f"{k}: {v}" for k, v in other.items())))
         frame = frame[wanted]
-    info = {"layout": layout, "encoding": encoding, "rows_read": rows_read, "drops": drops}
+    info = {"layout": layout, "encoding": encoding, "rows_read": rows_read, "columns_dropped": columns_dropped,
+            "drops": drops, "other_labels": other}  # fmt: skip
     return frame.reset_index(drop=True), info
 
 
@@ -380,7 +564,8 @@ def read_cicids2017_file(path: str | os.PathLike, labels: Sequence[str] | None =
 
 
 def resolve_labels(labels: Sequence[str] | str | None) -> tuple[str, ...] | None:
-    """Canonical spelling of the asked labels (case-insensitive, dash-normalised).
+    """Canonical spelling of the asked labels (case-insensitive, dash-normalised, the spellings
+    of :data:`LABEL_VALUE_ALIASES` accepted).
 
     Raises :class:`UnknownLabelError` listing the known labels for one outside the release.
     """
@@ -388,7 +573,7 @@ def resolve_labels(labels: Sequence[str] | str | None) -> tuple[str, ...] | None
         return None
     if isinstance(labels, str):
         labels = [labels]
-    known = {name.lower(): name for name in KNOWN_LABELS}
+    known = {name.lower(): name for name in KNOWN_LABELS} | LABEL_VALUE_ALIASES
     resolved = []
     for asked in labels:
         name = known.get(normalise_label(str(asked)).lower())
@@ -433,26 +618,54 @@ def _release_order(labels) -> list[str]:
 
 
 def _read_folder(
-    folder: Path, paths: Sequence[Path], prefix: str, wanted: tuple[str, ...] | None, verify: bool
-) -> tuple[list[pd.DataFrame], list[str], list[dict], list[tuple]]:
-    """Read and clean ``paths`` of ``folder``, checking them against its SHA256SUMS.
+    folder: Path, paths: Sequence[Path], prefix: str, verify: bool, **options
+) -> tuple[list[pd.DataFrame], list[str], list[dict], list[tuple], list[dict]]:
+    """Read and clean ``paths`` of ``folder``, checking them against its SHA256SUMS; options go
+    to :func:`read_cicids2017_file` (labels, column_map, label_map).
 
     Returns (frames, file names ``prefix + path inside folder``, rows of the report's files
-    table without ``rows_kept``, (file, reason, rows, detail) drops).
+    table without ``rows_kept``, (file, reason, rows, detail) drops, per-file labels dropped
+    as not asked for).
     """
     sums_path = folder / "SHA256SUMS"
     sums = read_sha256sums(sums_path) if verify and sums_path.is_file() else {}
-    frames, names, file_rows, drop_rows = [], [], [], []
+    frames, names, file_rows, drop_rows, other_labels = [], [], [], [], []
     for path in paths:
         name = prefix + str(path.relative_to(folder))
         checked = check_file_hash(path, folder, sums) if verify else "not checked"
-        frame, info = read_cicids2017_file(path, wanted)
+        frame, info = read_cicids2017_file(path, **options)
         frames.append(frame)
         names.append(name)
         file_rows.append({"file": name, "layout": info["layout"], "encoding": info["encoding"],
-                          "rows_read": info["rows_read"], "sha256": checked})  # fmt: skip
+                          "rows_read": info["rows_read"], "columns_dropped": len(info["columns_dropped"]),
+                          "sha256": checked})  # fmt: skip
         drop_rows += [(name, reason, n, detail) for reason, n, detail in info["drops"]]
-    return frames, names, file_rows, drop_rows
+        other_labels.append(info["other_labels"])
+    return frames, names, file_rows, drop_rows, other_labels
+
+
+def _check_requested_classes(counts: dict[str, int], other_labels: list[dict]) -> None:
+    """Raise :class:`UnknownLabelError` when an asked-for label kept no row, naming the labels
+    the filter dropped and a ``label_map`` for a spelling close to the missing label."""
+    empty = [label for label, n in counts.items() if n == 0]
+    if not empty:
+        return
+    dropped: dict[str, int] = {}
+    for per_file in other_labels:
+        for label, n in per_file.items():
+            dropped[label] = dropped.get(label, 0) + n
+    suggestion = {}
+    for label in empty:
+        close = closest_name(label, list(dropped))
+        if close is not None:
+            suggestion[close] = label
+    hint = f" e.g. label_map={suggestion}" if suggestion else ""
+    raise UnknownLabelError(
+        f"labels {empty} were asked for but no row read keeps them, so the label filter would drop "
+        f"the whole class; the filter dropped these labels: {dropped or 'none'}. If the files spell "
+        f"the class otherwise, pass label_map={{'<label in the file>': '<label>'}}{hint}; if the "
+        "class is not in the files, leave it out of labels"
+    )
 
 
 def load_cicids2017(
@@ -461,6 +674,8 @@ def load_cicids2017(
     files: Sequence[str] | None = None,
     verify: bool = True,
     extra: bool = True,
+    column_map: dict[str, str | None] | None = None,
+    label_map: dict[str, str] | None = None,
 ) -> CICIDS2017:
     """Read every CIC-IDS-2017 CSV in the data folder (either layout), cleaned and de-duplicated.
 
@@ -471,13 +686,17 @@ def load_cicids2017(
     (the folder's SHA256SUMS, else the ones shipped with idsynth) of every file read. extra:
     also read the matching files of :data:`EXTRA_FOLDER` beside ``cic-ids-2017/`` when it
     exists (after the main folder, so a row present in both is kept once, from the main folder).
+    column_map: {column in the files: feature of :data:`FEATURES`, ``Label`` or None to drop
+    it} for a layout other than :data:`LAYOUTS` (the error for such a file says what to map).
+    label_map: {label in the files: label of :data:`KNOWN_LABELS`} for other spellings.
 
     Every matching CSV is read, so unpack only one of the two archives: with both
     (MachineLearningCVE/ and TrafficLabelling/) each flow is read twice, and only copies that
     agree in every value are caught as duplicates of a row in an earlier file.
 
     Returns :class:`CICIDS2017` (frame: 77 features + ``Label``, index 0..n-1; schema; report).
-    Raises DataNotFoundError, DataFormatError (naming file, line, column), UnknownLabelError,
+    Raises DataNotFoundError, DataFormatError (naming file, line, column), UnknownLabelError
+    (also when an asked-for label keeps no row: the filter would drop the whole class),
     ChecksumError.
     """
     wanted = resolve_labels(labels)
@@ -485,10 +704,11 @@ def load_cicids2017(
     folders = [(root, paths, "")]
     if extra:
         folders += [(folder, chosen, f"{folder.name}/") for folder, chosen in find_extra_files(root, files)]
-    frames, names, file_rows, drop_rows = [], [], [], []
+    options = {"labels": wanted, "column_map": column_map, "label_map": label_map}
+    frames, names, file_rows, drop_rows, other_labels = [], [], [], [], []
     for folder, folder_paths, prefix in folders:
-        read = _read_folder(folder, folder_paths, prefix, wanted, verify)
-        for collected, new in zip((frames, names, file_rows, drop_rows), read):
+        read = _read_folder(folder, folder_paths, prefix, verify, **options)
+        for collected, new in zip((frames, names, file_rows, drop_rows, other_labels), read):
             collected += new
 
     source = np.concatenate([np.full(len(f), i) for i, f in enumerate(frames)])
@@ -505,7 +725,8 @@ def load_cicids2017(
     present = data[LABEL].value_counts()
     order = wanted if wanted is not None else _release_order(present.index)
     counts = {label: int(present.get(label, 0)) for label in order}
-    warnings = [f"label {label!r} was asked for but no row has it" for label, n in counts.items() if n == 0]
+    _check_requested_classes(counts, other_labels)
+    warnings = []
     conflicts = int(data.duplicated(subset=list(FEATURES), keep=False).sum()) if len(data) else 0
     if conflicts:
         warnings.append(f"{conflicts} kept rows share their features with a row of another label")
