@@ -2,26 +2,39 @@
 
 :class:`GeneratorOverSampler` turns a generator that follows the protocol of
 :mod:`idsynth.models.base` (``fit(X, y)``, ``sample(n_per_class, random_state) -> (X, y)``)
-into an ``imblearn`` over-sampler, so that VGM (or MAGE-ID, TabDDPM, ...) can stand in an
-``imblearn.pipeline.Pipeline`` beside SMOTE and its variants (Table 6 of the VGM paper).
+into an ``imblearn`` over-sampler, so that VGM, MAGE-ID, TabSyn, TabDDPM or SMOTE can stand in
+an ``imblearn.pipeline.Pipeline`` beside SMOTE and its variants (Table 6 of the VGM paper).
 
 Everything about ``sampling_strategy`` (``'auto'``, ``'all'``, ``'minority'``,
 ``'not minority'``, ``'not majority'``, a dict of target counts, a float ratio for binary
 problems, a callable) is parsed and validated by ``imblearn``'s ``BaseOverSampler``; this
-module adds only ``_fit_resample``: fit a clone of the generator on ``(X, y)``, ask it for
+module adds ``_fit_resample``: fit a clone of the generator on ``(X, y)``, ask it for
 ``sampling_strategy_[c]`` new rows of each class ``c``, append them to the original rows.
 
-Typed frames: a ``pandas.DataFrame`` with non-numeric (string, categorical) columns, as the
-mixed-type generators (MAGE-ID, TabSyn, TabDDPM) take, is passed to the generator as it is
-(no conversion to a numeric array), and ``fit_resample`` returns a DataFrame with the same
-columns and dtypes: the original rows first, then the generator's rows. Numeric input (arrays,
-all-numeric DataFrames) is validated and returned as before.
+One input path for every generator (:func:`idsynth.data.user_table.check_table`): ``X`` is a
+DataFrame (all-numeric or mixed), or a 2-D array with an optional column spec (``columns``,
+``categorical``); ``y`` holds strings, integers or bools. Errors name the column and row at
+fault. The labels are encoded once as codes ``0..K-1`` for the generator and decoded back, so
+no generator sees strings. What the generator receives:
 
-Requirement on generators: they must be scikit-learn clonable, i.e. every constructor
-argument is stored unchanged under its own name so that ``get_params`` / ``clone`` work
-(inheriting from ``sklearn.base.BaseEstimator`` gives that). A generator that is already
-trained is passed as ``sklearn.frozen.FrozenEstimator(generator)``: cloning then returns it
-unchanged and ``fit`` is a no-op, so its trained state is used as is.
+* MAGE-ID, TabSyn, TabDDPM, :class:`~idsynth.models.encoded_frame.EncodedFrameGenerator` and
+  any other generator: a DataFrame of X's columns (an array without a spec goes to a generator
+  of unknown kind as the array, as before);
+* VGM and :class:`~idsynth.models.smote_generator.SMOTEGenerator`, which learn an encoded matrix:
+  wrapped in ``EncodedFrameGenerator`` (numerics min-max scaled, categories one-hot, decoded
+  back) for a DataFrame or a specified array; a bare numeric array goes to them as it is.
+
+``fit_resample`` returns X's type: a DataFrame with X's columns and dtypes (integer columns
+rounded) or an array of X's dtype; the original rows first, then the synthetic ones.
+
+A trained generator is passed as ``sklearn.frozen.FrozenEstimator(generator)``: cloning then
+returns it unchanged and ``fit`` is a no-op; it receives the labels as the user gave them (it
+was trained on those), and no wrapping.
+
+``report`` runs :func:`idsynth.metrics.synthetic_check` on the rows added (a forest trained on
+the real rows, constraints learnt from them) and stores it as ``check_``; ``"warn"`` issues a
+:class:`~idsynth.metrics.SyntheticDataWarning` for classes above the thresholds, ``"print"``
+prints the whole report too.
 
 :class:`EasyEnsembleSampler` is EasyEnsemble as a data-level method (Table 6 uses it as one of
 the seven over-samplers): the union of its balanced random-under-sampled subsets.
@@ -39,11 +52,15 @@ from imblearn.under_sampling import RandomUnderSampler
 from imblearn.under_sampling.base import BaseUnderSampler
 from imblearn.utils import check_target_type
 from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
+from .data.user_table import UserTable, check_table
+
 _MAX_SEED = np.iinfo(np.int32).max
+REPORTS = ("warn", "print")
 
 
 def _as_seed(random_state) -> int | None:
@@ -55,6 +72,15 @@ def _as_seed(random_state) -> int | None:
     return int(check_random_state(random_state).randint(_MAX_SEED))
 
 
+def _generator_kinds() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """(generators of encoded matrices, generators of typed frames) of this package."""
+    from .models.encoded_frame import INNER_CLASSES, EncodedFrameGenerator
+    from .models.mageid import MAGEID
+    from .models.tabddpm import TabDDPM
+
+    return tuple(INNER_CLASSES.values()), (EncodedFrameGenerator, MAGEID, TabDDPM)
+
+
 class GeneratorOverSampler(BaseOverSampler):
     """Over-sample with a class-conditional generator.
 
@@ -62,107 +88,169 @@ class GeneratorOverSampler(BaseOverSampler):
     ----------
     generator : estimator with ``fit(X, y)`` and ``sample(n_per_class, random_state)``
         The generator (see :mod:`idsynth.models.base`). It is cloned and fitted on the data
-        passed to ``fit_resample``; wrap a trained one in ``sklearn.frozen.FrozenEstimator``
-        to use it without refitting.
+        passed to ``fit_resample`` (VGM and SMOTEGenerator inside an ``EncodedFrameGenerator``
+        for tables, see the module docstring); wrap a trained one in
+        ``sklearn.frozen.FrozenEstimator`` to use it without refitting.
     sampling_strategy : float, str, dict or callable, default="auto"
         How many rows of each class to add; imblearn's semantics (``'auto'`` brings every
-        class up to the majority count).
+        class up to the majority count). Dict keys are the user's labels.
     random_state : int, RandomState instance or None, default=None
         Seed for the generator's ``sample`` call. If the generator has a ``random_state``
         parameter left at ``None``, it is set to the same seed before fitting, so that a fixed
         ``random_state`` makes ``fit_resample`` return identical arrays. A generator's own
         explicit seed is kept: ``VGM``'s default is ``random_state=0``, so pass
         ``VGM(random_state=None)`` to have this seed reach its training too.
+    columns : sequence of names, default=None
+        Names of the columns of an array ``X`` (a DataFrame has its own).
+    categorical : sequence of names or positions, default=None
+        Columns to treat as categories although they hold numbers (e.g. a protocol number);
+        non-numeric columns are categorical anyway.
+    report : None, "warn" or "print", default=None
+        Check the synthetic rows (:func:`idsynth.metrics.synthetic_check`) after sampling:
+        store it as ``check_`` and warn (``"warn"``), or also print it (``"print"``).
+    min_own_class_share, max_violation_share : float in [0, 1], defaults 0.5 and 0.05
+        The report's thresholds (see :func:`~idsynth.metrics.synthetic_check`).
 
     Attributes
     ----------
     sampling_strategy_ : dict
         ``{class label: number of synthetic rows to add}`` (from ``BaseOverSampler``).
     generator_ : estimator
-        The fitted clone of ``generator``.
+        The fitted generator (for VGM/SMOTEGenerator on a table: the ``EncodedFrameGenerator``
+        around the fitted clone). Unless frozen, it was fitted on label codes: code ``i`` is
+        ``classes_[i]``.
+    classes_ : ndarray of shape (K,)
+        The labels of ``y``, sorted.
+    check_ : SyntheticCheck
+        The synthetic-data check of the last ``fit_resample`` (with ``report`` set).
     n_features_in_ : int
         Number of columns of ``X``.
-
-    Notes
-    -----
-    ``fit_resample(X, y)`` takes ``X`` as a dense numeric ``(n, d)`` array or DataFrame and
-    returns ``(X_resampled, y_resampled)``: the ``n`` original rows first, in their order,
-    followed by ``sum(sampling_strategy_.values())`` synthetic rows grouped by class, with
-    ``X``'s dtype and ``y``'s dtype.
-
-    A *typed* DataFrame (at least one non-numeric column: strings, categories) goes to the
-    generator unchanged; its ``sample`` must then return a DataFrame holding ``X``'s columns,
-    and ``X_resampled`` is a DataFrame with ``X``'s columns and dtypes and a fresh
-    ``RangeIndex``.
     """
 
     _parameter_constraints: dict = {
         **BaseOverSampler._parameter_constraints,
         "generator": [HasMethods(["fit", "sample"])],
+        "columns": [None, "array-like"],
+        "categorical": [None, "array-like"],
+        "report": [None, StrOptions(set(REPORTS))],
+        "min_own_class_share": [Interval(numbers.Real, 0, 1, closed="both")],
+        "max_violation_share": [Interval(numbers.Real, 0, 1, closed="both")],
     }
 
-    def __init__(self, generator, *, sampling_strategy="auto", random_state=None):
+    def __init__(self, generator, *, sampling_strategy="auto", random_state=None, columns=None, categorical=None,
+                 report=None, min_own_class_share=0.5, max_violation_share=0.05):
         super().__init__(sampling_strategy=sampling_strategy)
         self.generator = generator
         self.random_state = random_state
+        self.columns = columns
+        self.categorical = categorical
+        self.report = report
+        self.min_own_class_share = min_own_class_share
+        self.max_violation_share = max_violation_share
 
     def _check_X_y(self, X, y, accept_sparse=None):
-        if is_typed_frame(X):
-            # As imblearn's SMOTENC: let strings pass, keep the frame for the generator.
-            y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
-            y = np.asarray(y)
-            if len(X) < 1 or y.shape != (len(X),):
-                raise ValueError(f"expected X with n >= 1 rows and y of shape (n,); got {len(X)} rows and {y.shape}")
-            validate_data(self, X=X, y=y, reset=True, skip_check_array=True)
-            return X, y, binarize_y
-        # Generators work on dense arrays: refuse sparse input with a clear TypeError.
-        return super()._check_X_y(X, y, accept_sparse=False)
+        if not isinstance(X, pd.DataFrame) and not hasattr(X, "__array__") and not isinstance(X, (list, tuple)):
+            return super()._check_X_y(X, y, accept_sparse=False)  # sparse and others: imblearn's TypeError
+        if isinstance(X, pd.DataFrame) and any(isinstance(d, pd.SparseDtype) for d in X.dtypes):
+            raise TypeError("X has sparse columns; generators need dense data (X.sparse.to_dense())")
+        y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
+        table = check_table(X, y, columns=self.columns, categorical=self.categorical)
+        validate_data(self, X=X if isinstance(X, pd.DataFrame) else table.array, y=np.asarray(y), reset=True,
+                      skip_check_array=True)
+        self.classes_ = table.classes
+        return table, np.asarray(y), binarize_y
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False
         return tags
 
-    def _fitted_generator(self, X: np.ndarray, y: np.ndarray, seed: int | None):
-        generator = clone(self.generator)
-        params = generator.get_params(deep=False)
-        if seed is not None and "random_state" in params and params["random_state"] is None:
-            generator.set_params(random_state=seed)
+    def _plan(self, table: UserTable):
+        """``(generator, X for fit/sample, labels are codes)`` for this input (module docstring)."""
+        matrix_kinds, frame_kinds = _generator_kinds()
+        frozen = isinstance(self.generator, FrozenEstimator)
+        inner = self.generator.estimator if frozen else self.generator
+        bare_array = table.source == "array" and self.columns is None and self.categorical is None
+        if isinstance(inner, matrix_kinds) and (frozen or bare_array):
+            if table.categorical:
+                raise TypeError(f"{type(inner).__name__} learns numbers; X has the categorical columns "
+                                f"{table.categorical[:10]}: pass an unfitted generator (it is then wrapped in an "
+                                f"EncodedFrameGenerator) or a DataFrame")
+            return self.generator, table.frame.to_numpy(dtype=np.float64) if table.array is None else table.array, not frozen
+        if bare_array and not isinstance(inner, frame_kinds + matrix_kinds):
+            return self.generator, table.array, not frozen
+        if isinstance(inner, matrix_kinds):
+            from .models.encoded_frame import EncodedFrameGenerator
+
+            return EncodedFrameGenerator(inner, numeric=table.numeric, categorical=table.categorical), table.frame, True
+        return self.generator, table.frame, not frozen
+
+    @staticmethod
+    def _fitted_generator(generator, X, y, seed: int | None):
+        """A clone of ``generator`` fitted on ``(X, y)``; ``seed`` fills its (or its wrapped
+        generator's) ``random_state`` when that is left at None."""
+        generator = clone(generator)
+        params = generator.get_params(deep=True)
+        key = next((k for k in ("random_state", "generator__random_state") if k in params), None)
+        if seed is not None and key is not None and params[key] is None:
+            generator.set_params(**{key: seed})
         fitted = generator.fit(X, y)
         return generator if fitted is None else fitted
 
-    def _fit_resample(self, X, y):
+    def _fit_resample(self, X: UserTable, y):
+        table = X
         seed = _as_seed(self.random_state)
-        self.generator_ = self._fitted_generator(X, y, seed)
+        generator, X_in, coded = self._plan(table)
+        self.generator_ = self._fitted_generator(generator, X_in, table.codes if coded else y, seed)
         n_per_class = {label: int(n) for label, n in self.sampling_strategy_.items() if int(n) > 0}
+        self.__dict__.pop("check_", None)
         if not n_per_class:
-            return X.copy(), y.copy()
-
-        X_new, y_new = self.generator_.sample(n_per_class, random_state=seed)
-        typed = isinstance(X, pd.DataFrame)
-        if typed:
-            X_new = _frame_like(X_new, X, type(self.generator_).__name__)
-        else:
-            X_new = np.asarray(X_new)
+            return self._output(table, None), y.copy()
+        asked = {table.code_of(label) if coded else label: n for label, n in n_per_class.items()}
+        X_new, y_new = self.generator_.sample(asked, random_state=seed)
+        name = type(self.generator_).__name__
         y_new = np.asarray(y_new)
         n_new = sum(n_per_class.values())
-        if X_new.shape != (n_new, X.shape[1]) or y_new.shape != (n_new,):
-            raise ValueError(
-                f"{type(self.generator_).__name__}.sample returned X of shape {X_new.shape} and y of "
-                f"shape {y_new.shape}; expected ({n_new}, {X.shape[1]}) and ({n_new},) for {n_per_class}"
-            )
+        if y_new.shape != (n_new,) or len(X_new) != n_new:
+            raise ValueError(f"{name}.sample returned X of shape {np.shape(X_new)} and y of shape {y_new.shape}; "
+                             f"expected ({n_new}, {table.frame.shape[1]}) and ({n_new},) for {n_per_class}")
+        if coded:
+            y_new = table.labels(y_new)
+        X_new = _frame_like(X_new, table, name)
         labels, counts = np.unique(y_new, return_counts=True)
         got = dict(zip(labels.tolist(), counts.tolist()))
         if got != {np.asarray(k).item(): v for k, v in n_per_class.items()}:
-            raise ValueError(
-                f"{type(self.generator_).__name__}.sample returned class counts {got}; asked for {n_per_class}"
-            )
-        if typed:
-            X_resampled = pd.concat([X, X_new], axis=0, ignore_index=True)
-        else:
-            X_resampled = np.concatenate([X, X_new.astype(X.dtype, copy=False)], axis=0)
+            raise ValueError(f"{name}.sample returned class counts {got}; asked for {n_per_class}")
+        if self.report is not None:
+            self._check_synthetic(table, y, X_new, y_new)
         y_resampled = np.concatenate([y, y_new.astype(y.dtype, copy=False)], axis=0)
-        return X_resampled, y_resampled
+        return self._output(table, X_new), y_resampled
+
+    def _output(self, table: UserTable, X_new: pd.DataFrame | None):
+        """The original rows then ``X_new``, as a DataFrame (X's dtypes) or an array (X's dtype)."""
+        if table.source == "array":
+            if X_new is None:
+                return table.array.copy()
+            return np.concatenate([table.array, X_new.to_numpy(dtype=table.array.dtype)], axis=0)
+        original = table.frame.astype(table.dtypes)
+        if X_new is None:
+            return original
+        return pd.concat([original, X_new], axis=0, ignore_index=True)
+
+    def _check_synthetic(self, table: UserTable, y, X_new: pd.DataFrame, y_new) -> None:
+        from .metrics.synthetic_check import synthetic_check
+
+        real = table.frame.astype(table.dtypes)
+        self.check_ = synthetic_check(real, y, X_new, y_new, categorical=table.categorical,
+                                      min_own_class_share=self.min_own_class_share,
+                                      max_violation_share=self.max_violation_share,
+                                      random_state=_as_seed(self.random_state) or 0)
+        agreement = getattr(self.generator_, "label_agreement_", None)
+        if agreement is not None:
+            self.check_.extra["label_agreement_ (decoded label = asked label)"] = round(float(agreement), 3)
+        if self.report == "print":
+            print(self.check_)
+        self.check_.warn(stacklevel=4)
 
 
 def is_typed_frame(X) -> bool:
@@ -174,17 +262,37 @@ def is_typed_frame(X) -> bool:
     )
 
 
-def _frame_like(X_new, X: pd.DataFrame, generator_name: str) -> pd.DataFrame:
-    """The generator's rows as a DataFrame with ``X``'s columns (in order) and dtypes."""
+def _cast_column(values: pd.Series, dtype, column, generator_name: str) -> pd.Series:
+    """One generated column in the user's ``dtype``: whole numbers rounded for integer dtypes,
+    ``"True"``/``"False"`` strings back to bools; a NaN in an integer column is an error."""
+    if pd.api.types.is_bool_dtype(dtype) and not pd.api.types.is_bool_dtype(values):
+        return values.astype(str).str.lower().isin(["true", "1", "1.0"])
+    if pd.api.types.is_integer_dtype(dtype) and pd.api.types.is_numeric_dtype(values):
+        numbers_ = values.to_numpy(dtype=np.float64)
+        if not np.isfinite(numbers_).all():
+            raise ValueError(f"{generator_name}.sample returned NaN or infinite values in the integer column {column!r}")
+        return pd.Series(np.round(numbers_), index=values.index).astype(dtype)
+    return values.astype(dtype)
+
+
+def _frame_like(X_new, table: UserTable, generator_name: str) -> pd.DataFrame:
+    """The generator's rows as a DataFrame with X's columns (in order) and the user's dtypes."""
+    columns = table.columns
     if not isinstance(X_new, pd.DataFrame):
-        raise TypeError(
-            f"{generator_name}.sample returned a {type(X_new).__name__}; for a typed DataFrame X it must "
-            f"return a DataFrame with X's columns"
-        )
-    missing = [c for c in X.columns if c not in X_new.columns]
+        array = np.asarray(X_new)
+        if table.categorical and array.dtype != object:
+            raise TypeError(f"{generator_name}.sample returned a {type(X_new).__name__} of numbers; for X with the "
+                            f"categorical columns {table.categorical[:10]} it must return a DataFrame with X's columns")
+        if array.ndim != 2 or array.shape[1] != len(columns):
+            raise ValueError(f"{generator_name}.sample returned rows of shape {array.shape}; expected "
+                             f"(n, {len(columns)}) for X's columns")
+        X_new = pd.DataFrame(array, columns=columns)
+    missing = [c for c in columns if c not in X_new.columns]
     if missing:
         raise ValueError(f"{generator_name}.sample returned a frame without the columns {missing[:10]}")
-    return X_new[list(X.columns)].astype(X.dtypes.to_dict()).reset_index(drop=True)
+    X_new = X_new[columns].reset_index(drop=True)
+    return pd.DataFrame({c: _cast_column(X_new[c], table.dtypes[c], c, generator_name) for c in columns},
+                        columns=columns)
 
 
 class EasyEnsembleSampler(BaseSampler):

@@ -31,6 +31,7 @@ import torch
 from sklearn.base import BaseEstimator, clone
 
 from ..data.encoding import TabularEncoder
+from ..data.user_table import split_columns
 from .plain_state import dtype_from_plain, dtype_to_plain, from_plain, to_plain
 from .smote_generator import SMOTEGenerator
 from .vgm import VGM
@@ -53,14 +54,18 @@ class EncodedFrameGenerator(BaseEstimator):
         ``n_classes`` = number of labels, ``continuous_features`` = number of numeric columns)
         are set from the data.
     numeric, categorical : column names of the frame, in the encoding's order (numeric block
-        first, then one one-hot block per categorical column).
+        first, then one one-hot block per categorical column). Both None (the default): every
+        column of fit's frame, split by dtype (:func:`idsynth.data.user_table.split_columns`:
+        numbers other than bools are numeric; an all-numeric frame has no one-hot block). One
+        of them None while the other is given: no columns of that kind.
     integer : numeric columns rounded when decoding; None infers them (whole numbers in fit's frame).
 
     Fitted attributes: ``encoder_`` (TabularEncoder), ``generator_`` (the fitted clone),
-    ``classes_`` (labels; code ``i`` is ``classes_[i]``), ``columns_``, ``dtypes_`` (fit's frame).
+    ``classes_`` (labels; code ``i`` is ``classes_[i]``), ``columns_``, ``dtypes_`` (fit's frame),
+    ``numeric_``, ``categorical_`` (the columns used).
     """
 
-    def __init__(self, generator, numeric: Sequence[str] = (), categorical: Sequence[str] = (),
+    def __init__(self, generator, numeric: Sequence[str] | None = None, categorical: Sequence[str] | None = None,
                  integer: Sequence[str] | None = None):
         self.generator = generator
         self.numeric = numeric
@@ -84,7 +89,8 @@ class EncodedFrameGenerator(BaseEstimator):
         self._inner_name(self.generator)
         if not isinstance(X, pd.DataFrame):
             raise TypeError(f"X must be a DataFrame of typed feature columns, got {type(X).__name__}")
-        columns = [*self.numeric, *self.categorical]
+        numeric, categorical = self._split(X)
+        columns = [*numeric, *categorical]
         if not columns or len(set(columns)) != len(columns):
             raise ValueError(f"numeric and categorical must name distinct columns, got {columns}")
         missing = [c for c in columns if c not in X.columns]
@@ -93,7 +99,7 @@ class EncodedFrameGenerator(BaseEstimator):
         y = np.asarray(y)
         if y.shape != (len(X),):
             raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
-        self.encoder_ = TabularEncoder(self.numeric, self.categorical, integer=self.integer,
+        self.encoder_ = TabularEncoder(numeric, categorical, integer=self.integer,
                                        numeric_scaling="minmax", clip=True).fit(X)
         matrix = self.encoder_.transform(X)
         self.classes_, codes = np.unique(y, return_inverse=True)
@@ -104,8 +110,15 @@ class EncodedFrameGenerator(BaseEstimator):
         inner.set_params(**{k: v for k, v in widths.items() if k in names})
         self.generator_ = inner.fit(matrix, codes.astype(np.int64)) or inner
         self.columns_ = columns
+        self.numeric_, self.categorical_ = list(numeric), list(categorical)
         self.dtypes_ = {c: X[c].dtype for c in columns}
         return self
+
+    def _split(self, X: pd.DataFrame) -> tuple[list, list]:
+        """(numeric, categorical) columns: as given, or inferred from X when both are None."""
+        if self.numeric is None and self.categorical is None:
+            return split_columns(X)
+        return list(self.numeric or ()), list(self.categorical or ())
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "generator_"):
@@ -148,7 +161,8 @@ class EncodedFrameGenerator(BaseEstimator):
         state = {
             "format": FILE_FORMAT,
             "inner": self._inner_name(self.generator_),
-            "params": to_plain({"numeric": list(self.numeric), "categorical": list(self.categorical),
+            "params": to_plain({"numeric": None if self.numeric is None else list(self.numeric),
+                                "categorical": None if self.categorical is None else list(self.categorical),
                                 "integer": None if self.integer is None else list(self.integer)}, ()),
             "encoder": to_plain(self.encoder_, (TabularEncoder,)),
             "classes": to_plain(np.asarray(self.classes_), ()),
@@ -176,5 +190,6 @@ class EncodedFrameGenerator(BaseEstimator):
         model.encoder_ = from_plain(state["encoder"], (TabularEncoder,))
         model.classes_ = from_plain(state["classes"], ())
         model.columns_ = list(state["columns"])
+        model.numeric_, model.categorical_ = list(model.encoder_.numeric), list(model.encoder_.categorical)
         model.dtypes_ = {c: dtype_from_plain(d) for c, d in zip(model.columns_, state["dtypes"])}
         return model

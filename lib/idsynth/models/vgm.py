@@ -52,6 +52,7 @@ class VGM(BaseEstimator):
     encoder_units, decoder_units : hidden widths, ReLU (500-500-500 and 500-500).
     label_repeat, label_units : Option C's decoder input, [label_units ‖ n_classes * label_repeat].
     continuous_features : leading continuous columns of the encoding (32); Option B's linear block.
+        Up to ``n_features`` (an all-numeric table: every column continuous).
     epochs, batch_size, learning_rate : Adam schedule (80, 200, 1e-3); no dropout.
     device : "auto" (CUDA if available), "cpu", "cuda", "cuda:1", ...
     cuda_graph : on CUDA, replay full batches from a captured CUDA graph (ignored on CPU).
@@ -118,10 +119,11 @@ class VGM(BaseEstimator):
             ):
                 raise ValueError(f"{name} must be a sequence of positive ints, got {units!r}")
         low = 1 if self.option == "B" else 0
-        if not isinstance(self.continuous_features, numbers.Integral) or not low <= self.continuous_features < self.n_features:
+        # continuous_features == n_features: an all-numeric table (no one-hot block).
+        if not isinstance(self.continuous_features, numbers.Integral) or not low <= self.continuous_features <= self.n_features:
             raise ValueError(
-                f"continuous_features must be an int in [{low}, {self.n_features}) for option {self.option}, "
-                f"got {self.continuous_features!r}"
+                f"continuous_features (the leading numeric columns of the encoding) must be an int in "
+                f"[{low}, n_features={self.n_features}] for option {self.option}, got {self.continuous_features!r}"
             )
         if not isinstance(self.learning_rate, numbers.Real) or not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be a positive number, got {self.learning_rate!r}")
