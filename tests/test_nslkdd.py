@@ -132,3 +132,64 @@ def test_reads_the_official_zip_and_arff(tmp_path, nslkdd_train, data_dir):
     assert frame["difficulty"].isna().all()
     with pytest.raises(UnknownLabelError, match=r"tiny2\.arff, line 46"):
         load_nslkdd(path=write(tmp_path, "tiny2.arff", header + [rows[0], rows[0].replace(",normal", ",weird")]))
+
+
+# -- issue 17: bad files say what is wrong, where, before any checksum ---------------------------
+@pytest.fixture
+def official_name(tmp_path, monkeypatch):
+    """A folder whose KDDTrain+.txt is held to a published hash it cannot match (an edited file)."""
+    from idsynth.data import sources
+
+    monkeypatch.setattr(sources, "known_checksums", lambda dataset: {"KDDTrain+.txt": "0" * 64})
+    folder = tmp_path / "data" / "nsl-kdd"
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.mark.parametrize("edit, where", [
+    (lambda row: row.replace(",491,", ",inf,"), r"line 2, column 'src_bytes': expected a finite number, found 'inf'"),
+    (lambda row: row.replace(",0.17,0.03,", ",nan,0.03,"), r"line 2, column 'dst_host_same_srv_rate': cannot parse 'nan'"),
+    (lambda row: row.replace(",150,25,", ",-150,25,"), r"line 2, column 'dst_host_count': expected a value >= 0"),
+    (lambda row: row.replace(",1.00,0.00,0.00,150", ",1.50,0.00,0.00,150"), r"line 2, column 'same_srv_rate': expected a rate"),
+])  # fmt: skip
+def test_an_edited_file_under_its_official_name_reports_line_and_column_not_only_the_hash(official_name, edit, where):
+    (official_name / "KDDTrain+.txt").write_text("\n".join([GOOD, edit(GOOD)]) + "\n")
+    with pytest.raises(DataFormatError, match=r"KDDTrain\+\.txt, " + where):
+        load_nslkdd("train", data_dir=official_name.parent)
+
+
+def test_a_file_that_parses_but_differs_is_still_a_checksum_error(official_name):
+    (official_name / "KDDTrain+.txt").write_text(GOOD + "\n")
+    with pytest.raises(ChecksumError, match="does not match the published"):
+        load_nslkdd("train", data_dir=official_name.parent)
+
+
+def test_non_ascii_bytes_name_the_line_and_column(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes((GOOD + "\n" + GOOD.replace(",ftp_data,", ",ftp_d\xe4ta,") + "\n").encode("latin-1"))
+    with pytest.raises(DataFormatError, match=r"latin1\.txt, line 2, column 'service': non-ASCII byte 0xe4"):
+        load_nslkdd(path=path)
+
+
+def test_a_truncated_zip_names_the_archive(tmp_path, official_name):
+    archive = official_name / "NSL-KDD.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("KDDTrain+.txt", "\n".join([GOOD] * 2000) + "\n")
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    with pytest.raises(DataFormatError, match=r"NSL-KDD\.zip: cannot read KDDTrain\+\.txt .*truncated or damaged"):
+        load_nslkdd("train", data_dir=official_name.parent)
+    with pytest.raises(DataFormatError, match="truncated or damaged"):
+        load_nslkdd("train", path=archive)
+
+
+def test_nothing_unverified_is_left_in_the_extract_cache(tmp_path, official_name, monkeypatch):
+    from idsynth.data import sources
+
+    monkeypatch.setenv("IDSYNTH_CACHE", str(tmp_path / "cache"))
+    with zipfile.ZipFile(official_name / "NSL-KDD.zip", "w") as zf:
+        zf.writestr("KDDTrain+.txt", GOOD + "\n")
+    with pytest.raises(ChecksumError):
+        sources.find_file("nsl-kdd", "KDDTrain+.txt", data_dir=official_name.parent, download=False)
+    with pytest.raises(ChecksumError):
+        load_nslkdd("train", data_dir=official_name.parent)
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pandas as pd
 
 from .encoding import TabularEncoder
 from .errors import DataFormatError, UnknownLabelError
-from .sources import find_file, verify_bytes, verify_checksum
+from .sources import Located, locate, member_name, verify_bytes, verify_checksum
 
 DATASET = "nsl-kdd"
 
@@ -83,35 +82,61 @@ def load_nslkdd(
 
     ``split`` is ``train``, ``test``, ``train-20`` or ``test-21``; ``path`` (optional) names the
     file directly: a ``.txt``, an ``.arff`` or the official ``NSL-KDD.zip`` (then the split's
-    file is read from inside it). Otherwise the file is found by :func:`find_file`.
+    file is read from inside it). Otherwise the file is found by :func:`~.sources.locate`.
+    The file is parsed first, then checked against its published SHA-256, so an edited file
+    reports its first bad line and column rather than only a hash mismatch.
 
     Returns a frame with the 41 features (integers as int64, rates as float64, the three
     categorical features as strings), ``label`` (attack name; ``normal``/``anomaly`` for ARFF),
     ``difficulty`` (Int64, missing for ARFF) and ``category`` (one of :data:`CATEGORIES`, or
     ``Attack`` for an ARFF anomaly). Raises :class:`DataFormatError` naming file, line and
-    column for malformed input and :class:`UnknownLabelError` for a label outside the mapping.
+    column for malformed input (non-ASCII bytes, ``inf``/``nan``, negative values, rates above
+    1, a truncated archive), :class:`UnknownLabelError` for a label outside the mapping and
+    :class:`ChecksumError` for a file that parses but is not the official release.
     """
     if split not in SPLIT_FILES:
         raise ValueError(f"unknown NSL-KDD split {split!r}; expected one of {sorted(SPLIT_FILES)}")
     name = SPLIT_FILES[split]
     if path is None:
-        path = find_file(DATASET, name, data_dir)
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file (expected an NSL-KDD .txt, .arff or NSL-KDD.zip)")
-    if path.suffix.lower() == ".zip":
-        with zipfile.ZipFile(path) as zf:
-            members = [m for m in zf.namelist() if Path(m).name == name]
-            if not members:
+        found = locate(DATASET, name, data_dir)
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file (expected an NSL-KDD .txt, .arff or NSL-KDD.zip)")
+        if path.suffix.lower() == ".zip":
+            member = member_name(path, name)
+            if member is None:
                 raise DataFormatError(f"archive holds no {name}", path=path)
-            data = zf.read(members[0])
-        verify_bytes(data, DATASET, name, f"{path}!{members[0]}")
-        return _parse_txt(data.decode("ascii", errors="strict"), f"{path}!{members[0]}")
-    verify_checksum(path, DATASET)
-    text = path.read_text(encoding="ascii", errors="strict")
-    if path.suffix.lower() == ".arff":
-        return _parse_arff(text, path)
-    return _parse_txt(text, path)
+            found = Located(path, member, "path argument")
+        else:
+            found = Located(path, None, "path argument")
+    data = found.read()
+    # Parse first: an edited file learns its first bad line and column, not only a hash mismatch.
+    text = decode_ascii(data, found.source)
+    is_arff = Path(found.member or found.path).suffix.lower() == ".arff"
+    frame = _parse_arff(text, found.source) if is_arff else _parse_txt(text, found.source)
+    file_name = Path(found.member).name if found.member else found.path.name
+    if found.member is None:
+        verify_checksum(found.path, DATASET, file_name)
+    else:
+        verify_bytes(data, DATASET, file_name, found.source)
+    return frame
+
+
+def decode_ascii(data: bytes, source) -> str:
+    """``data`` as ASCII text; a non-ASCII byte raises :class:`DataFormatError` naming its
+    line and column (the field it falls in)."""
+    try:
+        return data.decode("ascii", errors="strict")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        field = data.count(b",", line_start, exc.start)
+        column = COLUMNS[field] if field < len(COLUMNS) else f"field {field + 1}"
+        raise DataFormatError(
+            f"non-ASCII byte 0x{data[exc.start]:02x} at character {exc.start - line_start + 1} of the line; "
+            f"NSL-KDD files are plain ASCII (was the file re-saved in another encoding?)",
+            path=source, line=data.count(b"\n", 0, exc.start) + 1, column=column,
+        ) from None
 
 
 def _check_field_counts(lines: list[str], expected: int, source, first_line: int = 1,
@@ -154,6 +179,15 @@ def _typed_frame(raw: pd.DataFrame, source, first_line: int = 1,
                 line=int(line_numbers[row]),
                 column=column,
             )
+        array = numbers.to_numpy(dtype=np.float64)
+        checks = ((~np.isfinite(array), "a finite number"),
+                  (array < 0, "a value >= 0 (counts and rates are never negative)"),
+                  ((array > 1) & (column not in INTEGER), "a rate in [0, 1]"))
+        for bad, expected in checks:
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise DataFormatError(f"expected {expected}, found {raw[column].iloc[row]!r}", path=source,
+                                      line=int(line_numbers[row]), column=column)
         if column in INTEGER:
             if not np.all(numbers.to_numpy() == np.round(numbers.to_numpy())):
                 row = int(np.flatnonzero(numbers.to_numpy() != np.round(numbers.to_numpy()))[0])

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..cache import atomic_path
 from ..config import CACHE_ENV, DATA_ENV, repo_root
-from .errors import ChecksumError, DataNotFoundError
+from .errors import ChecksumError, DataFormatError, DataNotFoundError
 
 
 @dataclass(frozen=True)
@@ -146,30 +146,90 @@ def warn_if_fallback(data_dir, origin: str, found: Path, what: str) -> None:
         warnings.warn(f"data_dir {data_dir} holds no {what}; using {found} ({origin}) instead", stacklevel=3)
 
 
+def _damaged(archive: Path, name: str, exc: BaseException) -> DataFormatError:
+    return DataFormatError(
+        f"cannot read {name} from this zip archive ({type(exc).__name__}: {exc}); it is truncated or damaged: "
+        f"download it again", path=archive,
+    )
+
+
+_ZIP_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError)
+
+
+def member_name(archive: Path, name: str) -> str | None:
+    """The path inside ``archive`` of its first member called ``name`` (at any depth), or None.
+    A file that is not a readable zip raises :class:`DataFormatError` naming it."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            return next((m for m in zf.namelist() if Path(m).name == name), None)
+    except _ZIP_ERRORS as exc:
+        raise _damaged(archive, name, exc) from None
+
+
+def read_member(archive: Path, name: str) -> tuple[bytes, str] | None:
+    """``(bytes, member path)`` of the member :func:`member_name` finds, or None. A truncated
+    or damaged archive raises :class:`DataFormatError` naming the archive instead of zipfile's
+    or zlib's message."""
+    member = member_name(archive, name)
+    if member is None:
+        return None
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            return zf.read(member), member
+    except _ZIP_ERRORS as exc:
+        raise _damaged(archive, member, exc) from None
+
+
 def _extract_from_archive(archive: Path, name: str, dataset: str) -> Path | None:
-    """Extract member ``name`` (at any depth) of ``archive`` into the cache; None if absent."""
-    with zipfile.ZipFile(archive) as zf:
-        members = [m for m in zf.namelist() if Path(m).name == name]
-        if not members:
-            return None
-        cache_root = Path(os.environ.get(CACHE_ENV) or repo_root() / ".cache" / "idsynth")
-        target = cache_root / "extracted" / dataset / name
-        info = zf.getinfo(members[0])
-        stale = target.exists() and (target.stat().st_size != info.file_size
-                                     or zlib.crc32(target.read_bytes()) != info.CRC)  # the archive was replaced
-        if stale or not target.exists():
-            with atomic_path(target) as tmp, zf.open(members[0]) as src:
-                tmp.write_bytes(src.read())
-        return target
+    """Extract member ``name`` (at any depth) of ``archive`` into the cache; None if absent.
+
+    The member's bytes are checked against the published SHA-256 *before* they are written, so
+    the cache never holds an unverified extract (a mismatch raises :class:`ChecksumError`)."""
+    found = read_member(archive, name)
+    if found is None:
+        return None
+    data, member = found
+    cache_root = Path(os.environ.get(CACHE_ENV) or repo_root() / ".cache" / "idsynth")
+    target = cache_root / "extracted" / dataset / name
+    stale = target.exists() and (target.stat().st_size != len(data)
+                                 or zlib.crc32(target.read_bytes()) != zlib.crc32(data))  # the archive was replaced
+    if stale or not target.exists():
+        target.unlink(missing_ok=True)
+        verify_bytes(data, dataset, name, f"{archive}!{member}")
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(data)
+    return target
 
 
-def find_file(
-    dataset: str, name: str, data_dir: str | os.PathLike | None = None, download: bool = True
-) -> Path:
-    """Locate (or download) file ``name`` of ``dataset`` and verify its checksum.
+@dataclass(frozen=True)
+class Located:
+    """Where a data file was found: ``path`` (a file, or an archive when ``member`` is set)
+    and ``origin`` (which place of :func:`candidate_dirs`, or ``download``)."""
 
-    Raises :class:`DataNotFoundError` listing every place searched and how to obtain the data.
-    """
+    path: Path
+    member: str | None
+    origin: str
+
+    def read(self) -> bytes:
+        """The file's bytes (the member's, for an archive); nothing is verified or cached."""
+        if self.member is None:
+            return self.path.read_bytes()
+        found = read_member(self.path, Path(self.member).name)
+        if found is None:
+            raise DataFormatError(f"archive holds no {self.member}", path=self.path)
+        return found[0]
+
+    @property
+    def source(self) -> str:
+        """The name errors give: ``path`` or ``archive!member``."""
+        return str(self.path) if self.member is None else f"{self.path}!{self.member}"
+
+
+def locate(dataset: str, name: str, data_dir: str | os.PathLike | None = None, download: bool = True) -> Located:
+    """Where file ``name`` of ``dataset`` lies (a file, or a member of the official archive),
+    downloading the archive when allowed; nothing is verified or extracted (the caller parses
+    first, then checks the bytes: :func:`verify_bytes`). Raises :class:`DataNotFoundError`
+    listing every place searched and how to obtain the data."""
     source = SOURCES[dataset]
     looked: list[str] = []
     for directory, origin in candidate_dirs(data_dir):
@@ -177,16 +237,15 @@ def find_file(
             candidate = folder / name
             looked.append(f"{candidate} ({origin})")
             if candidate.is_file():
-                verify_checksum(candidate, dataset, name)
                 warn_if_fallback(data_dir, origin, candidate, name)
-                return candidate
-            if source.archive and (folder / source.archive).is_file():
-                extracted = _extract_from_archive(folder / source.archive, name, dataset)
-                looked.append(f"{folder / source.archive} ({origin})")
-                if extracted is not None:
-                    verify_checksum(extracted, dataset, name)
-                    warn_if_fallback(data_dir, origin, folder / source.archive, name)
-                    return extracted
+                return Located(candidate, None, origin)
+            archive = folder / source.archive if source.archive else None
+            if archive is not None and archive.is_file():
+                looked.append(f"{archive} ({origin})")
+                member = member_name(archive, name)
+                if member is not None:
+                    warn_if_fallback(data_dir, origin, archive, name)
+                    return Located(archive, member, origin)
     url = os.environ.get(URL_ENV.get(dataset, ""), source.url) if source.url else None
     if download and url:
         try:
@@ -198,19 +257,39 @@ def find_file(
     )
 
 
-def _download(dataset: str, name: str, url: str) -> Path:
-    """Fetch the official archive into ``./data/<dataset>/``, verify and return ``name``."""
+def find_file(
+    dataset: str, name: str, data_dir: str | os.PathLike | None = None, download: bool = True
+) -> Path:
+    """Locate (or download) file ``name`` of ``dataset`` and verify its checksum: a file as it
+    lies, an archive member extracted (verified) into the cache. See :func:`locate`."""
+    found = locate(dataset, name, data_dir, download)
+    if found.member is None:
+        verify_checksum(found.path, dataset, name)
+        return found.path
+    return _extract_from_archive(found.path, name, dataset)
+
+
+def _download(dataset: str, name: str, url: str) -> Located:
+    """Fetch the official archive into ``./data/<dataset>/`` and return where ``name`` lies in
+    it. A member whose bytes do not match the published hash removes the download (nothing
+    unverified stays behind) and raises :class:`ChecksumError`."""
     source = SOURCES[dataset]
     target_dir = repo_root() / "data" / source.folder
     archive = target_dir / (source.archive or Path(url).name)
-    if not archive.exists():
+    fetched = not archive.exists()
+    if fetched:
         print(f"downloading {url} -> {archive}")
         with atomic_path(archive) as tmp, urllib.request.urlopen(url, timeout=60) as response:
             with open(tmp, "wb") as out:
                 while block := response.read(1 << 20):
                     out.write(block)
-    extracted = _extract_from_archive(archive, name, dataset)
-    if extracted is None:
-        raise ValueError(f"{archive} (from {url}) holds no member named {name}")
-    verify_checksum(extracted, dataset, name)
-    return extracted
+    try:
+        found = read_member(archive, name)
+        if found is None:
+            raise ValueError(f"{archive} (from {url}) holds no member named {name}")
+        verify_bytes(found[0], dataset, name, f"{archive}!{found[1]} (downloaded from {url})")
+    except (DataFormatError, ChecksumError, ValueError):
+        if fetched:
+            archive.unlink(missing_ok=True)
+        raise
+    return Located(archive, found[1], "download")
