@@ -112,3 +112,65 @@ def test_git_commit_is_dirty_for_code_changes_not_for_run_outputs(tmp_path, monk
     assert config.git_commit() == clean
     (tmp_path / "lib/code.py").write_text("v2\n")
     assert config.git_commit() == clean + "+dirty"
+
+
+# -- issue 17: integrity ------------------------------------------------------------------------
+def _bytes_cache(tmp_path):
+    cache = ArtifactCache(tmp_path)
+    builds = []
+
+    def build():
+        builds.append(1)
+        return bytes(range(256)) * 64
+
+    def get():
+        return cache.get_or_create("model", {"x": 1}, build, lambda obj, p: p.write_bytes(obj), _strict_load,
+                                   suffix=".bin")
+
+    return cache, builds, get, cache.path_for("model", {"x": 1}, ".bin")
+
+
+def _strict_load(path):
+    data = path.read_bytes()
+    if len(data) != 256 * 64:
+        raise EOFError("unexpected end of file")  # what torch.load says of a truncated model
+    return data
+
+
+def test_each_artefact_is_stored_with_its_hash(tmp_path):
+    import hashlib
+
+    _, builds, get, path = _bytes_cache(tmp_path)
+    get()
+    stored = path.with_name(path.name + ".sha256").read_text().strip()
+    assert stored == hashlib.sha256(path.read_bytes()).hexdigest()
+    get()
+    assert len(builds) == 1
+
+
+def test_flipped_bytes_are_reported_with_the_path_and_rebuilt(tmp_path):
+    import pytest
+    from idsynth.cache import CacheIntegrityWarning
+
+    cache, builds, get, path = _bytes_cache(tmp_path)
+    original = get()
+    damaged = bytearray(path.read_bytes())
+    damaged[100:116] = bytes(16)  # 16 flipped bytes: loads fine, different content
+    path.write_bytes(bytes(damaged))
+    with pytest.warns(CacheIntegrityWarning, match=f"{path}.*does not match its stored SHA-256"):
+        assert get() == original
+    assert len(builds) == 2 and path.read_bytes() == original
+    assert cache.has("model", {"x": 1}, ".bin")
+
+
+def test_a_truncated_artefact_is_reported_and_rebuilt_even_without_a_hash(tmp_path):
+    import pytest
+    from idsynth.cache import CacheIntegrityWarning
+
+    _, builds, get, path = _bytes_cache(tmp_path)
+    original = get()
+    path.write_bytes(original[:1000])
+    path.with_name(path.name + ".sha256").unlink()  # an artefact from before hashes existed
+    with pytest.warns(CacheIntegrityWarning, match=f"{path} cannot be loaded \\(EOFError"):
+        assert get() == original
+    assert len(builds) == 2

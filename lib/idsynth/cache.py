@@ -4,6 +4,12 @@ A rerun with the same configuration reuses what a previous run finished; a crash
 the artefact in progress, because every write goes to a temporary file that is renamed into
 place once complete.
 
+Integrity: every artefact ``<key><suffix>`` is stored with its SHA-256 in ``<key><suffix>.sha256``.
+Before an artefact is reused its bytes are hashed again (memoised per path, size and mtime); a
+mismatch (flipped bytes, a truncated copy) or a file that ``load`` cannot read is reported with
+its path (:class:`CacheIntegrityWarning`), removed and rebuilt. An artefact from before hashes
+existed gets its hash on first use.
+
     cache = ArtifactCache()                          # $IDSYNTH_CACHE or <repo>/.cache/idsynth
     model = cache.get_or_create("vgm", config, build=train, save=save, load=load)
 """
@@ -14,6 +20,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, TypeVar
@@ -83,6 +90,26 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+class CacheIntegrityWarning(UserWarning):
+    """A cached artefact was damaged or unreadable; it is rebuilt."""
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _hash_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+_INTACT: dict[tuple[str, int, int], str] = {}
+
+
 class ArtifactCache:
     """A directory of artefacts, one sub-directory per kind, one entry per configuration."""
 
@@ -103,19 +130,53 @@ class ArtifactCache:
         load: Callable[[Path], T],
         suffix: str = "",
     ) -> T:
-        """Load the artefact for ``config`` if finished before, else build, save and return it.
+        """Load the artefact for ``config`` if finished before and intact, else build, save and
+        return it.
 
         ``save(obj, path)`` writes to a temporary path that is renamed to the final one
-        only after it returns, so a half-written artefact is never found by a rerun.
+        only after it returns, so a half-written artefact is never found by a rerun. A stored
+        artefact whose hash does not match, or that ``load`` cannot read, is reported with its
+        path (:class:`CacheIntegrityWarning`) and rebuilt.
         """
         path = self.path_for(kind, config, suffix)
-        if path.exists():
-            return load(path)
+        if self._intact(path):
+            try:
+                return load(path)
+            except Exception as error:  # torch, pickle, json, ...: any unreadable file is rebuilt
+                self._discard(path, f"cannot be loaded ({type(error).__name__}: {error})")
         obj = build()
         with atomic_path(path) as tmp:
             save(obj, tmp)
+        atomic_write_text(_hash_path(path), file_sha256(path) + "\n")
         atomic_write_text(path.with_name(path.name + ".config.json"), json.dumps(_canonical(config), indent=1))
         return obj
 
+    def _intact(self, path: Path) -> bool:
+        """True when ``path`` exists and its bytes match its stored SHA-256 (stored now when the
+        artefact predates hashes); a mismatch is reported and the artefact removed."""
+        if not path.is_file():
+            return path.exists()  # a directory artefact: no hash
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        actual = _INTACT.get(key) or file_sha256(path)
+        stored = _hash_path(path)
+        if not stored.exists():
+            atomic_write_text(stored, actual + "\n")
+        elif stored.read_text().strip() != actual:
+            self._discard(path, f"does not match its stored SHA-256 ({stored.read_text().strip()[:16]}..., "
+                                f"now {actual[:16]}...): it was damaged after it was written")
+            return False
+        _INTACT[key] = actual
+        return True
+
+    @staticmethod
+    def _discard(path: Path, why: str) -> None:
+        warnings.warn(f"cached artefact {path} {why}; removing it and rebuilding", CacheIntegrityWarning, stacklevel=4)
+        for stale in (path, _hash_path(path)):
+            stale.unlink(missing_ok=True)
+        for key in [k for k in _INTACT if k[0] == str(path.resolve())]:
+            del _INTACT[key]
+
     def has(self, kind: str, config: Mapping[str, Any], suffix: str = "") -> bool:
-        return self.path_for(kind, config, suffix).exists()
+        """True when the artefact exists and is intact (a damaged one is reported and removed)."""
+        return self._intact(self.path_for(kind, config, suffix))
