@@ -14,9 +14,11 @@ from idsynth.data.schema import Schema
 from idsynth.experiments.table_i import (
     LONG_COLUMNS,
     METRICS,
+    SDMETRICS,
     evaluate_synthetic,
     fit_generator,
     metric_encoder,
+    metric_sensitivity,
     run_generator,
     table_i_beside_paper,
     table_i_long,
@@ -131,20 +133,23 @@ def test_metric_encoder_space(nsl):
 def test_bootstrap_scores_high_and_garbage_low(nsl, tmp_path):
     cache = ArtifactCache(tmp_path)
     good, frame, y = run_generator("Bootstrap", lambda s: Bootstrap(s), nsl, seed=0, cache=cache)
-    bad, _, _ = run_generator("Garbage", lambda s: Garbage(s), nsl, seed=0, cache=cache)
+    with pytest.warns(UserWarning, match=r"categories the real table lacks \(\{'proto': \['zzz'\]\}\)"):
+        bad, _, _ = run_generator("Garbage", lambda s: Garbage(s), nsl, seed=0, cache=cache)
     real_y = nsl.xy("train")[1]
     assert class_counts(y) == class_counts(real_y) and len(frame) == len(real_y)
     assert list(frame.columns) == nsl.features
     assert list(good)[: len(LONG_COLUMNS)] == list(LONG_COLUMNS)
     assert {"auc_real_ceiling", "fit_seconds", "sample_seconds"} <= set(good)
+    assert list(good)[len(LONG_COLUMNS)] == SDMETRICS  # SDMetrics' detectability right after the six
     assert good["dataset"] == "NSL-KDD" and good["model"] == "Bootstrap" and good["seed"] == 0
     # resampled real rows: indistinguishable and on the real support
-    assert good["detectability"] > 0.85
+    assert good["detectability"] > 0.85 and good[SDMETRICS] > 0.85
     assert good["precision"] > 0.95 and good["coverage"] > 0.8 and good["recall"] > 0.8
     assert 0.7 < good["density"] < 1.5
     assert good["auc"] > 0.85 and abs(good["auc"] - good["auc_real_ceiling"]) < 0.05
     # garbage: perfectly detectable, off the real support, useless for the classifier
     assert bad["detectability"] < 0.05
+    assert np.isnan(bad[SDMETRICS])  # its category "zzz" is one SDMetrics cannot encode
     assert bad["precision"] < 0.05 and bad["coverage"] < 0.05 and bad["density"] < 0.05
     assert abs(bad["auc"] - 0.5) < 0.15
     assert bad["auc_real_ceiling"] == pytest.approx(good["auc_real_ceiling"])
@@ -190,6 +195,18 @@ def test_evaluate_synthetic_checks_inputs(nsl):
         evaluate_synthetic(nsl, X, y + 1, seed=0)
 
 
+def test_sdmetrics_detectability_scores_typed_rows_and_is_a_sensitivity_variant(nsl):
+    X, y = nsl.xy("train")
+    shifted = X.assign(bytes=X["bytes"] + 4.0)
+    same = evaluate_synthetic(nsl, X, y, seed=0)
+    moved = evaluate_synthetic(nsl, shifted, y, seed=0)
+    assert same[SDMETRICS] > 0.95 and moved[SDMETRICS] < 0.5
+    rows = metric_sensitivity(nsl, shifted, y, seed=0, n_splits=3)
+    variants = {(r["metric"], r["variant"]): r["value"] for r in rows}
+    assert variants[("detectability", "sdmetrics")] == pytest.approx(moved[SDMETRICS])
+    assert ("detectability", "ours") in variants
+
+
 def _row(dataset, model, seed, value, **extra):
     return {"dataset": dataset, "model": model, "seed": seed, **{m: value for m in METRICS}, **extra}
 
@@ -224,6 +241,19 @@ def test_table_i_beside_paper_mean_std_and_diff():
     assert ceiling["mean"] == pytest.approx(0.98) and np.isnan(ceiling["paper"])
     assert beside[beside["model"] == "VGM-C"]["paper"].isna().all()  # not in the poster
     assert len(beside[beside["model"] == "TabDDPM"]) == 7  # six columns + the ceiling
+
+
+def test_table_i_beside_paper_compares_the_poster_detectability_with_sdmetrics():
+    # an older row (seed 0) lacks the SDMetrics column; it is left out of that column's mean
+    long = table_i_long([_row("NSL-KDD", "TabSyn", 0, 0.80), _row("NSL-KDD", "TabSyn", 1, 0.90, **{SDMETRICS: 0.95}),
+                         _row("NSL-KDD", "TabSyn", 2, 0.70, **{SDMETRICS: 0.85})])  # fmt: skip
+    beside = table_i_beside_paper(long).set_index("metric")
+    assert list(beside.index) == ["Detectability", "Precision", "Recall", "Density", "Coverage", "AUC (MLE)",
+                                  "Detectability (SDMetrics)"]  # fmt: skip
+    sdm, ours = beside.loc["Detectability (SDMetrics)"], beside.loc["Detectability"]
+    assert sdm["mean"] == pytest.approx(0.90) and sdm["n_seeds"] == 2 and ours["n_seeds"] == 3
+    assert sdm["paper"] == ours["paper"] and not np.isnan(sdm["paper"])
+    assert sdm["diff"] == pytest.approx(0.90 - sdm["paper"])
 
 
 def test_update_table_i_csv_replaces_same_keys_and_keeps_others(tmp_path):

@@ -19,7 +19,7 @@ from ..cache import ArtifactCache
 from ..models.base import class_counts
 from ..models.mageid import MAGEID
 from .paper_values import table_i as poster_table_i
-from .table_i import CEILING, DATASETS, METRICS, cached_synthetic, evaluate_synthetic, store_synthetic
+from .table_i import CEILING, DATASETS, METRICS, SDMETRICS, cached_synthetic, evaluate_synthetic, store_synthetic
 
 #: Table I's names of the two configurations.
 MAGEID_NAME, TABSYN_NAME = "MAGE-ID", "TabSyn"
@@ -37,7 +37,7 @@ def evaluate_model(name: str, model: MAGEID, mageid_set, seed: int, cache: Artif
     that the rows a GPU sampled can be re-scored elsewhere (notebook 10).
 
     Returns ``(row, synthetic frame, synthetic y)``; ``row`` holds ``dataset, model, seed``, the
-    six metrics, ``auc_real_ceiling``, ``fit_seconds`` (all stages), ``sample_seconds`` (as
+    six metrics, ``detectability_sdmetrics``, ``auc_real_ceiling``, ``fit_seconds`` (all stages), ``sample_seconds`` (as
     measured when the rows were sampled), ``label_agreement`` (decoded label column vs
     conditioning class), ``n_real_train`` and ``n_synthetic``.
     """
@@ -56,6 +56,7 @@ def evaluate_model(name: str, model: MAGEID, mageid_set, seed: int, cache: Artif
     row = {
         "dataset": mageid_set.name, "model": str(name), "seed": int(seed),
         **{m: scores[m] for m in METRICS},
+        SDMETRICS: scores[SDMETRICS],
         CEILING: scores[CEILING],
         "fit_seconds": fit_seconds,
         "sample_seconds": float(stored["sample_seconds"]),

@@ -10,7 +10,9 @@ through the same steps on each of the two MAGE-ID sets (:mod:`idsynth.data.magei
 2. it samples exactly the real training set's class counts, with ``random_state=seed``;
 3. :func:`evaluate_synthetic` scores the synthetic rows with Table I's six columns
    (:func:`idsynth.metrics.table_i.table_i_row`) in the *encoded space* of
-   :func:`metric_encoder`, and adds the train-on-real AUC (``auc_real_ceiling``) beside them.
+   :func:`metric_encoder`, SDMetrics' ``LogisticDetection`` on the raw typed tables
+   (``detectability_sdmetrics``, :data:`SDMETRICS`: the score the poster's Detectability is
+   compared with) and the train-on-real AUC (``auc_real_ceiling``) beside them.
 
 Fitted generators and synthetic sets are cached (:class:`idsynth.cache.ArtifactCache`), keyed by
 the model's name, its class and parameters (without ``device`` and ``verbose``, which change how
@@ -42,7 +44,14 @@ from ..cache import ArtifactCache, atomic_path, atomic_write_text
 from ..data.encoding import TabularEncoder
 from ..data.mageid_sets import CIC_NAME, NSLKDD_NAME, MageIDSet
 from ..metrics.mle import mle_ceiling
-from ..metrics.table_i import FIDELITY_VARIANTS, TABLE_I_COLUMNS, fidelity_variants, table_i_row
+from ..metrics.table_i import (
+    FIDELITY_VARIANTS,
+    SDMETRICS_DETECTABILITY,
+    SDMETRICS_DETECTABILITY_TITLE,
+    TABLE_I_COLUMNS,
+    fidelity_variants,
+    table_i_row,
+)
 from ..models.base import RUNTIME_PARAMS, class_counts
 from ..tables import summarise, to_markdown
 from .paper_values import table_i as poster_table_i
@@ -55,6 +64,9 @@ METRICS: tuple[str, ...] = tuple(TABLE_I_COLUMNS)
 KEY_COLUMNS: tuple[str, ...] = ("dataset", "model", "seed")
 #: The first columns of the long Table I frame / CSV; extra columns follow them.
 LONG_COLUMNS: tuple[str, ...] = KEY_COLUMNS + METRICS
+#: The extra column with SDMetrics' detectability on the typed tables (every row has it; rows
+#: scored before it existed have it empty): the poster's Detectability is compared with it.
+SDMETRICS = SDMETRICS_DETECTABILITY
 #: The extra column with the train-on-real AUC, and its name in the table beside the paper.
 CEILING = "auc_real_ceiling"
 CEILING_TITLE = "AUC (train on real)"
@@ -146,6 +158,13 @@ def spread_ratio(mageid_set: MageIDSet, synthetic_frame, synthetic_y) -> dict[in
     return ratios
 
 
+def typed_tables(mageid_set: MageIDSet, synthetic_frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(real training rows, synthetic rows)`` as raw typed feature tables (the set's feature
+    columns, as loaded), the tables SDMetrics scores."""
+    features = mageid_set.features
+    return mageid_set.train[features].reset_index(drop=True), synthetic_frame[features].reset_index(drop=True)
+
+
 def metric_sensitivity(mageid_set: MageIDSet, synthetic_frame, synthetic_y, seed: int, max_rows: int | None = None,
                        *, k: int = 5, n_splits: int = 5, detectability: str | None = None,
                        prdc_dtype: str | None = None) -> list[dict[str, Any]]:
@@ -155,7 +174,9 @@ def metric_sensitivity(mageid_set: MageIDSet, synthetic_frame, synthetic_y, seed
     "variant", "value"}``. Takes the profile's whole ``table_i`` section: its chosen variants
     (``detectability``, ``prdc_dtype``) are accepted and ignored, since every variant is computed."""
     train, _, synthetic = _encoded_sets(mageid_set, synthetic_frame, synthetic_y)
-    rows = fidelity_variants(train, synthetic, k=k, n_splits=n_splits, max_rows=max_rows, random_state=int(seed))
+    rows = fidelity_variants(train, synthetic, k=k, n_splits=n_splits, max_rows=max_rows, random_state=int(seed),
+                             typed=typed_tables(mageid_set, synthetic_frame),
+                             discrete_columns=mageid_set.schema.categorical)  # fmt: skip
     return [{"dataset": mageid_set.name, "seed": int(seed), **row} for row in rows]
 
 
@@ -173,7 +194,8 @@ def evaluate_synthetic(
     detectability: str = "ours",
     prdc_dtype: str = "float32",
 ) -> dict[str, Any]:
-    """Table I's six columns for one synthetic set, and the train-on-real AUC beside them.
+    """Table I's six columns for one synthetic set, SDMetrics' detectability and the
+    train-on-real AUC beside them.
 
     synthetic_frame: (n, >= len(features)) DataFrame with the set's feature columns (raw units,
     typed like ``mageid_set.train``); synthetic_y: (n,) labels in {0, 1}. Fidelity (detectability,
@@ -181,13 +203,16 @@ def evaluate_synthetic(
     equal counts capped at ``max_rows``, label one-hot appended; utility (``auc``) trains
     ``classifier`` (default: histogram gradient boosting) on the synthetic rows and scores ROC AUC
     on the real *test* rows. ``auc_real_ceiling`` trains the same classifier on the real training
-    rows instead. ``detectability`` (protocol) and ``prdc_dtype``: the metric details of
-    :data:`~idsynth.metrics.table_i.FIDELITY_VARIANTS` (the profile's ``table_i`` section names
-    them). ``seed`` seeds the subsampling, the folds and the classifier.
+    rows instead. ``detectability_sdmetrics``: SDMetrics' ``LogisticDetection`` on the typed
+    real training and synthetic tables with the label as a categorical column
+    (:func:`typed_tables`, the set's categorical features categorical). ``detectability``
+    (protocol, ``"ours"``) and ``prdc_dtype``: the metric details the profile's ``table_i``
+    section names. ``seed`` seeds the subsampling, the folds and the classifier.
 
-    Returns ``{"dataset", "seed", <the six METRICS>, "auc_real_ceiling", "n_real_train",
-    "n_synthetic"}``; precision, recall, coverage, detectability and the AUCs lie in [0, 1],
-    density is >= 0 (about 1 for a synthetic set distributed like the real one).
+    Returns ``{"dataset", "seed", <the six METRICS>, "detectability_sdmetrics",
+    "auc_real_ceiling", "n_real_train", "n_synthetic"}``; precision, recall, coverage, both
+    detectabilities and the AUCs lie in [0, 1], density is >= 0 (about 1 for a synthetic set
+    distributed like the real one).
     """
     (X_train, y_train), (X_test, y_test), (X_syn, y_syn) = _encoded_sets(mageid_set, synthetic_frame, synthetic_y,
                                                                          encoder)
@@ -202,12 +227,15 @@ def evaluate_synthetic(
         random_state=int(seed),
         detectability_protocol=detectability,
         prdc_dtype=prdc_dtype,
+        typed=typed_tables(mageid_set, synthetic_frame),
+        discrete_columns=mageid_set.schema.categorical,
     )
     ceiling = mle_ceiling(X_train, y_train, X_test, y_test, classifier=classifier, random_state=int(seed))
     return {
         "dataset": mageid_set.name,
         "seed": int(seed),
         **{m: float(scores[m]) for m in METRICS},
+        SDMETRICS: float(scores[SDMETRICS]),
         CEILING: float(ceiling),
         "n_real_train": int(len(X_train)),
         "n_synthetic": int(len(X_syn)),
@@ -484,7 +512,7 @@ def run_generator(
     ``prdc_dtype``: see :func:`evaluate_synthetic`.
 
     Returns ``(row, synthetic_frame, synthetic_y)``; ``row`` holds :data:`LONG_COLUMNS`, then
-    ``auc_real_ceiling``, ``fit_seconds``, ``sample_seconds`` (as measured when the artefact was
+    ``detectability_sdmetrics``, ``auc_real_ceiling``, ``fit_seconds``, ``sample_seconds`` (as measured when the artefact was
     made; a cached rerun reports those), ``n_real_train`` and ``n_synthetic``.
     """
     synthetic = sample_synthetic(name, make_generator, mageid_set, seed, cache, params)
@@ -497,6 +525,7 @@ def run_generator(
         "model": str(name),
         "seed": int(seed),
         **{m: scores[m] for m in METRICS},
+        SDMETRICS: scores[SDMETRICS],
         CEILING: scores[CEILING],
         "fit_seconds": float(synthetic["fit_seconds"]),
         "sample_seconds": float(synthetic["sample_seconds"]),
@@ -549,9 +578,17 @@ def table_i_long(rows) -> pd.DataFrame:
     return frame[list(LONG_COLUMNS) + extras].reset_index(drop=True)
 
 
+#: The headers of the metrics :func:`table_i_beside_paper` lists, in its order.
+_TITLES: dict[str, str] = {**TABLE_I_COLUMNS, SDMETRICS: SDMETRICS_DETECTABILITY_TITLE, CEILING: CEILING_TITLE}
+
+
 def _poster_long(paper: pd.DataFrame) -> pd.DataFrame:
+    """The poster's values, one row per (dataset, model, metric header); its Detectability
+    stands beside both ours and SDMetrics' (the score it most likely is)."""
     long = paper.melt(id_vars=["dataset", "model"], value_vars=list(METRICS), var_name="metric", value_name="paper")
-    long["metric"] = long["metric"].map(TABLE_I_COLUMNS)
+    sdmetrics = long[long["metric"] == "detectability"].assign(metric=SDMETRICS)
+    long = pd.concat([long, sdmetrics], ignore_index=True)
+    long["metric"] = long["metric"].map(_TITLES)
     return long
 
 
@@ -562,13 +599,16 @@ def table_i_beside_paper(long: pd.DataFrame, paper: pd.DataFrame | None = None) 
     six :data:`METRICS`; default :func:`idsynth.experiments.paper_values.table_i`).
     Returns columns ``dataset, model, metric, mean, std, n_seeds, paper, diff`` (diff = mean −
     paper; empty where the poster has no value, e.g. a model it does not report). ``metric``
-    holds the poster's column headers, then ``AUC (train on real)`` when present (the
-    train-on-real ceiling of the MLE AUC, no poster value).
+    holds the poster's column headers, then ``Detectability (SDMetrics)`` (beside the poster's
+    Detectability too) and ``AUC (train on real)`` (the train-on-real ceiling of the MLE AUC, no
+    poster value) when present; seeds without a value of those two are left out of them.
     """
     long = table_i_long(long)
-    values = list(METRICS) + ([CEILING] if CEILING in long.columns else [])
-    titles = {**TABLE_I_COLUMNS, CEILING: CEILING_TITLE}
+    extras = [c for c in (SDMETRICS, CEILING) if c in long.columns]
+    values = list(METRICS) + extras
+    titles = {v: _TITLES[v] for v in values}
     melted = long.melt(id_vars=list(KEY_COLUMNS), value_vars=values, var_name="metric", value_name="value")
+    melted = melted[~(melted["metric"].isin(extras) & melted["value"].isna())]
     melted["metric"] = melted["metric"].map(titles)
     summary = summarise(melted, by=["dataset", "model", "metric"], values=["value"])
     summary = summary.rename(columns={"value_mean": "mean", "value_std": "std"})
@@ -590,7 +630,9 @@ def table_i_markdown(long: pd.DataFrame) -> str:
         "# MAGE-ID Table I: ours (mean ± std over seeds) beside the poster\n\n"
         "Fidelity (detectability, PRDC) of the synthetic rows against the real training rows and\n"
         "utility (ROC AUC on the real test rows of a classifier trained on the synthetic rows); all\n"
-        "in the encoded space of `idsynth.experiments.table_i.metric_encoder`.\n"
+        "in the encoded space of `idsynth.experiments.table_i.metric_encoder`. Detectability\n"
+        "(SDMetrics) is `sdmetrics.single_table.LogisticDetection` on the raw typed tables, as\n"
+        "TabSyn's evaluation computes it; the poster's Detectability stands beside it and ours.\n"
         "`diff` = ours − poster.\n\n"
         + to_markdown(table_i_beside_paper(long))
         + "\n## Per seed\n\n"
