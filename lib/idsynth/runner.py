@@ -1,25 +1,42 @@
 """Execute the ordered notebooks with papermill (what ``run_all.sh`` calls).
 
-    python -m idsynth.runner [--profile paper|smoke] [--seed N] [--only NN] [--from NN]
+    python -m idsynth.runner [--profile NAME] [--seed N] [--only NN] [--from NN]
                              [--device auto|cpu|cuda] [--n-seeds N] [--notebooks DIR]
+                             [--output DIR | --in-place] [--plan]
 
 Each ``notebooks/NN_*.ipynb`` is executed in order with the parameters injected into its
-``parameters`` cell (``profile``, ``seed``, ``device``, and ``n_seeds`` when given) and written
-back in place; the wall time of each is printed and recorded, with the header of its outputs,
-in ``tables/notebook_runs.csv`` (:mod:`idsynth.run_record`). The run
-stops at the first failing notebook, printing its name and the failing cell's error.
+``parameters`` cell (``profile``, ``seed``, ``device``, and ``n_seeds`` when given). Where the
+executed notebook goes (:func:`output_dir`): the paper profile writes it back in place (the
+committed results); the smoke profile never does, it writes under ``build/<profile>/notebooks/``;
+any other profile (``cpu``, ...) writes there too unless ``--in-place`` asks for the committed
+notebooks. Each notebook is executed into a temporary file beside its target and renamed onto
+it only once complete, so an interrupted or failed run never leaves a half-written notebook
+(a failed one is kept under ``build/failed/`` for reading). Before starting, a plan lists each
+notebook, the device and its expected time (from the profile's ``tables/notebook_runs.csv``)
+and warns when the paper profile is about to run on a CPU. The wall time of each notebook is
+printed and recorded, with the header of its outputs, in ``tables/notebook_runs.csv``
+(:mod:`idsynth.run_record`). The run stops at the first failing notebook, printing its name and
+the failing cell's error.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from .config import PROFILES, repo_root
+from .config import PROFILES, figures_dir, repo_root
+
+#: Profiles whose executed notebooks are the committed results (written in place).
+IN_PLACE_PROFILES = ("paper",)
+#: Profiles that never write over the committed notebooks, not even with ``--in-place``.
+NEVER_IN_PLACE = ("smoke",)
 
 NOTEBOOK_NAME = re.compile(r"^(\d\d)_.+\.ipynb$")
 
@@ -102,37 +119,134 @@ def tidy_outputs(path: Path) -> None:
     nbformat.write(notebook, path)
 
 
-def run(notebooks: list[Path], parameters: dict, kernel_name: str | None = None) -> int:
-    """Execute ``notebooks`` in order; 0 on success, 1 at the first failure."""
+def output_dir(profile: str, notebooks_dir: Path, in_place: bool = False, output: Path | None = None) -> Path:
+    """Where the executed notebooks of ``profile`` go (module docstring); a ``SystemExit``
+    for ``--in-place`` with a profile that must never write over the committed notebooks."""
+    if in_place and profile in NEVER_IN_PLACE:
+        raise SystemExit(f"--in-place is refused for the {profile} profile: its notebooks never replace the "
+                         f"committed ones (they go to build/{profile}/notebooks/)")
+    if output is not None:
+        return Path(output)
+    if in_place or profile in IN_PLACE_PROFILES:
+        return notebooks_dir
+    return repo_root() / "build" / profile / "notebooks"
+
+
+def execute_atomically(source: Path, target: Path, parameters: dict, kernel_name: str | None) -> None:
+    """Execute ``source`` with papermill into a temporary file beside ``target``, tidy it, and
+    rename it onto ``target``; on any error (or Ctrl-C) ``target`` is left as it was and the
+    partial notebook is moved to ``build/failed/<name>`` before the error propagates."""
     import papermill
 
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".running.ipynb", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        papermill.execute_notebook(str(source), str(tmp), parameters=parameters, cwd=str(source.parent),
+                                   kernel_name=kernel_name, progress_bar=False, request_save_on_cell_execute=True)
+        tidy_outputs(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        if tmp.exists() and tmp.stat().st_size:
+            failed = repo_root() / "build" / "failed" / target.name
+            failed.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                tidy_outputs(tmp)
+            except Exception:  # a notebook papermill could not even write: keep it raw
+                pass
+            shutil.move(str(tmp), failed)
+            print(f"[run_all] the partial notebook is in {failed}; {target} is unchanged", flush=True)
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def run(notebooks: list[Path], parameters: dict, kernel_name: str | None = None, out_dir: Path | None = None) -> int:
+    """Execute ``notebooks`` in order into ``out_dir`` (default: in place); 0 on success, 1 at
+    the first failure."""
     # A kernel started with MPLBACKEND set (Agg on headless machines) keeps that backend and stores
     # figures as text; without it, ipykernel selects its inline backend and stores them as PNG.
     os.environ.pop("MPLBACKEND", None)
     total = time.perf_counter()
     for path in notebooks:
-        print(f"[run_all] {path.name} ...", flush=True)
+        target = (out_dir or path.parent) / path.name
+        print(f"[run_all] {path.name} -> {target} ...", flush=True)
         start = time.perf_counter()
         try:
-            papermill.execute_notebook(
-                str(path),
-                str(path),
-                parameters=parameters,
-                cwd=str(path.parent),
-                kernel_name=kernel_name,
-                progress_bar=False,
-                request_save_on_cell_execute=True,
-            )
+            execute_atomically(path, target, parameters, kernel_name)
         except Exception as error:  # papermill raises PapermillExecutionError for a cell error
             print(f"[run_all] FAILED {path.name} after {time.perf_counter() - start:.1f} s", flush=True)
             print(describe_failure(error), flush=True)
-            tidy_outputs(path)
             return 1
-        tidy_outputs(path)
         print(f"[run_all] {path.name}: {time.perf_counter() - start:.1f} s", flush=True)
-        record_runs(path.parent, parameters.get("profile", "paper"))
+        record_runs(target.parent, parameters.get("profile", "paper"))
     print(f"[run_all] all {len(notebooks)} notebook(s) done in {time.perf_counter() - total:.1f} s")
     return 0
+
+
+# -- the plan ------------------------------------------------------------------------------------
+def recorded_runs(profile: str) -> dict[str, dict]:
+    """``{notebook stem: its row of the profile's notebook_runs.csv}`` (empty when none)."""
+    path = figures_dir(profile) / "tables" / "notebook_runs.csv"
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as handle:
+        return {row["notebook"]: row for row in csv.DictReader(handle) if row.get("duration_s")}
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def expected_time(stem: str, profile: str) -> tuple[float | None, str]:
+    """(seconds or None, a phrase) for notebook ``stem`` in ``profile``, from the last recorded run."""
+    row = recorded_runs(profile).get(stem)
+    if row is None:
+        return None, "no recorded run"
+    seconds = float(row["duration_s"])
+    return seconds, f"{_duration(seconds)} (last run on {row['device'] or 'an unknown device'})"
+
+
+def plan(notebooks: list[Path], profile: str, device: str, out_dir: Path) -> str:
+    """The lines printed before a run: device, destination, each notebook's expected time, and
+    a warning when the paper profile is about to run on a CPU."""
+    from .config import resolve_device
+
+    resolved = resolve_device(device)
+    lines = [f"[run_all] plan: profile={profile}, device={device} -> {resolved}, notebooks written to {out_dir}"]
+    total, known = 0.0, True
+    for path in notebooks:
+        seconds, phrase = expected_time(path.stem, profile)
+        known &= seconds is not None
+        total += seconds or 0.0
+        lines.append(f"[run_all]   {path.name:<32} {phrase}")
+    lines.append(f"[run_all] expected total: {'at least ' if not known else ''}{_duration(total)}")
+    if profile == "paper" and resolved.type == "cpu":
+        lines.append(
+            "[run_all] WARNING: the paper profile is about to run on a CPU; its trainings were sized for a GPU and "
+            "take hours to days on a few cores (times above are per notebook, with the device each was measured on). "
+            "For a run that finishes on a CPU use --profile cpu"
+            + ("" if "cpu" in PROFILES else " (where your checkout has it)")
+            + "; --profile smoke checks that everything runs in minutes."
+        )
+    return "\n".join(lines)
+
+
+def help_epilog() -> str:
+    """``--help``'s run times: the paper profile's last recorded time per notebook."""
+    runs = recorded_runs("paper")
+    if not runs:
+        return "No recorded paper-profile run times (figures/tables/notebook_runs.csv)."
+    lines = ["Run times of the last paper-profile run (figures/tables/notebook_runs.csv):"]
+    lines += [f"  {stem:<28} {_duration(float(row['duration_s'])):>8}  on {row['device']}" for stem, row in runs.items()]
+    lines.append(f"  {'total':<28} {_duration(sum(float(r['duration_s']) for r in runs.values())):>8}")
+    lines.append("The smoke profile runs every notebook in minutes on 2 CPU cores.")
+    return "\n".join(lines)
 
 
 def record_runs(directory: Path, profile: str) -> None:
@@ -148,8 +262,10 @@ def record_runs(directory: Path, profile: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="run_all.sh", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="paper", choices=sorted(PROFILES))
+    parser = argparse.ArgumentParser(prog="run_all.sh", description=__doc__.split("\n\n")[0], epilog=help_epilog(),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="paper", choices=sorted(PROFILES),
+                        help="sizes and schedules (idsynth.config.PROFILES); default paper")
     parser.add_argument("--seed", type=int, default=0, help="base seed (the paper profile uses seed, seed+1, ...)")
     parser.add_argument("--only", metavar="NN", help="run only notebook NN")
     parser.add_argument("--from", dest="start", metavar="NN", help="resume from notebook NN")
@@ -158,16 +274,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-seeds", type=int, default=None,
                         help="number of seeds (default: the profile's); passed to the notebooks as n_seeds")
     parser.add_argument("--kernel", default=None, help="Jupyter kernel name (default: the notebook's)")
+    parser.add_argument("--in-place", action="store_true",
+                        help="write the executed notebooks over the committed ones (implied by the paper profile; "
+                             "refused for smoke)")
+    parser.add_argument("--output", type=Path, default=None, help="directory for the executed notebooks")
+    parser.add_argument("--plan", action="store_true", help="print the plan and exit without running")
     args = parser.parse_args(argv)
     if args.only and args.start:
         parser.error("--only and --from are exclusive")
+    if args.in_place and args.output is not None:
+        parser.error("--in-place and --output are exclusive")
     directory = args.notebooks or repo_root() / "notebooks"
     notebooks = select(discover(directory), args.only, args.start)
+    out_dir = output_dir(args.profile, directory, args.in_place, args.output)
     parameters = {"profile": args.profile, "seed": args.seed, "device": args.device}
     if args.n_seeds is not None:
         parameters["n_seeds"] = args.n_seeds
-    print(f"[run_all] profile={args.profile} seed={args.seed} device={args.device}: {[p.name for p in notebooks]}")
-    return run(notebooks, parameters, args.kernel)
+    print(plan(notebooks, args.profile, args.device, out_dir), flush=True)
+    if args.plan:
+        return 0
+    return run(notebooks, parameters, args.kernel, out_dir)
 
 
 if __name__ == "__main__":
