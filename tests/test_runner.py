@@ -40,6 +40,7 @@ def test_runs_with_parameters_into_the_output_and_stops_at_first_failure(tmp_pat
                                     "from matplotlib.figure import Figure\nimport idsynth.plots\nfig = Figure(figsize=(1, 1))\nfig.add_subplot().plot([0, 1])\nfig"])
     make(tmp_path / "01_bad.ipynb", ['profile = "paper"', "raise ValueError('broken cell')"])
     make(tmp_path / "02_never.ipynb", ['profile = "paper"', "print('ran')"])
+    monkeypatch.setattr(runner, "repo_root", lambda: tmp_path / "repo")  # build/failed/ goes there
     sources = {p.name: p.read_bytes() for p in tmp_path.glob("*.ipynb")}
     out = tmp_path / "out"
     status = runner.main(["--profile", "smoke", "--seed", "4", "--notebooks", str(tmp_path), "--output", str(out)])
@@ -49,6 +50,8 @@ def test_runs_with_parameters_into_the_output_and_stops_at_first_failure(tmp_pat
     assert "FAILED 01_bad.ipynb" in printed_out and "ValueError: broken cell" in printed_out
     assert "02_never" not in printed_out.split("FAILED")[1]
     assert not (out / "01_bad.ipynb").exists() and not (out / "02_never.ipynb").exists()
+    failed = nbformat.read(tmp_path / "repo" / "build" / "failed" / "01_bad.ipynb", as_version=4)
+    assert "broken cell" in str(failed.cells[-1].outputs)  # the failure kept for reading
     done = nbformat.read(out / "00_ok.ipynb", as_version=4)
     injected = [c for c in done.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1 and "nbval-skip" in injected[0].metadata["tags"]
