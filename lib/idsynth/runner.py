@@ -243,7 +243,8 @@ def help_epilog() -> str:
     if not runs:
         return "No recorded paper-profile run times (figures/tables/notebook_runs.csv)."
     lines = ["Run times of the last paper-profile run (figures/tables/notebook_runs.csv):"]
-    lines += [f"  {stem:<28} {_duration(float(row['duration_s'])):>8}  on {row['device']}" for stem, row in runs.items()]
+    lines += [f"  {stem:<28} {_duration(float(row['duration_s'])):>8}  on {row['device']}"
+              for stem, row in runs.items()]
     lines.append(f"  {'total':<28} {_duration(sum(float(r['duration_s']) for r in runs.values())):>8}")
     lines.append("The smoke profile runs every notebook in minutes on 2 CPU cores.")
     return "\n".join(lines)

@@ -176,7 +176,8 @@ class GeneratorOverSampler(BaseOverSampler):
                 raise TypeError(f"{type(inner).__name__} learns numbers; X has the categorical columns "
                                 f"{table.categorical[:10]}: pass an unfitted generator (it is then wrapped in an "
                                 f"EncodedFrameGenerator) or a DataFrame")
-            return self.generator, table.frame.to_numpy(dtype=np.float64) if table.array is None else table.array, not frozen
+            matrix = table.frame.to_numpy(dtype=np.float64) if table.array is None else table.array
+            return self.generator, matrix, not frozen
         if bare_array and not isinstance(inner, frame_kinds + matrix_kinds):
             return self.generator, table.array, not frozen
         if isinstance(inner, matrix_kinds):
@@ -253,15 +254,6 @@ class GeneratorOverSampler(BaseOverSampler):
         self.check_.warn(stacklevel=4)
 
 
-def is_typed_frame(X) -> bool:
-    """True for a DataFrame with at least one column that is neither numeric nor boolean."""
-    if not isinstance(X, pd.DataFrame):
-        return False
-    return not all(
-        pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) for dtype in X.dtypes
-    )
-
-
 def _cast_column(values: pd.Series, dtype, column, generator_name: str) -> pd.Series:
     """One generated column in the user's ``dtype``: whole numbers rounded for integer dtypes,
     ``"True"``/``"False"`` strings back to bools; a NaN in an integer column is an error."""
@@ -270,7 +262,8 @@ def _cast_column(values: pd.Series, dtype, column, generator_name: str) -> pd.Se
     if pd.api.types.is_integer_dtype(dtype) and pd.api.types.is_numeric_dtype(values):
         numbers_ = values.to_numpy(dtype=np.float64)
         if not np.isfinite(numbers_).all():
-            raise ValueError(f"{generator_name}.sample returned NaN or infinite values in the integer column {column!r}")
+            raise ValueError(f"{generator_name}.sample returned NaN or infinite values in the integer column "
+                             f"{column!r}")
         return pd.Series(np.round(numbers_), index=values.index).astype(dtype)
     return values.astype(dtype)
 

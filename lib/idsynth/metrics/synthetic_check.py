@@ -181,7 +181,8 @@ class SyntheticCheck:
         lines = ["Synthetic-data check (forest trained on the real rows; rules learnt from them):",
                  self.classes.to_string(float_format=lambda v: f"{v:.3f}")]
         if len(self.violations):
-            lines += ["Most broken rules:", self.violations.head(10).to_string(index=False, float_format=lambda v: f"{v:.3f}")]
+            table = self.violations.head(10).to_string(index=False, float_format=lambda v: f"{v:.3f}")
+            lines += ["Most broken rules:", table]
         for name, value in self.extra.items():
             lines.append(f"{name}: {value}")
         flagged = self.warnings()
@@ -210,7 +211,8 @@ def synthetic_check(
     """
     real, synth = _as_frame(X_real, columns), _as_frame(X_synth, columns)
     if list(synth.columns) != list(real.columns):
-        raise ValueError(f"X_synth must have X_real's columns {list(real.columns)[:10]}, got {list(synth.columns)[:10]}")
+        raise ValueError(f"X_synth must have X_real's columns {list(real.columns)[:10]}, "
+                         f"got {list(synth.columns)[:10]}")
     y_real, y_synth = np.asarray(y_real), np.asarray(y_synth)
     if y_real.shape != (len(real),) or y_synth.shape != (len(synth),):
         raise ValueError("y_real and y_synth must hold one label per row of X_real and X_synth")
