@@ -117,6 +117,15 @@ def test_vgm_wrapped_for_an_all_numeric_frame_outside_the_sampler_too():
     assert list(frame.columns) == list(X.columns) and (labels == "Portscan").all()
 
 
+def test_an_inferred_encoded_frame_generator_saves_and_loads(tmp_path):
+    X, y = flows()
+    gen = EncodedFrameGenerator(GENERATORS["VGM"]()).fit(X, y)
+    gen.save(tmp_path / "gen.pt")
+    again = EncodedFrameGenerator.load(tmp_path / "gen.pt", device="cpu")
+    assert again.numeric is None and again.numeric_ == list(X.columns)
+    pd.testing.assert_frame_equal(again.sample({"DDoS": 5}, random_state=1)[0], gen.sample({"DDoS": 5}, random_state=1)[0])
+
+
 def test_a_numpy_array_with_a_column_spec_and_integer_labels():
     X, y = flows()
     X = X.assign(proto=np.where(y == "DDoS", 17, 6))
