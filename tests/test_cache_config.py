@@ -174,3 +174,16 @@ def test_a_truncated_artefact_is_reported_and_rebuilt_even_without_a_hash(tmp_pa
     with pytest.warns(CacheIntegrityWarning, match=f"{path} cannot be loaded \\(EOFError"):
         assert get() == original
     assert len(builds) == 2
+
+
+def test_load_returns_none_for_a_damaged_artefact_so_the_caller_rebuilds(tmp_path):
+    import pytest
+    from idsynth.cache import CacheIntegrityWarning
+
+    cache, _, get, path = _bytes_cache(tmp_path)
+    original = get()
+    assert cache.load("model", {"x": 1}, _strict_load, ".bin") == original
+    path.write_bytes(original[::-1])
+    with pytest.warns(CacheIntegrityWarning, match=str(path)):
+        assert cache.load("model", {"x": 1}, _strict_load, ".bin") is None
+    assert not path.exists() and cache.load("model", {"x": 1}, _strict_load, ".bin") is None

@@ -138,18 +138,29 @@ class ArtifactCache:
         artefact whose hash does not match, or that ``load`` cannot read, is reported with its
         path (:class:`CacheIntegrityWarning`) and rebuilt.
         """
+        found = self.load(kind, config, load, suffix)
+        if found is not None:
+            return found
         path = self.path_for(kind, config, suffix)
-        if self._intact(path):
-            try:
-                return load(path)
-            except Exception as error:  # torch, pickle, json, ...: any unreadable file is rebuilt
-                self._discard(path, f"cannot be loaded ({type(error).__name__}: {error})")
         obj = build()
         with atomic_path(path) as tmp:
             save(obj, tmp)
         atomic_write_text(_hash_path(path), file_sha256(path) + "\n")
         atomic_write_text(path.with_name(path.name + ".config.json"), json.dumps(_canonical(config), indent=1))
         return obj
+
+    def load(self, kind: str, config: Mapping[str, Any], load: Callable[[Path], T], suffix: str = "") -> T | None:
+        """The stored artefact for ``config`` read by ``load``, or None when there is none or it
+        was damaged or unreadable (then reported with its path and removed, so that the caller
+        rebuilds it)."""
+        path = self.path_for(kind, config, suffix)
+        if not self._intact(path):
+            return None
+        try:
+            return load(path)
+        except Exception as error:  # torch, pickle, json, ...: any unreadable file is rebuilt
+            self._discard(path, f"cannot be loaded ({type(error).__name__}: {error})")
+            return None
 
     def _intact(self, path: Path) -> bool:
         """True when ``path`` exists and its bytes match its stored SHA-256 (stored now when the
@@ -171,7 +182,7 @@ class ArtifactCache:
 
     @staticmethod
     def _discard(path: Path, why: str) -> None:
-        warnings.warn(f"cached artefact {path} {why}; removing it and rebuilding", CacheIntegrityWarning, stacklevel=4)
+        warnings.warn(f"cached artefact {path} {why}; removing it and rebuilding", CacheIntegrityWarning, stacklevel=5)
         for stale in (path, _hash_path(path)):
             stale.unlink(missing_ok=True)
         for key in [k for k in _INTACT if k[0] == str(path.resolve())]:
