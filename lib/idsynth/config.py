@@ -1,8 +1,10 @@
 """Profiles, seeds, devices and the places where results are written.
 
-Two profiles share one code path and differ only in sizes and schedules:
+Three profiles share one code path and differ only in sizes and schedules:
 
 * ``paper``: the papers' data sizes, epochs and several seeds (GPU recommended).
+* ``cpu``: the paper's data, seeds and architectures with the diffusion family's training cut to
+  step budgets that two CPU cores can run (its results are labelled ``cpu``, never ``paper``).
 * ``smoke``: tiny subsets and a few epochs; minutes on two CPU cores (CI runs it via nbval).
 
 Every experiment reads its sizes from ``profile[section]`` (a plain dict), so adding an
@@ -43,8 +45,9 @@ _PAPER: dict[str, dict[str, Any]] = {
     "imaging": {"layout": "igtd", "image_size": None, "upscale": 1, "n_examples": 8, "speed_rows": 1_000_000},
     # -- section: mageid (06, 07, 09) --
     # MAGE-ID / TabSyn (idsynth.models.mageid) on the MAGE-ID sets (rows: mageid_data.n_rows; the
-    # generator trains on the 80 % split: 24,000 NSL-KDD rows, 11,844 CIC-IDS-2017 rows of the
-    # shared subset). Architectures are TabSyn's (TabVAE 4-dim tokens, 2 layers, FFN 128; EDM
+    # generator trains on the 80 % split: 24,000 NSL-KDD rows, 20,605 CIC-IDS-2017 rows of the
+    # subset + extra rows; 11,844 before the extra rows were read, which the committed paper-profile
+    # CIC rows were trained on). Architectures are TabSyn's (TabVAE 4-dim tokens, 2 layers, FFN 128; EDM
     # MLP 1024/2048, 50 Heun steps); the image branch is our choice. Schedules: our choice, cut to
     # what one session's 30 GPU-minutes allowed (TabSyn's reference runs 4000 VAE and up to 10,001
     # EDM epochs). Measured on one H100 (2026-11-23, one process, batch 4096, training steps
@@ -81,10 +84,10 @@ _PAPER: dict[str, dict[str, Any]] = {
         "batch_size": 4096, "learning_rate": 2e-3, "weight_decay": 1e-4, "sample_batch_size": 8192,
     },
     # Table I metrics (08, 09): PRDC/detectability on all rows (max_rows None; PRDC on 24,000
-    # rows needs ~10 GB of memory), k = 5, 5-fold detectability. Two details that move the
-    # numbers (notebook 10 measures both variants): detectability "ours" (StandardScaler, 5
-    # folds) or "sdmetrics" (TabSyn's SDMetrics pipeline, 3 folds), PRDC distances in float32
-    # or float64. Every Table I row so far was made with "ours" / float32.
+    # rows needs ~10 GB of memory), k = 5, 5-fold detectability. Detectability is reported twice:
+    # "ours" (StandardScaler, 5 folds, the encoded space) and `detectability_sdmetrics`
+    # (sdmetrics' LogisticDetection on the raw typed frames, as TabSyn's evaluation calls it).
+    # PRDC distances in float32 or float64 (notebook 10 measures both).
     "table_i": {"max_rows": None, "k": 5, "n_splits": 5, "detectability": "ours", "prdc_dtype": "float32"},
     # -- section: cross_eval (10) --
     # Every generator under every protocol. The schedules are the generators' own sections
@@ -150,6 +153,44 @@ _SMOKE: dict[str, dict[str, Any]] = {
 }
 
 
+def _merged(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` applied recursively (a nested dict updates, anything else replaces)."""
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+# The `cpu` profile: the paper profile's data (all rows, 3 seeds) and architectures, with the
+# iterative models' training lengths cut to optimiser-step budgets that 2 CPU cores (Xeon with
+# AMX-bf16, torch 2.13) can run: MAGE-ID + TabSyn + TabDDPM for one set and seed in about
+# 12 (NSL-KDD) to 17 (CIC-IDS-2017) minutes of training, measured per step on that machine
+# (benchmarks/bench_cpu.py): TabVAE 0.6 s (NSL-KDD, 42 tokens; the FFN in cache-sized chunks),
+# ImageVAE 0.1-0.5 s, EDM 0.36 s and TabDDPM 0.12 s at batch 4096 under bf16 autocast (the
+# paper runs fp32 on the CPU: 1.9 s and 0.7 s). The only changes from `paper` are these lengths
+# and bf16 for TabDDPM (the EDM already asks for it); the steps are the same for both data sets
+# (the paper profile's epochs gave CIC-IDS-2017 half of NSL-KDD's steps). What the cut costs is
+# measured by running both profiles (README § Results); no number of this profile is the paper's.
+_CPU_CHANGES: dict[str, dict[str, Any]] = {
+    # Paper, NSL-KDD's 24,000 rows: TabVAE 3,600 steps, ImageVAE 1,800, EDM 6,000 (per model),
+    # TabDDPM 20,000. Here 1/18, 1/12, 1/15 and 1/13 of them.
+    "mageid": {
+        "tab_vae": {"epochs": None, "steps": 200},
+        "img_vae": {"epochs": None, "steps": 150},
+        "edm": {"epochs": None, "steps": 400},
+    },
+    # The long schedule that notebook 12 checks the cpu budget against: 4x every part.
+    "mageid_schedule": {"long": {"tab_vae": {"epochs": None, "steps": 800}, "img_vae": {"epochs": None, "steps": 600},
+                                 "edm": {"epochs": None, "steps": 1600}},
+                        "long_seeds": 1},
+    "tabddpm": {"steps": 1500, "mixed_precision": True},
+}
+_CPU = _merged(_PAPER, _CPU_CHANGES)
+
+
 @dataclass(frozen=True)
 class Profile:
     """A named set of sizes and schedules, read as ``profile["section"]["key"]``."""
@@ -185,6 +226,7 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "paper": Profile("paper", _PAPER),
+    "cpu": Profile("cpu", _CPU),
     "smoke": Profile("smoke", _SMOKE),
 }
 
@@ -229,10 +271,11 @@ def repo_root(start: Path | None = None) -> Path:
 
 
 def figures_dir(profile: Profile | str) -> Path:
-    """Where figures and ``tables/`` go: ``figures/`` for paper runs.
+    """Where figures and ``tables/`` go: ``figures/`` for paper runs, ``figures/cpu/`` for the
+    ``cpu`` profile (committed beside the paper's, never over them).
 
     Smoke runs write to ``build/smoke/figures`` so that running the tests never
-    overwrites the committed paper-profile results. ``$IDSYNTH_FIGURES`` overrides both.
+    overwrites the committed results. ``$IDSYNTH_FIGURES`` overrides all.
     """
     name = profile if isinstance(profile, str) else profile.name
     override = os.environ.get(FIGURES_ENV)
@@ -240,6 +283,8 @@ def figures_dir(profile: Profile | str) -> Path:
         out = Path(override)
     elif name == "paper":
         out = repo_root() / "figures"
+    elif name == "cpu":
+        out = repo_root() / "figures" / "cpu"
     else:
         out = repo_root() / "build" / name / "figures"
     (out / "tables").mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,7 @@ from tqdm import tqdm
 from idsynth.config import resolve_device
 from idsynth.models.base import labels_from_counts
 from idsynth.models.graphed_step import GraphedStep
-from idsynth.models.training import autocast_bf16, make_adam, shuffled_index_batches
+from idsynth.models.training import autocast_bf16, budget_bar, make_adam, shuffled_index_batches, step_budget
 
 __all__ = [
     "EDMPrecond",
@@ -348,13 +348,15 @@ class LatentEDM:
     ``hidden`` / ``n_layers``: :class:`MLPDenoiser`'s width and number of wide layers (TabSyn:
     1024 and 2). ``guidance`` != 1 applies classifier-free guidance, which needs
     ``label_dropout > 0`` in training. ``mixed_precision``: bf16 autocast for the network on
-    CUDA (ignored on CPU). ``cuda_graph``: on CUDA, replay each training step from a CUDA graph
+    CUDA and on CPUs with native bf16 matmuls (:func:`~idsynth.models.training.autocast_bf16`;
+    fp32 elsewhere). ``steps``: the training length in optimiser steps of ``batch_size`` rows,
+    replacing ``epochs`` when given (:func:`~idsynth.models.training.step_budget`). ``cuda_graph``: on CUDA, replay each training step from a CUDA graph
     (:class:`~idsynth.models.graphed_step.GraphedStep`). Same ``random_state``, same device ->
     same model and same samples.
     """
 
     _PARAMS = (
-        "dim", "n_classes", "hidden", "n_layers", "epochs", "batch_size", "learning_rate",
+        "dim", "n_classes", "hidden", "n_layers", "epochs", "steps", "batch_size", "learning_rate",
         "weight_decay", "label_dropout", "ema_decay", "sigma_data", "P_mean", "P_std",
         "num_steps", "sigma_min", "sigma_max", "rho", "guidance", "sample_batch_size",
         "mixed_precision", "device", "random_state", "cuda_graph", "verbose",
@@ -367,6 +369,7 @@ class LatentEDM:
         hidden: int = 1024,
         n_layers: int = 2,
         epochs: int = 2000,
+        steps: int | None = None,
         batch_size: int = 4096,
         learning_rate: float = 1e-3,
         weight_decay: float = 0.0,
@@ -392,6 +395,7 @@ class LatentEDM:
         self.hidden = hidden
         self.n_layers = n_layers
         self.epochs = epochs
+        self.steps = steps
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
@@ -427,8 +431,11 @@ class LatentEDM:
         return EDMPrecond(raw, sigma_data=self.sigma_data).to(device)
 
     def _check_params(self) -> None:
-        if int(self.epochs) < 1 or int(self.batch_size) < 1 or int(self.sample_batch_size) < 1:
-            raise ValueError("epochs, batch_size and sample_batch_size must be >= 1")
+        if int(self.batch_size) < 1 or int(self.sample_batch_size) < 1:
+            raise ValueError("batch_size and sample_batch_size must be >= 1")
+        if (self.steps is None and (self.epochs is None or int(self.epochs) < 1)) or \
+                (self.steps is not None and int(self.steps) < 1):
+            raise ValueError(f"give epochs >= 1 or steps >= 1, got epochs={self.epochs!r}, steps={self.steps!r}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
@@ -485,7 +492,8 @@ class LatentEDM:
         optimiser = make_adam(self.denoiser_.parameters(), self.learning_rate, self.weight_decay, device)
         generator = torch.Generator(device=device).manual_seed(int(self.random_state))
 
-        epochs = int(self.epochs)
+        budget = step_budget(n, int(self.batch_size), self.epochs, self.steps)
+        epochs = budget.epochs
         epoch_loss = torch.zeros(epochs, device=device)
         report_every = max(1, epochs // 100)
 
@@ -501,17 +509,18 @@ class LatentEDM:
         self.denoiser_.net.dropout_on_default_rng = runner.graphed
         self.denoiser_.train()
         started, step = time.perf_counter(), 0
-        bar = tqdm(range(epochs), desc="EDM", unit="epoch", disable=not self.verbose)
+        bar = budget_bar(budget, self.verbose, "EDM")
         with runner.seeded(self.random_state):
             for epoch in bar:
-                total = torch.zeros((), device=device)
-                for idx in shuffled_index_batches(n, int(self.batch_size), generator, device):
+                total, rows = torch.zeros((), device=device), 0
+                for _, idx in zip(range(budget.steps_in(epoch)), shuffled_index_batches(n, budget.batch_size, generator, device)):
                     (loss,) = runner(idx)
                     step += 1
                     if self.ema_ is not None:
                         _ema_update(self.ema_, self.denoiser_, min(self.ema_decay, (1 + step) / (10 + step)))
                     total += loss * idx.numel()
-                epoch_loss[epoch] = total / n
+                    rows += idx.numel()
+                epoch_loss[epoch] = total / rows
                 if self.verbose and (epoch % report_every == 0 or epoch == epochs - 1):
                     bar.set_postfix(loss=f"{epoch_loss[epoch].item():.4f}")  # one host sync per report
         self.cuda_graphs_ = runner.n_graphs  # batch shapes replayed from CUDA graphs (0: eager)

@@ -23,6 +23,7 @@ leaves a 3x3 or 4x4 map before the linear layer.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import torch
@@ -38,11 +39,12 @@ from .training import (
     batched_apply,
     check_float_array,
     count_parameters,
-    epoch_bar,
+    budget_bar,
     gaussian_kl,
     make_adam,
     make_generator,
     seeded_init,
+    step_budget,
 )
 
 
@@ -128,17 +130,19 @@ class ImageVAE(TorchEstimatorMixin, BaseEstimator):
     widths: channels of the stride-2 stages, or ``None`` for :func:`auto_widths`.
     beta: weight of the KL term (fixed).
     epochs, batch_size, learning_rate, weight_decay: the Adam schedule.
+    steps: the training length in optimiser steps (replaces ``epochs`` when given;
+        :func:`~idsynth.models.training.step_budget`).
     device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...; random_state: seeds weights, shuffling, noise.
 
     Fitted attributes: ``net_``, ``widths_``, ``latent_dim_``, ``loss_history_`` (one dict per
-    epoch: ``total, mse, kl, beta``), ``n_parameters_``, ``device_``.
+    epoch: ``total, mse, kl, beta``), ``n_parameters_``, ``device_``, ``n_steps_``, ``fit_seconds_``.
     """
 
     checkpoint_kind = "idsynth.ImageVAE"
 
     def __init__(self, image_size: int, channels: int = 1, latent_dim: int = 64, widths: tuple[int, ...] | None = None,
                  beta: float = 1e-3, epochs: int = 300, batch_size: int = 2048, learning_rate: float = 1e-3,
-                 weight_decay: float = 0.0, device: str = "auto", random_state: int = 0, verbose: bool = True):
+                 weight_decay: float = 0.0, steps: int | None = None, device: str = "auto", random_state: int = 0, verbose: bool = True):
         self.image_size = image_size
         self.channels = channels
         self.latent_dim = latent_dim
@@ -148,6 +152,7 @@ class ImageVAE(TorchEstimatorMixin, BaseEstimator):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.steps = steps
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -198,14 +203,16 @@ class ImageVAE(TorchEstimatorMixin, BaseEstimator):
         net.train()
         (x,) = self._to_device(images)
         generator = make_generator(self.random_state, device)
-        batches = DeviceBatches(x, batch_size=min(int(self.batch_size), len(x)), generator=generator)
+        budget = step_budget(len(x), int(self.batch_size), self.epochs, self.steps)
+        batches = DeviceBatches(x, batch_size=budget.batch_size, generator=generator)
         optimizer = make_adam(net.parameters(), self.learning_rate, self.weight_decay, device)
         beta = float(self.beta)
         self.loss_history_ = []
-        bar = epoch_bar(self.epochs, self.verbose, "ImageVAE")
+        bar = budget_bar(budget, self.verbose, "ImageVAE")
+        started = time.perf_counter()
         for epoch in bar:
             sums = LossAccumulator()
-            for (xb,) in batches:
+            for _, (xb,) in zip(range(budget.steps_in(epoch)), batches):
                 mse, kl = img_vae_losses(xb, *net(xb, generator))
                 loss = mse + beta * kl
                 optimizer.zero_grad(set_to_none=True)
@@ -216,6 +223,7 @@ class ImageVAE(TorchEstimatorMixin, BaseEstimator):
             record.update(epoch=epoch, total=record["mse"] + beta * record["kl"], beta=beta)
             self.loss_history_.append(record)
             bar.set_postfix(mse=f"{record['mse']:.5f}", kl=f"{record['kl']:.3f}")
+        self.n_steps_, self.fit_seconds_ = budget.steps, time.perf_counter() - started
         net.eval()
         return self
 

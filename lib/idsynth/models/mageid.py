@@ -443,17 +443,19 @@ class MAGEID(BaseEstimator):
         return out
 
     def describe(self) -> pd.DataFrame:
-        """One row per fitted part: ``part, n_parameters, latent_dim, epochs, fit_seconds``."""
+        """One row per fitted part: ``part, n_parameters, latent_dim, epochs, steps, batch_size,
+        fit_seconds`` (epochs started and optimiser steps taken; ``steps`` is missing, NaN, for
+        parts loaded from a file written before steps were recorded)."""
         self._check_fitted()
-        rows = [{"part": "tab_vae", "n_parameters": self.tab_vae_.n_parameters_,
-                 "latent_dim": self.tab_vae_.latent_dim_, "epochs": self.tab_vae_.epochs}]
+        parts = [("tab_vae", self.tab_vae_, self.tab_vae_.latent_dim_)]
         if self.img_vae_ is not None:
-            rows.append({"part": "img_vae", "n_parameters": self.img_vae_.n_parameters_,
-                         "latent_dim": self.img_vae_.latent_dim_, "epochs": self.img_vae_.epochs})
+            parts.append(("img_vae", self.img_vae_, self.img_vae_.latent_dim_))
         if getattr(self, "edm_", None) is not None:
-            n_params = sum(p.numel() for p in self.edm_.denoiser_.parameters())
-            rows.append({"part": "edm", "n_parameters": n_params, "latent_dim": self.latent_dim_,
-                         "epochs": self.edm_.epochs})
+            parts.append(("edm", self.edm_, self.latent_dim_))
+        rows = [{"part": name, "n_parameters": sum(p.numel() for p in _module_of(model).parameters()),
+                 "latent_dim": dim, "epochs": len(model.loss_history_),
+                 "steps": getattr(model, "n_steps_", math.nan), "batch_size": int(model.batch_size)}
+                for name, model, dim in parts]
         frame = pd.DataFrame(rows)
         frame["fit_seconds"] = [self.fit_seconds_.get(p, math.nan) for p in frame["part"]]
         return frame
@@ -501,6 +503,11 @@ class MAGEID(BaseEstimator):
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+def _module_of(model) -> torch.nn.Module:
+    """The trained network of a part: ``net_`` (the VAEs) or ``denoiser_`` (the EDM)."""
+    return model.net_ if hasattr(model, "net_") else model.denoiser_
 
 
 def _checkpoint_bytes(model) -> torch.Tensor:

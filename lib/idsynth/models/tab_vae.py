@@ -28,6 +28,7 @@ The class label is not special: the caller appends it as one more categorical co
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import torch
@@ -36,6 +37,7 @@ from sklearn.base import BaseEstimator
 from torch import nn
 
 from ..config import resolve_device
+from .fused_ffn import chunked_ffn, narrow_layer_norm
 from .graphed_step import GraphedStep, step_schedule
 from .training import (
     DeviceBatches,
@@ -44,11 +46,12 @@ from .training import (
     batched_apply,
     check_float_array,
     count_parameters,
-    epoch_bar,
+    budget_bar,
     gaussian_kl,
     make_adam,
     make_generator,
     seeded_init,
+    step_budget,
 )
 
 
@@ -130,10 +133,15 @@ class TransformerBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, t, d = x.shape
-        q, k, v = self.qkv(self.norm_attn(x)).view(n, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        on_cpu = x.device.type == "cpu" and not torch.is_autocast_enabled("cpu")
+        norm = (lambda h, module: narrow_layer_norm(h, module)) if on_cpu else (lambda h, module: module(h))
+        q, k, v = self.qkv(norm(x, self.norm_attn)).view(n, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
         attended = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(n, t, d)
         x = x + self.out(attended)
-        return x + self.ffn(self.norm_ffn(x))
+        normed = norm(x, self.norm_ffn)
+        if on_cpu:  # the same function in cache-sized chunks (idsynth.models.fused_ffn)
+            return x + chunked_ffn(normed, self.ffn[0], self.ffn[2])
+        return x + self.ffn(normed)
 
 
 class TokenTransformer(nn.Sequential):
@@ -218,6 +226,9 @@ class TabVAE(TorchEstimatorMixin, BaseEstimator):
     beta_max, beta_min, beta_decay, patience: the adaptive KL weight (TabSyn: 1e-2, 1e-5, 0.7, 10).
     lr_decay: learning-rate factor on the same plateau (TabSyn 0.95; 1.0 switches it off).
     epochs, batch_size, learning_rate, weight_decay: the Adam schedule.
+    steps: the training length in optimiser steps of ``batch_size`` rows; when given it replaces
+        ``epochs`` (:func:`~idsynth.models.training.step_budget`), so sets of different sizes get
+        the same budget.
     device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ...
     random_state: seeds the initial weights, the shuffling and the reparameterisation noise.
     cuda_graph: on CUDA, replay each training step from a CUDA graph
@@ -225,7 +236,8 @@ class TabVAE(TorchEstimatorMixin, BaseEstimator):
 
     Fitted attributes: ``net_`` (the :class:`TabVAENet`), ``latent_shape_ = (n_tokens, d_token)``,
     ``latent_dim_ = n_tokens * d_token``, ``loss_history_`` (one dict per epoch: ``total, mse,
-    ce, kl, beta, lr``), ``n_parameters_``, ``device_``.
+    ce, kl, beta, lr``), ``n_parameters_``, ``device_``, ``n_steps_`` and ``fit_seconds_``
+    (optimiser steps taken and wall seconds of the last ``fit``).
     """
 
     checkpoint_kind = "idsynth.TabVAE"
@@ -233,7 +245,7 @@ class TabVAE(TorchEstimatorMixin, BaseEstimator):
     def __init__(self, n_numeric: int, cat_cardinalities: list[int], d_token: int = 4, n_heads: int = 1,
                  n_layers: int = 2, d_ff: int = 128, beta_max: float = 1e-2, beta_min: float = 1e-5,
                  beta_decay: float = 0.7, patience: int = 10, lr_decay: float = 0.95, epochs: int = 1000,
-                 batch_size: int = 4096, learning_rate: float = 1e-3, weight_decay: float = 0.0,
+                 batch_size: int = 4096, steps: int | None = None, learning_rate: float = 1e-3, weight_decay: float = 0.0,
                  device: str = "auto", random_state: int = 0, cuda_graph: bool = True, verbose: bool = True):
         self.n_numeric = n_numeric
         self.cat_cardinalities = cat_cardinalities
@@ -248,6 +260,7 @@ class TabVAE(TorchEstimatorMixin, BaseEstimator):
         self.lr_decay = lr_decay
         self.epochs = epochs
         self.batch_size = batch_size
+        self.steps = steps
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.device = device
@@ -318,7 +331,8 @@ class TabVAE(TorchEstimatorMixin, BaseEstimator):
         net.train()
         x_num, x_cat = self._to_device(X_num, X_cat)
         generator = make_generator(self.random_state, device)
-        batches = DeviceBatches(x_num, x_cat, batch_size=min(int(self.batch_size), len(X_num)), generator=generator)
+        budget = step_budget(len(X_num), int(self.batch_size), self.epochs, self.steps)
+        batches = DeviceBatches(x_num, x_cat, batch_size=budget.batch_size, generator=generator)
         optimizer = make_adam(net.parameters(), self.learning_rate, self.weight_decay, device)
         lr_schedule = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=self.lr_decay, patience=self.patience) \
             if self.lr_decay < 1 else None
@@ -333,13 +347,14 @@ class TabVAE(TorchEstimatorMixin, BaseEstimator):
 
         runner = GraphedStep(step, optimizer, device, enabled=self.cuda_graph, generator=generator)
         self.loss_history_ = []
-        bar = epoch_bar(self.epochs, self.verbose, "TabVAE")
+        bar = budget_bar(budget, self.verbose, "TabVAE")
+        started = time.perf_counter()
         with runner.seeded(self.random_state):
             for epoch in bar:
                 beta = annealer.beta
                 beta_t.fill_(beta)
                 sums = LossAccumulator()
-                for xb_num, xb_cat in batches:
+                for _, (xb_num, xb_cat) in zip(range(budget.steps_in(epoch)), batches):
                     mse, ce, kl = runner(xb_num, xb_cat)
                     sums.add(len(xb_num), mse=mse, ce=ce, kl=kl)
                 record = sums.means()
@@ -353,6 +368,7 @@ class TabVAE(TorchEstimatorMixin, BaseEstimator):
                 if lr_schedule is not None:
                     step_schedule(lr_schedule, recon)
         self.cuda_graphs_ = runner.n_graphs  # batch shapes replayed from CUDA graphs (0: eager)
+        self.n_steps_, self.fit_seconds_ = budget.steps, time.perf_counter() - started
         net.eval()
         return self
 

@@ -40,7 +40,7 @@ from .tabddpm_data import CategoryCodes, FrameSchema, QuantileNormaliser
 from .tabddpm_diffusion import MixedDiffusion
 from .tabddpm_network import DEFAULT_D_LAYERS, MLPDiffusion
 from .graphed_step import GraphedStep, step_schedule
-from .training import make_adam, shuffled_index_batches
+from .training import autocast_bf16, make_adam, shuffled_index_batches
 
 _FORMAT = "idsynth.models.tabddpm/1"
 _LOG_EVERY = 100  # steps between progress-bar loss updates (the only host syncs while training)
@@ -110,6 +110,9 @@ class TabDDPM(BaseEstimator):
         0.5 RMS) sends the numerics far outside the support, and every such value inverts to
         a column's minimum or maximum. Clipping changes nothing for the ideal denoiser, whose
         x̂_0 = E[x_0 | x_t] always lies in the support's box.
+    mixed_precision : bf16 autocast for the MLP in training and sampling where the device
+        computes bf16 natively (:func:`~idsynth.models.training.autocast_bf16`; the ``cpu``
+        profile's choice). Off by default: the official code and our paper runs are fp32.
     device : ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ...
     random_state : seeds the weights, the batches and the diffusion noise of ``fit``.
     cuda_graph : on CUDA, replay each training step from a CUDA graph
@@ -133,6 +136,7 @@ class TabDDPM(BaseEstimator):
         weight_decay: float = 1e-4,
         sample_batch_size: int = 8192,
         clip_denoised: bool = True,
+        mixed_precision: bool = False,
         device: str = "auto",
         random_state: int = 0,
         cuda_graph: bool = True,
@@ -148,6 +152,7 @@ class TabDDPM(BaseEstimator):
         self.weight_decay = weight_decay
         self.sample_batch_size = sample_batch_size
         self.clip_denoised = clip_denoised
+        self.mixed_precision = mixed_precision
         self.device = device
         self.random_state = random_state
         self.cuda_graph = cuda_graph
@@ -255,7 +260,8 @@ class TabDDPM(BaseEstimator):
         batches = _endless_batches(y.shape[0], int(self.batch_size), generator, device)
 
         def step_on(idx):
-            loss_gauss, loss_multi = diffusion.loss(net, x_num[idx], x_cat[idx], y[idx], runner.generator)
+            with autocast_bf16(device, bool(self.mixed_precision), cache_enabled=False):
+                loss_gauss, loss_multi = diffusion.loss(net, x_num[idx], x_cat[idx], y[idx], runner.generator)
             (loss_gauss + loss_multi).backward()
             optimiser.step()
             return (torch.stack([loss_gauss.detach(), loss_multi.detach()]),)
@@ -301,7 +307,8 @@ class TabDDPM(BaseEstimator):
         size = int(self.sample_batch_size)
         for start in tqdm(range(0, len(y_idx), size), desc="TabDDPM sample", disable=not self.verbose):
             y_batch = torch.as_tensor(y_idx[start : start + size], device=self.device_)
-            z, codes = self.diffusion_.sample(self.net_, y_batch, generator, bounds)
+            with autocast_bf16(self.device_, bool(self.mixed_precision)):
+                z, codes = self.diffusion_.sample(self.net_, y_batch, generator, bounds)
             z_parts.append(z.cpu().numpy())
             code_parts.append(codes.cpu().numpy())
         z = np.concatenate(z_parts) if z_parts else np.zeros((0, self.n_numeric_), np.float32)

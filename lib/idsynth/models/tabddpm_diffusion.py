@@ -330,7 +330,7 @@ class MixedDiffusion:
     def _net_out(
         self, net: Denoiser, x_num_t: Tensor, log_x_cat_t: Tensor, t: Tensor, y: Tensor
     ) -> tuple[Tensor, Tensor]:
-        out = net(torch.cat([x_num_t, log_x_cat_t.exp()], dim=1), t, y)
+        out = net(torch.cat([x_num_t, log_x_cat_t.exp()], dim=1), t, y).float()  # fp32 under bf16 autocast
         if out.shape != (t.shape[0], self.d_in):
             raise ValueError(f"the network returned shape {tuple(out.shape)}; expected {(t.shape[0], self.d_in)}")
         return out[:, : self.num_numerical], out[:, self.num_numerical :]
