@@ -448,9 +448,7 @@ def cached_synthetic(name: str, generator, mageid_set: MageIDSet, seed: int, cac
     _check_set(mageid_set)
     cache = cache if cache is not None else ArtifactCache()
     config = synthetic_cache_config(name, generator, mageid_set, seed, params)
-    if not cache.has(SYNTHETIC_KIND, config, ".pkl"):
-        return None
-    return _load_synthetic(cache.path_for(SYNTHETIC_KIND, config, ".pkl"))
+    return cache.load(SYNTHETIC_KIND, config, _load_synthetic, ".pkl")  # None when absent or damaged
 
 
 def cached_twins(mageid_set: MageIDSet, seeds: Iterable[int], factories: Mapping[str, Callable[[int], Any]],

@@ -1,0 +1,357 @@
+"""CPU speed of the diffusion family per training step and per sampled row, against the machine's
+bound and, where given, against the public TabSyn code on the same rows, batch and CPU.
+
+For each stage (``tab_vae``, ``img_vae``, ``edm``, ``tabddpm`` training steps; ``sample``: EDM
+sampling, 50 Heun steps) it times our step on NSL-KDD's MAGE-ID training rows (24,000) at the
+profile's batch, and prints and writes ``figures/tables/bench_cpu.csv`` with the columns
+``model,stage,device,dtype,batch,seconds_per_step,bound_seconds_per_step,ratio_to_bound``.
+
+The bound of a step is the larger of
+* its multiply-adds (counted by ``torch.utils.flop_counter`` on one forward + backward, or one
+  sampling network evaluation x the evaluations) at the matmul rate measured in the same run
+  (a 4096^3 matmul in that dtype, on the same threads), and
+* the bytes it must move at the memory bandwidth measured in the same run (a 512 MiB copy):
+  the tensors autograd saves for the backward pass, written once and read once, plus the
+  parameters, gradients and Adam's two moments, each read and written once.
+Both are printed. ``ratio_to_bound`` = measured / bound (1 = at the machine's limit).
+
+With ``--reference DIR`` (a work tree of github.com/amazon-science/tabsyn; fetched to read and
+run beside ours, never committed) the reference's own model code is timed interleaved with ours
+(one step of each in turn, median of ``--repeats``): its ``Model_VAE`` + ``compute_loss`` +
+Adam for ``tab_vae``, its ``MLPDiffusion`` + EDM ``Model`` + Adam for ``edm`` (fp32, as it runs on
+a CPU), its ``sample`` for ``sample``. The ours/reference ratios go to
+``figures/tables/bench_cpu_reference.csv`` (``stage,ours_s,reference_s,ours_over_reference``).
+Not a test: a script.
+
+    PYTHONPATH=lib python benchmarks/bench_cpu.py --reference /tmp/tabsyn_ref --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from idsynth.config import figures_dir, get_profile
+from idsynth.data.mageid_sets import nslkdd_mageid_set
+from idsynth.models.edm import EDMLoss, LatentEDM, edm_sampler
+from idsynth.models.img_vae import ConvVAENet, img_vae_losses
+from idsynth.models.mageid import mageid
+from idsynth.models.tab_vae import TabVAENet, tab_vae_losses
+from idsynth.models.tabddpm import TabDDPM
+from idsynth.models.training import autocast_bf16, keep_freed_memory
+
+COLUMNS = ["model", "stage", "device", "dtype", "batch", "seconds_per_step", "bound_seconds_per_step", "ratio_to_bound"]
+
+
+# -- the machine ---------------------------------------------------------------------------------
+def matmul_rate(dtype: torch.dtype, size: int = 4096, repeats: int = 3) -> float:
+    """Multiply-adds per second of a ``size``^3 matmul in ``dtype`` (best of ``repeats``)."""
+    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
+    torch.mm(a, b)
+    best = min(_seconds(lambda: torch.mm(a, b)) for _ in range(repeats))
+    return size**3 / best
+
+
+def copy_bandwidth(mib: int = 512, repeats: int = 3) -> float:
+    """Bytes per second moved by a large tensor copy (read + write counted)."""
+    src = torch.ones(mib << 18)  # float32: 4 bytes each
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    best = min(_seconds(lambda: dst.copy_(src)) for _ in range(repeats))
+    return 2 * src.numel() * 4 / best
+
+
+def _seconds(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+# -- counting what a step must do --------------------------------------------------------------
+def count_step(step: Callable[[], object], params: list[torch.nn.Parameter]) -> tuple[float, float]:
+    """(multiply-adds, bytes) of one call of ``step`` (forward + backward): matmul FLOPs / 2 from
+    ``FlopCounterMode``; bytes = 2 x the tensors saved for backward + 2 x 4 tensors per parameter
+    (weight, gradient, two Adam moments, each read and written)."""
+    saved = [0]
+
+    def pack(t: torch.Tensor):
+        saved[0] += t.numel() * t.element_size()
+        return t
+
+    with FlopCounterMode(display=False) as counter, torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        step()
+    param_bytes = sum(p.numel() * p.element_size() for p in params)
+    return counter.get_total_flops() / 2, 2 * saved[0] + 8 * param_bytes
+
+
+def timed_median(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds of each function, called in turn (interleaved) ``repeats`` times after one warm-up."""
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            times[name].append(_seconds(fn))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+# -- our steps -------------------------------------------------------------------------------------
+def train_step(net: torch.nn.Module, loss: Callable[[], torch.Tensor], bf16: bool) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(full step with Adam, forward + backward only) for ``loss()`` of ``net``."""
+    optimiser = torch.optim.Adam(net.parameters(), lr=1e-4)
+
+    def forward_backward():
+        with autocast_bf16(torch.device("cpu"), bf16, cache_enabled=False):
+            value = loss()
+        value.backward()
+
+    def step():
+        forward_backward()
+        optimiser.step()
+        optimiser.zero_grad(set_to_none=True)
+
+    return step, forward_backward
+
+
+def stage_inputs(n_rows: int):
+    """NSL-KDD's MAGE-ID training rows as the models see them (scaled numerics, codes + label, images)."""
+    data = nslkdd_mageid_set(n_rows=n_rows)
+    X, y = data.xy("train")
+    model = mageid(device="cpu", verbose=False)
+    model._fit_encoders(X, y)
+    return model.paired(X, y)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rows", type=int, default=30000, help="MAGE-ID set rows (the model trains on 80 %%)")
+    parser.add_argument("--sample-rows", type=int, default=2048)
+    parser.add_argument("--reference", type=Path, default=None, help="work tree of amazon-science/tabsyn")
+    parser.add_argument("--profile", default="paper", help="profile whose batch sizes and architectures are timed")
+    parser.add_argument("--out", type=Path, default=None, help="tables folder (default: figures/tables)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    keep_freed_memory()
+    section = get_profile(args.profile)["mageid"]
+    tv, iv, ev = section["tab_vae"], section["img_vae"], section["edm"]
+    ddpm = dict(get_profile(args.profile)["tabddpm"])
+
+    rates = {"fp32": matmul_rate(torch.float32), "bf16": matmul_rate(torch.bfloat16)}
+    bandwidth = copy_bandwidth()
+    print(f"machine: {args.threads} threads; matmul {rates['fp32'] / 1e9:.1f} G multiply-adds/s fp32, "
+          f"{rates['bf16'] / 1e9:.1f} bf16; copy bandwidth {bandwidth / 1e9:.1f} GB/s", flush=True)
+
+    samples = stage_inputs(args.rows)
+    n = len(samples.y)
+    cards = list(samples.cat_cardinalities)
+    rows, reference_rows = [], []
+
+    def record(stage: str, dtype: str, batch: int, seconds: float, macs: float, nbytes: float, per: str = "step"):
+        compute, memory = macs / rates[dtype], nbytes / bandwidth
+        bound = max(compute, memory)
+        print(f"{stage:8s} {dtype} batch {batch:5d}: {seconds:.4f} s/{per}; bound {bound:.4f} s "
+              f"(compute {compute:.4f} s for {macs / 1e9:.2f} G multiply-adds, memory {memory:.4f} s for "
+              f"{nbytes / 1e9:.2f} GB) -> ratio {seconds / bound:.2f}", flush=True)
+        rows.append({"model": "idsynth", "stage": stage, "device": "cpu", "dtype": dtype, "batch": batch,
+                     "seconds_per_step": seconds, "bound_seconds_per_step": bound, "ratio_to_bound": seconds / bound})
+
+    ref = load_reference(args.reference) if args.reference else None
+
+    # TabVAE: fp32 (bf16 measured slower for 4-wide tokens)
+    batch = min(int(tv["batch_size"]), n)
+    x_num = torch.from_numpy(samples.X_num[:batch].copy())
+    x_cat = torch.from_numpy(samples.X_cat[:batch].copy())
+    net = TabVAENet(x_num.shape[1], cards, tv["d_token"], tv["n_heads"], tv["n_layers"], tv["d_ff"])
+    step, fb = train_step(net, lambda: _tab_vae_loss(net, x_num, x_cat), bf16=False)
+    fns = {"ours": step}
+    if ref:
+        fns["reference"] = ref.tab_vae_step(x_num, x_cat, cards, tv)
+    times = timed_median(fns, args.repeats)
+    record("tab_vae", "fp32", batch, times["ours"], *count_step(fb, list(net.parameters())))
+    if ref:
+        reference_rows.append(("tab_vae", times["ours"], times["reference"]))
+
+    # ImageVAE: fp32
+    images = torch.from_numpy(samples.images[: min(int(iv["batch_size"]), n)].copy())
+    img_net = mageid_image_net(samples, iv)
+    step, fb = train_step(img_net, lambda: sum(_weighted(img_vae_losses(images, *img_net(images)))), bf16=False)
+    seconds = timed_median({"ours": step}, args.repeats)["ours"]
+    record("img_vae", "fp32", len(images), seconds, *count_step(fb, list(img_net.parameters())))
+
+    # EDM on the joint latent (NSL-KDD: 42 tokens x 4 + 64 image dimensions), bf16 and fp32
+    dim = (samples.X_num.shape[1] + len(cards)) * int(tv["d_token"]) + int(iv["latent_dim"])
+    edm = LatentEDM(dim=dim, hidden=ev["hidden"], n_layers=ev["n_layers"], device="cpu", verbose=False)
+    denoiser = edm._build_denoiser(dim, 2, torch.device("cpu")).train()
+    batch = min(int(ev["batch_size"]), n)
+    z = torch.randn(batch, dim) * 0.5
+    labels = torch.from_numpy(samples.y[:batch].copy())
+    loss_fn = EDMLoss()
+    for dtype, bf16 in (("bf16", True), ("fp32", False)):
+        step, fb = train_step(denoiser, lambda: loss_fn(denoiser, z, labels).mean(), bf16=bf16)
+        fns = {"ours": step}
+        if ref and dtype == "bf16":
+            fns["reference"] = ref.edm_step(z, ev)
+        times = timed_median(fns, args.repeats)
+        record("edm", dtype, batch, times["ours"], *count_step(fb, list(denoiser.parameters())))
+        if "reference" in times:
+            reference_rows.append(("edm", times["ours"], times["reference"]))
+
+    # Sampling: 50 Heun steps (99 network evaluations), seconds per row
+    denoiser.eval()
+    latents = torch.randn(args.sample_rows, dim)
+    codes = torch.from_numpy(samples.y[: args.sample_rows].copy())
+    num_steps = int(ev["num_steps"])
+
+    @torch.no_grad()
+    def sample_ours():
+        with autocast_bf16(torch.device("cpu"), True):
+            edm_sampler(denoiser, latents, codes, num_steps=num_steps)
+
+    fns = {"ours": sample_ours}
+    if ref:
+        fns["reference"] = ref.sample(args.sample_rows, dim, ev)
+    times = timed_median(fns, max(2, args.repeats // 2))
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        denoiser(latents, torch.full((args.sample_rows,), 1.0), codes)
+    evaluations = 2 * num_steps - 1
+    macs = counter.get_total_flops() / 2 * evaluations
+    nbytes = evaluations * sum(p.numel() * 2 for p in denoiser.parameters())  # bf16 weights read per evaluation
+    record("sample", "bf16", args.sample_rows, times["ours"] / args.sample_rows, macs / args.sample_rows,
+           nbytes / args.sample_rows, per="row")
+    if ref:
+        reference_rows.append(("sample", times["ours"] / args.sample_rows, times["reference"] / args.sample_rows))
+
+    # TabDDPM (no reference run here: yandex-research/tab-ddpm is another code base)
+    for dtype, bf16 in (("bf16", True), ("fp32", False)):
+        seconds, macs, nbytes, batch = tabddpm_step(samples, ddpm, bf16, args.repeats)
+        record("tabddpm", dtype, batch, seconds, macs, nbytes)
+
+    out = args.out or figures_dir("paper") / "tables"
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    table.to_csv(out / "bench_cpu.csv", index=False, float_format="%.6g")
+    print(f"wrote {out / 'bench_cpu.csv'}")
+    if reference_rows:
+        ref_table = pd.DataFrame(reference_rows, columns=["stage", "ours_s", "reference_s"])
+        ref_table["ours_over_reference"] = ref_table["ours_s"] / ref_table["reference_s"]
+        ref_table.to_csv(out / "bench_cpu_reference.csv", index=False, float_format="%.6g")
+        print(ref_table.to_string(index=False))
+
+
+def _tab_vae_loss(net, x_num, x_cat) -> torch.Tensor:
+    mse, ce, kl = tab_vae_losses(x_num, x_cat, *net(x_num, x_cat))
+    return mse + ce + 1e-2 * kl
+
+
+def _weighted(losses) -> tuple[torch.Tensor, torch.Tensor]:
+    mse, kl = losses
+    return mse, 1e-3 * kl
+
+
+def mageid_image_net(samples, section) -> ConvVAENet:
+    from idsynth.models.img_vae import ImageVAE
+
+    size = samples.image_shape[1]
+    vae = ImageVAE(size, samples.image_shape[0], latent_dim=int(section["latent_dim"]), widths=section["widths"])
+    return vae._build_net()
+
+
+def tabddpm_step(samples, section: dict, bf16: bool, repeats: int) -> tuple[float, float, float, int]:
+    """(median seconds, multiply-adds, bytes, batch) of a TabDDPM training step (its loss: the
+    Gaussian and multinomial diffusions on one drawn timestep) on batches shaped as the same rows."""
+    frame = pd.DataFrame(samples.X_num, columns=[f"n{i}" for i in range(samples.X_num.shape[1])])
+    for j in range(samples.X_cat.shape[1] - 1):
+        frame[f"c{j}"] = samples.X_cat[:, j].astype(str)
+    params = {k: v for k, v in section.items() if k in TabDDPM().get_params()}
+    model = TabDDPM(**{**params, "steps": 1, "mixed_precision": bf16}, device="cpu", verbose=False)
+    model.fit(frame, samples.y)  # builds the network and the diffusions for these columns
+    batch = min(int(section["batch_size"]), len(frame))
+    rng = torch.Generator().manual_seed(0)
+    x_num = torch.randn(batch, model.n_numeric_, generator=rng)
+    x_cat = torch.stack([torch.randint(0, size, (batch,), generator=rng) for size in model.category_sizes_], 1)
+    y = torch.from_numpy(samples.y[:batch].copy())
+    net, diffusion = model.net_.train(), model.diffusion_
+    step, fb = train_step(net, lambda: sum(diffusion.loss(net, x_num, x_cat, y, rng)), bf16=bf16)
+    seconds = timed_median({"ours": step}, repeats)["ours"]
+    macs, nbytes = count_step(fb, list(net.parameters()))
+    return seconds, macs, nbytes, batch
+
+
+class load_reference:
+    """The public TabSyn code's model pieces, imported from its work tree (not part of idsynth)."""
+
+    def __init__(self, root: Path):
+        sys.path.insert(0, str(root))
+        from tabsyn.diffusion_utils import sample as reference_sample
+        from tabsyn.model import MLPDiffusion, Model
+        from tabsyn.vae.model import Model_VAE
+
+        self._sample, self._MLPDiffusion, self._Model, self._Model_VAE = reference_sample, MLPDiffusion, Model, Model_VAE
+        # Its loss, as its VAE training script defines it. The script imports the repository's
+        # data utilities (``src``, which needs packages the loss does not use): an empty stand-in
+        # module, whose every name is ``object``, is enough for the import.
+        import types
+
+        stand_in = types.ModuleType("src")
+        def any_name(name: str):  # the names it uses only in annotations
+            if name.startswith("__"):
+                raise AttributeError(name)
+            return object
+
+        stand_in.__getattr__ = any_name
+        sys.modules.setdefault("src", stand_in)
+        try:
+            from tabsyn.vae.main import compute_loss
+        except ImportError:
+            compute_loss = None
+        self._compute_loss = compute_loss
+        self._edm = None
+
+    def tab_vae_step(self, x_num, x_cat, cards, section) -> Callable[[], None]:
+        model = self._Model_VAE(section["n_layers"], x_num.shape[1], cards, section["d_token"],
+                                n_head=section["n_heads"], factor=section["d_ff"] // section["d_token"], bias=True)
+        optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+        if self._compute_loss is None:
+            raise SystemExit("the reference's tabsyn/vae/main.py could not be imported (its utils_train / src)")
+
+        def step():
+            recon_num, recon_cat, mu, logvar = model(x_num, x_cat)
+            mse, ce, kl, _ = self._compute_loss(x_num, x_cat, recon_num, recon_cat, mu, logvar)
+            (mse + ce + 1e-2 * kl).backward()
+            optimiser.step()
+            optimiser.zero_grad(set_to_none=True)
+
+        return step
+
+    def edm_step(self, z, section) -> Callable[[], None]:
+        denoise = self._MLPDiffusion(z.shape[1], section["hidden"])
+        self._edm = self._Model(denoise_fn=denoise, hid_dim=z.shape[1])
+        optimiser = torch.optim.Adam(self._edm.parameters(), lr=1e-3)
+
+        def step():
+            self._edm(z).backward()
+            optimiser.step()
+            optimiser.zero_grad(set_to_none=True)
+
+        return step
+
+    def sample(self, n_rows: int, dim: int, section) -> Callable[[], None]:
+        if self._edm is None:
+            self.edm_step(torch.zeros(2, dim), section)
+        net = self._edm.denoise_fn_D.eval()
+        return lambda: self._sample(net, n_rows, dim, num_steps=int(section["num_steps"]), device="cpu")
+
+
+if __name__ == "__main__":
+    main()
