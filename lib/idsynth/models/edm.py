@@ -31,11 +31,10 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from idsynth.config import resolve_device
 from idsynth.models.base import labels_from_counts
-from idsynth.models.graphed_step import GraphedStep
+from idsynth.models.graphed_step import GraphedStep, set_learning_rate, step_schedule
 from idsynth.models.training import autocast_bf16, budget_bar, make_adam, shuffled_index_batches, step_budget
 
 __all__ = [
@@ -100,6 +99,57 @@ class EDMPrecond(nn.Module):
         sigma = _sigma_column(sigma, x)
         raw = self.net(self.c_in(sigma) * x, self.c_noise(sigma).reshape(-1), labels)
         return self.c_skip(sigma) * x + self.c_out(sigma) * raw.to(x.dtype)
+
+
+class _EpochWatch:
+    """The epoch-level rules of :class:`LatentEDM`'s fit: learning-rate schedule, best weights,
+    early stopping. With the defaults (constant rate, no best, no stopping) it never reads the
+    loss, so training keeps its single host sync per progress report."""
+
+    def __init__(self, model: "LatentEDM", optimiser: torch.optim.Optimizer, total_steps: int):
+        self.model, self.optimiser, self.total_steps = model, optimiser, int(total_steps)
+        self.base_lr = float(model.learning_rate)
+        self.plateau = (torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.9, patience=20)
+                        if model.lr_schedule == "plateau" else None)
+        self.reads_loss = self.plateau is not None or model.keep_best or model.early_stop_patience is not None
+        self.best, self.best_state, self.since_best = math.inf, None, 0
+        model.best_epoch_, model.stopped_epoch_ = None, None
+
+    def after_step(self, step: int) -> None:
+        if self.model.lr_schedule == "cosine":  # EDM/TabSyn keep it constant; an annealing alternative
+            set_learning_rate(self.optimiser, 0.5 * self.base_lr * (1 + math.cos(math.pi * step / self.total_steps)))
+
+    def after_epoch(self, epoch: int, loss: torch.Tensor) -> bool:
+        """Apply the epoch rules; True when training should stop."""
+        if not self.reads_loss:
+            return False
+        value = float(loss)
+        if self.plateau is not None:
+            step_schedule(self.plateau, value)
+        if value < self.best:
+            self.best, self.since_best, self.model.best_epoch_ = value, 0, epoch
+            if self.model.keep_best:
+                self.best_state = _state_copy(self.model)
+        else:
+            self.since_best += 1
+        patience = self.model.early_stop_patience
+        if patience is not None and self.since_best >= int(patience):
+            self.model.stopped_epoch_ = epoch
+            return True
+        return False
+
+    def restore_best(self) -> None:
+        if self.best_state is not None:
+            denoiser, ema = self.best_state
+            self.model.denoiser_.load_state_dict(denoiser)
+            if ema is not None:
+                self.model.ema_.load_state_dict(ema)
+
+
+def _state_copy(model: "LatentEDM"):
+    """Copies of the denoiser's and the EMA's weights (EMA None when off)."""
+    copy = lambda module: {k: v.detach().clone() for k, v in module.state_dict().items()}  # noqa: E731
+    return copy(model.denoiser_), (None if model.ema_ is None else copy(model.ema_))
 
 
 # --------------------------------------------------------------------------------------
@@ -353,13 +403,21 @@ class LatentEDM:
     replacing ``epochs`` when given (:func:`~idsynth.models.training.step_budget`). ``cuda_graph``: on CUDA, replay each training step from a CUDA graph
     (:class:`~idsynth.models.graphed_step.GraphedStep`). Same ``random_state``, same device ->
     same model and same samples.
+
+    Training as TabSyn's reference does it (all off by default, the committed recipe):
+    ``lr_schedule="plateau"`` multiplies the learning rate by 0.9 after 20 epochs without a lower
+    epoch loss (its ``ReduceLROnPlateau``); ``"cosine"`` anneals it to 0 over the step budget
+    instead. ``early_stop_patience``: stop after that many epochs without a lower epoch loss (the
+    reference: 500). ``keep_best``: end with the weights (and EMA) of the lowest-loss epoch.
+    ``best_epoch_`` and ``stopped_epoch_`` record what happened.
     """
 
     _PARAMS = (
         "dim", "n_classes", "hidden", "n_layers", "epochs", "steps", "batch_size", "learning_rate",
         "weight_decay", "label_dropout", "ema_decay", "sigma_data", "P_mean", "P_std",
         "num_steps", "sigma_min", "sigma_max", "rho", "guidance", "sample_batch_size",
-        "mixed_precision", "device", "random_state", "cuda_graph", "verbose",
+        "mixed_precision", "device", "random_state", "cuda_graph", "verbose", "lr_schedule",
+        "early_stop_patience", "keep_best",
     )  # fmt: skip
 
     def __init__(
@@ -389,6 +447,9 @@ class LatentEDM:
         random_state: int = 0,
         cuda_graph: bool = True,
         verbose: bool = True,
+        lr_schedule: str = "constant",
+        early_stop_patience: int | None = None,
+        keep_best: bool = False,
     ):
         self.dim = dim
         self.n_classes = n_classes
@@ -415,6 +476,9 @@ class LatentEDM:
         self.random_state = random_state
         self.cuda_graph = cuda_graph
         self.verbose = verbose
+        self.lr_schedule = lr_schedule
+        self.early_stop_patience = early_stop_patience
+        self.keep_best = keep_best
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._PARAMS}
@@ -440,6 +504,10 @@ class LatentEDM:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be None or in (0, 1), got {self.ema_decay}")
+        if self.lr_schedule not in ("constant", "plateau", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant', 'plateau' or 'cosine', got {self.lr_schedule!r}")
+        if self.early_stop_patience is not None and int(self.early_stop_patience) < 1:
+            raise ValueError(f"early_stop_patience must be None or >= 1, got {self.early_stop_patience!r}")
         if self.guidance != 1.0 and self.label_dropout <= 0:
             raise ValueError("guidance != 1 needs label_dropout > 0 (the null class must be trained)")
 
@@ -508,6 +576,7 @@ class LatentEDM:
         runner = GraphedStep(step_on, optimiser, device, enabled=self.cuda_graph, generator=generator)
         self.denoiser_.net.dropout_on_default_rng = runner.graphed
         self.denoiser_.train()
+        watch = _EpochWatch(self, optimiser, budget.steps)
         started, step = time.perf_counter(), 0
         bar = budget_bar(budget, self.verbose, "EDM")
         with runner.seeded(self.random_state):
@@ -516,6 +585,7 @@ class LatentEDM:
                 for _, idx in zip(range(budget.steps_in(epoch)), shuffled_index_batches(n, budget.batch_size, generator, device)):
                     (loss,) = runner(idx)
                     step += 1
+                    watch.after_step(step)
                     if self.ema_ is not None:
                         _ema_update(self.ema_, self.denoiser_, min(self.ema_decay, (1 + step) / (10 + step)))
                     total += loss * idx.numel()
@@ -523,12 +593,17 @@ class LatentEDM:
                 epoch_loss[epoch] = total / rows
                 if self.verbose and (epoch % report_every == 0 or epoch == epochs - 1):
                     bar.set_postfix(loss=f"{epoch_loss[epoch].item():.4f}")  # one host sync per report
+                if watch.after_epoch(epoch, epoch_loss[epoch]):
+                    epoch_loss = epoch_loss[: epoch + 1]
+                    break
+        watch.restore_best()
         self.cuda_graphs_ = runner.n_graphs  # batch shapes replayed from CUDA graphs (0: eager)
         self.denoiser_.net.dropout_on_default_rng = False
         self.denoiser_.eval()
         self.loss_history_ = epoch_loss.cpu().numpy()
         self.fit_seconds_ = time.perf_counter() - started
         self.n_steps_ = step
+        self.final_lr_ = float(optimiser.param_groups[0]["lr"])
         return self
 
     # ---- sample -----------------------------------------------------------------------

@@ -231,12 +231,17 @@ class TabVAE(TorchEstimatorMixin, BaseEstimator):
         the same budget.
     device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ...
     random_state: seeds the initial weights, the shuffling and the reparameterisation noise.
+    plateau_on: what the beta and learning-rate plateaus watch: ``"train"`` (the epoch's mean
+        training reconstruction loss, smooth) or ``"holdout"`` (TabSyn's reference: the
+        reconstruction loss MSE + CE of ``holdout_fraction`` of the rows, held out of training and
+        scored once per epoch through the sampling VAE, so noisy).
     cuda_graph: on CUDA, replay each training step from a CUDA graph
         (:class:`~idsynth.models.graphed_step.GraphedStep`; same kernels, ~10x fewer launches).
 
     Fitted attributes: ``net_`` (the :class:`TabVAENet`), ``latent_shape_ = (n_tokens, d_token)``,
     ``latent_dim_ = n_tokens * d_token``, ``loss_history_`` (one dict per epoch: ``total, mse,
-    ce, kl, beta, lr``), ``n_parameters_``, ``device_``, ``n_steps_`` and ``fit_seconds_``
+    ce, kl, beta, lr`` and ``step``, the optimiser steps taken by its end, so beta and the learning
+    rate are known per step; ``holdout_recon`` with ``plateau_on="holdout"``), ``n_parameters_``, ``device_``, ``n_steps_`` and ``fit_seconds_``
     (optimiser steps taken and wall seconds of the last ``fit``).
     """
 
@@ -246,7 +251,8 @@ class TabVAE(TorchEstimatorMixin, BaseEstimator):
                  n_layers: int = 2, d_ff: int = 128, beta_max: float = 1e-2, beta_min: float = 1e-5,
                  beta_decay: float = 0.7, patience: int = 10, lr_decay: float = 0.95, epochs: int = 1000,
                  batch_size: int = 4096, steps: int | None = None, learning_rate: float = 1e-3, weight_decay: float = 0.0,
-                 device: str = "auto", random_state: int = 0, cuda_graph: bool = True, verbose: bool = True):
+                 device: str = "auto", random_state: int = 0, cuda_graph: bool = True, verbose: bool = True,
+                 plateau_on: str = "train", holdout_fraction: float = 0.1):
         self.n_numeric = n_numeric
         self.cat_cardinalities = cat_cardinalities
         self.d_token = d_token
@@ -267,6 +273,8 @@ class TabVAE(TorchEstimatorMixin, BaseEstimator):
         self.random_state = random_state
         self.cuda_graph = cuda_graph
         self.verbose = verbose
+        self.plateau_on = plateau_on
+        self.holdout_fraction = holdout_fraction
 
     # -- construction and validation ------------------------------------------------------------
     def _cardinalities(self) -> list[int]:
@@ -325,11 +333,13 @@ class TabVAE(TorchEstimatorMixin, BaseEstimator):
             raise ValueError(f"need at least 2 rows to fit, got {len(X_num)}")
         if not 0 < self.lr_decay <= 1:
             raise ValueError(f"lr_decay must be in (0, 1] (1 = constant learning rate), got {self.lr_decay}")
+        (X_num, X_cat), holdout = self._split_holdout(X_num, X_cat)
         device = resolve_device(self.device)
         net = self._build_net()
         self._set_fitted(net, device)
         net.train()
         x_num, x_cat = self._to_device(X_num, X_cat)
+        holdout_score = self._holdout_scorer(net, holdout, device)
         generator = make_generator(self.random_state, device)
         budget = step_budget(len(X_num), int(self.batch_size), self.epochs, self.steps)
         batches = DeviceBatches(x_num, x_cat, batch_size=budget.batch_size, generator=generator)
@@ -359,8 +369,10 @@ class TabVAE(TorchEstimatorMixin, BaseEstimator):
                     sums.add(len(xb_num), mse=mse, ce=ce, kl=kl)
                 record = sums.means()
                 recon = record["mse"] + record["ce"]
-                record.update(epoch=epoch, total=recon + beta * record["kl"], beta=beta,
-                              lr=float(optimizer.param_groups[0]["lr"]))
+                record.update(epoch=epoch, step=min((epoch + 1) * budget.batches_per_epoch, budget.steps),
+                              total=recon + beta * record["kl"], beta=beta, lr=float(optimizer.param_groups[0]["lr"]))
+                if holdout_score is not None:
+                    record["holdout_recon"] = recon = holdout_score()
                 self.loss_history_.append(record)
                 bar.set_postfix(mse=f"{record['mse']:.4f}", ce=f"{record['ce']:.4f}", kl=f"{record['kl']:.3f}",
                                 beta=f"{beta:.1e}")
@@ -371,6 +383,38 @@ class TabVAE(TorchEstimatorMixin, BaseEstimator):
         self.n_steps_, self.fit_seconds_ = budget.steps, time.perf_counter() - started
         net.eval()
         return self
+
+    def _split_holdout(self, X_num: np.ndarray, X_cat: np.ndarray):
+        """``((X_num, X_cat) to train on, (X_num, X_cat) held out or None)`` per ``plateau_on``."""
+        if self.plateau_on == "train":
+            return (X_num, X_cat), None
+        if self.plateau_on != "holdout":
+            raise ValueError(f"plateau_on must be 'train' or 'holdout', got {self.plateau_on!r}")
+        if not 0 < self.holdout_fraction < 1:
+            raise ValueError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
+        n_out = max(1, int(round(len(X_num) * float(self.holdout_fraction))))
+        if len(X_num) - n_out < 2:
+            raise ValueError(f"{len(X_num)} rows leave fewer than 2 to train on after holding out {n_out}")
+        order = np.random.default_rng(int(self.random_state)).permutation(len(X_num))
+        out, keep = np.sort(order[:n_out]), np.sort(order[n_out:])
+        return (X_num[keep], X_cat[keep]), (X_num[out], X_cat[out])
+
+    def _holdout_scorer(self, net: "TabVAENet", holdout, device):
+        """A function returning the held-out rows' reconstruction loss (MSE + CE, one latent draw
+        per row from a generator of its own), or None without a holdout."""
+        if holdout is None:
+            return None
+        h_num, h_cat = self._to_device(*holdout)
+        noise = make_generator(int(self.random_state) + 1, device)
+
+        @torch.no_grad()
+        def score() -> float:
+            net.eval()
+            mse, ce, _ = tab_vae_losses(h_num, h_cat, *net(h_num, h_cat, noise))
+            net.train()
+            return float(mse + ce)
+
+        return score
 
     # -- encoding and decoding ------------------------------------------------------------------
     def encode(self, X_num, X_cat, sample: bool = False, random_state: int | None = None) -> np.ndarray:
