@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from ..cache import atomic_path
+from ..cache import atomic_path, file_sha256
 from ..config import CACHE_ENV, DATA_ENV, repo_root
 from .errors import ChecksumError, DataFormatError, DataNotFoundError
 
@@ -77,12 +77,7 @@ def known_checksums(dataset: str) -> dict[str, str]:
     return sums
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+sha256_file = file_sha256  # hex SHA-256 of a file's bytes (idsynth.cache)
 
 
 _VERIFIED: dict[tuple[str, int, int], str] = {}
