@@ -170,3 +170,17 @@ def test_cpu_profile_figures_sit_beside_the_papers(tmp_path, monkeypatch):
     monkeypatch.delenv("IDSYNTH_FIGURES", raising=False)
     assert figures_dir("cpu").parts[-2:] == ("figures", "cpu")
     assert figures_dir("paper").name == "figures"
+
+
+def test_tables_carry_the_profile_of_their_folder(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from idsynth.tables import write_table
+
+    monkeypatch.setenv("IDSYNTH_FIGURES", str(tmp_path / "figs"))
+    out = figures_dir("cpu")
+    path = write_table(pd.DataFrame({"seed": [0, 1], "value": [0.5, 0.6]}), "demo", out)
+    table = pd.read_csv(path)
+    assert list(table.columns) == ["profile", "seed", "value"] and set(table["profile"]) == {"cpu"}
+    bare = write_table(pd.DataFrame({"seed": [0]}), "bare", tmp_path / "elsewhere")
+    assert list(pd.read_csv(bare).columns) == ["seed"]  # no marker, no column

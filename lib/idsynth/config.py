@@ -27,6 +27,8 @@ PROFILE_ENV = "IDSYNTH_PROFILE"
 DATA_ENV = "IDSYNTH_DATA"
 CACHE_ENV = "IDSYNTH_CACHE"
 FIGURES_ENV = "IDSYNTH_FIGURES"
+#: A file in each ``tables/`` folder naming the profile whose results it holds.
+PROFILE_MARKER = "PROFILE"
 
 # One section per experiment. Each notebook reads only its own section(s).
 _PAPER: dict[str, dict[str, Any]] = {
@@ -289,6 +291,9 @@ def figures_dir(profile: Profile | str) -> Path:
     else:
         out = repo_root() / "build" / name / "figures"
     (out / "tables").mkdir(parents=True, exist_ok=True)
+    marker = out / "tables" / PROFILE_MARKER
+    if not marker.is_file() or marker.read_text().strip() != name:
+        marker.write_text(name + "\n")  # idsynth.tables.write_table labels each row with it
     return out
 
 

@@ -14,6 +14,7 @@ from typing import Sequence
 import pandas as pd
 
 from .cache import atomic_path, atomic_write_text
+from .config import PROFILE_MARKER
 
 
 def to_markdown(frame: pd.DataFrame, floatfmt: str = ".4f") -> str:
@@ -41,6 +42,16 @@ def to_markdown(frame: pd.DataFrame, floatfmt: str = ".4f") -> str:
     return "\n".join([header, rule, *rows]) + "\n"
 
 
+def with_profile(frame: pd.DataFrame, tables: Path) -> pd.DataFrame:
+    """``frame`` with a first column ``profile`` (the profile named by the folder's
+    :data:`~idsynth.config.PROFILE_MARKER` file, written by :func:`~idsynth.config.figures_dir`),
+    so every row says which profile it came from; unchanged when it has one or no marker exists."""
+    marker = tables / PROFILE_MARKER
+    if "profile" in frame.columns or not marker.is_file():
+        return frame
+    return frame.assign(profile=marker.read_text().strip())[["profile", *frame.columns]]
+
+
 def write_table(
     frame: pd.DataFrame,
     name: str,
@@ -51,10 +62,11 @@ def write_table(
     """Write ``<out_dir>/tables/<name>.csv`` (``frame``, long form) and ``<name>.md``.
 
     ``markdown`` is an optional wide/summary view for the Markdown file; by default the
-    Markdown shows ``frame`` itself. Both files are written atomically. Returns the CSV path.
+    Markdown shows ``frame`` itself. The CSV's rows carry their profile (:func:`with_profile`). Both files are written atomically. Returns the CSV path.
     """
     tables = Path(out_dir) / "tables"
     tables.mkdir(parents=True, exist_ok=True)
+    frame = with_profile(frame, tables)
     csv_path = tables / f"{name}.csv"
     with atomic_path(csv_path) as tmp:
         frame.to_csv(tmp, index=False)
