@@ -5,13 +5,12 @@
 #   source scripts/gpu/setup.sh && scripts/gpu/notebook.sh NN N_SEEDS BUDGET_S [CACHE_KIND...]
 # On the development machine afterwards:  scripts/gpu/unpack.sh FILES_AT
 set -o pipefail
+source "$(dirname "$0")/lib.sh"
 nb=$1; n_seeds=$2; budget=$3; shift 3
-gpu_mark "notebook $nb, $n_seeds seeds"
-timeout $budget python3 -m idsynth.runner --profile paper --n-seeds $n_seeds --only $nb 2>&1 | gpu_quiet
+gpu_notebook "$nb" "$n_seeds" "$budget"
 status=$?
-kinds=(); for kind in "$@"; do [ -d .cache/idsynth/$kind ] && kinds+=(.cache/idsynth/$kind); done
-tar czf - notebooks/${nb}_*.ipynb figures "${kinds[@]}" | split -b 15M -d - $OUT/results.tgz.
-n_parts=$(ls $OUT | wc -l)
+gpu_pack results "" "$nb" "$@"
+n_parts=$(ls "$OUT" | wc -l)
 [ "$n_parts" -le 8 ] || echo "WARNING: $n_parts files under \$OUT; the run tool brings back 8: name fewer cache kinds"
-ls -la $OUT; gpu_mark "end (notebook exit $status)"
+ls -la "$OUT"; gpu_mark "end (notebook exit $status)"
 exit $status

@@ -6,7 +6,6 @@
 # as the machine stays warm (the next call within its idle release), so run the notebook in the
 # same session, or bring its per-seed rows back (notebook.sh) and name the missing seeds here.
 set -o pipefail
-what=$1; deadline=$2; n_seeds=${3:-3}; shift 3 2>/dev/null || shift $#
-only=(); [ $# -gt 0 ] && only=(--only-seeds "$@")
-python3 -m idsynth.prefill --profile paper --what $what --n-seeds $n_seeds --workers 1 --deadline $deadline "${only[@]}" 2>&1 | gpu_quiet
-du -sh .cache/idsynth/* 2>/dev/null
+source "$(dirname "$0")/lib.sh"
+gpu_prefill "$@"
+du -sh "$(gpu_cache_src)"/* 2>/dev/null
