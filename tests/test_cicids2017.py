@@ -372,3 +372,12 @@ def test_real_extra_rows_add_the_readme_counts_without_overlap():
     assert report.n_rows == 23561 + 3042 and not loaded.frame.duplicated().any()
     extra_only = loaded.frame.iloc[23561:]
     assert extra_only[LABEL].value_counts().to_dict() == EXTRA_CLASS_COUNTS
+
+
+def test_documentation_csvs_are_not_read_as_flows(tmp_path):
+    """A folder's PROVENANCE.csv (per-row sources, as cic-ids-2017-extra/ ships) is not a flow file."""
+    from idsynth.data.cicids2017 import _csv_files
+
+    (tmp_path / "flows.csv").write_text("a\n1\n")
+    (tmp_path / "PROVENANCE.csv").write_text("out_row,repo\n0,x\n")
+    assert [p.name for p in _csv_files(tmp_path)] == ["flows.csv"]

@@ -219,9 +219,17 @@ class CICIDS2017:
 # ----------------------------------------------------------------------------------------------
 
 
+#: CSV files that document a folder rather than hold flows (the extra folder's per-row sources).
+DOCUMENTATION_FILES: tuple[str, ...] = ("provenance*.csv",)
+
+
 def _csv_files(root: Path) -> list[Path]:
-    """The CSV files under ``root`` at any depth, sorted by relative path (none if no folder)."""
-    return sorted(root.rglob("*.csv"), key=lambda p: str(p.relative_to(root)).lower()) if root.is_dir() else []
+    """The flow CSV files under ``root`` at any depth (not :data:`DOCUMENTATION_FILES`), sorted by
+    relative path (none if no folder)."""
+    if not root.is_dir():
+        return []
+    found = [p for p in root.rglob("*.csv") if not any(fnmatch.fnmatch(p.name.lower(), d) for d in DOCUMENTATION_FILES)]
+    return sorted(found, key=lambda p: str(p.relative_to(root)).lower())
 
 
 def _matching(paths: list[Path], files: Sequence[str] | None) -> list[Path]:
