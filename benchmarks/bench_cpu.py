@@ -29,6 +29,8 @@ Not a test: a script.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import statistics
 import sys
 import time
@@ -38,6 +40,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from idsynth.config import figures_dir, get_profile
@@ -77,20 +80,60 @@ def _seconds(fn: Callable[[], object]) -> float:
 
 
 # -- counting what a step must do --------------------------------------------------------------
-def count_step(step: Callable[[], object], params: list[torch.nn.Parameter]) -> tuple[float, float]:
-    """(multiply-adds, bytes) of one call of ``step`` (forward + backward): matmul FLOPs / 2 from
-    ``FlopCounterMode``; bytes = 2 x the tensors saved for backward + 2 x 4 tensors per parameter
-    (weight, gradient, two Adam moments, each read and written)."""
+def count_step(step: Callable[[], object], params: list[torch.nn.Parameter],
+               plain_ffn: bool = False) -> tuple[float, float]:
+    """(multiply-adds, bytes) of one call of ``step`` (forward + backward), from two calls:
+
+    * multiply-adds: matmul FLOPs / 2 from ``FlopCounterMode``, attention written as its matmuls
+      (the counter has no formula for the CPU flash-attention kernels) and, with ``plain_ffn``,
+      the TabVAE's FFN as its two plain layers (the model's own work, without the chunked
+      version's backward recompute);
+    * bytes: 2 x the tensors autograd saves for the backward pass of the step as it runs, plus
+      2 x 4 tensors per parameter (weight, gradient, two Adam moments, each read and written).
+    """
     saved = [0]
 
     def pack(t: torch.Tensor):
         saved[0] += t.numel() * t.element_size()
         return t
 
-    with FlopCounterMode(display=False) as counter, torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        step()
+    with FlopCounterMode(display=False) as counter, _countable_attention(), \
+            (_plain_ffn() if plain_ffn else contextlib.nullcontext()):
         step()
     param_bytes = sum(p.numel() * p.element_size() for p in params)
     return counter.get_total_flops() / 2, 2 * saved[0] + 8 * param_bytes
+
+
+@contextlib.contextmanager
+def _countable_attention():
+    """``F.scaled_dot_product_attention`` written as matmuls while counting: the flop counter
+    has no formula for the CPU flash-attention kernels (it would count 0 for them)."""
+    fused = F.scaled_dot_product_attention
+
+    def explicit(q, k, v, *args, **kwargs):
+        weights = (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-1)
+        return weights @ v
+
+    F.scaled_dot_product_attention = explicit
+    try:
+        yield
+    finally:
+        F.scaled_dot_product_attention = fused
+
+
+@contextlib.contextmanager
+def _plain_ffn():
+    """The TabVAE's FFN as the plain two layers (what the chunked one computes, recompute aside)."""
+    import idsynth.models.tab_vae as tab_vae
+
+    chunked = tab_vae.chunked_ffn
+    tab_vae.chunked_ffn = lambda x, first, second: second(torch.relu(first(x)))
+    try:
+        yield
+    finally:
+        tab_vae.chunked_ffn = chunked
 
 
 def timed_median(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
@@ -179,7 +222,7 @@ def main() -> None:
     if ref:
         fns["reference"] = ref.tab_vae_step(x_num, x_cat, cards, tv)
     times = timed_median(fns, args.repeats)
-    record("tab_vae", "fp32", batch, times["ours"], *count_step(fb, list(net.parameters())))
+    record("tab_vae", "fp32", batch, times["ours"], *count_step(fb, list(net.parameters()), plain_ffn=True))
     if ref:
         reference_rows.append(("tab_vae", times["ours"], times["reference"]))
 
