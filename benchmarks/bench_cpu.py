@@ -210,7 +210,7 @@ def main() -> None:
         rows.append({"model": "idsynth", "stage": stage, "device": "cpu", "dtype": dtype, "batch": batch,
                      "seconds_per_step": seconds, "bound_seconds_per_step": bound, "ratio_to_bound": seconds / bound})
 
-    ref = load_reference(args.reference) if args.reference else None
+    ref = Reference(args.reference) if args.reference else None
 
     # TabVAE: fp32 (bf16 measured slower for 4-wide tokens)
     batch = min(int(tv["batch_size"]), n)
@@ -229,7 +229,7 @@ def main() -> None:
     # ImageVAE: fp32
     images = torch.from_numpy(samples.images[: min(int(iv["batch_size"]), n)].copy())
     img_net = mageid_image_net(samples, iv)
-    step, fb = train_step(img_net, lambda: sum(_weighted(img_vae_losses(images, *img_net(images)))), bf16=False)
+    step, fb = train_step(img_net, lambda: _img_vae_loss(img_net, images), bf16=False)
     seconds = timed_median({"ours": step}, args.repeats)["ours"]
     record("img_vae", "fp32", len(images), seconds, *count_step(fb, list(img_net.parameters())))
 
@@ -297,9 +297,9 @@ def _tab_vae_loss(net, x_num, x_cat) -> torch.Tensor:
     return mse + ce + 1e-2 * kl
 
 
-def _weighted(losses) -> tuple[torch.Tensor, torch.Tensor]:
-    mse, kl = losses
-    return mse, 1e-3 * kl
+def _img_vae_loss(net, images) -> torch.Tensor:
+    mse, kl = img_vae_losses(images, *net(images))
+    return mse + 1e-3 * kl
 
 
 def mageid_image_net(samples, section) -> ConvVAENet:
@@ -331,7 +331,7 @@ def tabddpm_step(samples, section: dict, bf16: bool, repeats: int) -> tuple[floa
     return seconds, macs, nbytes, batch
 
 
-class load_reference:
+class Reference:
     """The public TabSyn code's model pieces, imported from its work tree (not part of idsynth)."""
 
     def __init__(self, root: Path):

@@ -134,7 +134,7 @@ class TransformerBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, t, d = x.shape
         on_cpu = x.device.type == "cpu" and not torch.is_autocast_enabled("cpu")
-        norm = (lambda h, module: narrow_layer_norm(h, module)) if on_cpu else (lambda h, module: module(h))
+        norm = narrow_layer_norm if on_cpu else (lambda h, module: module(h))
         q, k, v = self.qkv(norm(x, self.norm_attn)).view(n, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
         attended = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(n, t, d)
         x = x + self.out(attended)
