@@ -367,7 +367,66 @@ def edm_sampler(
 
 
 # --------------------------------------------------------------------------------------
-# Private training helpers.
+# The joint latent's scaling, and private training helpers.
+#: How :class:`LatentEDM` scales latents to ``sigma_data`` (see :func:`latent_scale`).
+LATENT_SCALINGS = ("per_dimension", "global", "per_block")
+
+
+def _rms(std: np.ndarray) -> float:
+    """Root mean square of per-dimension standard deviations (the pooled std of a block)."""
+    value = float(np.sqrt(np.mean(np.square(std)))) if std.size else 1.0
+    return value if value > 1e-8 else 1.0
+
+
+def _block_slices(dim: int, blocks) -> list[slice]:
+    """``blocks`` (sizes summing to ``dim``, or None for one block) -> slices of the latent."""
+    sizes = [dim] if blocks is None else [int(b) for b in blocks]
+    if sum(sizes) != dim or any(size < 1 for size in sizes):
+        raise ValueError(f"blocks {list(sizes)} must be positive sizes summing to the latent dimension {dim}")
+    edges = np.cumsum([0, *sizes])
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def latent_scale(Z: np.ndarray, scaling: str = "per_dimension", blocks=None) -> tuple[np.ndarray, np.ndarray]:
+    """``Z (n, dim)`` -> ``(mean (dim,), scale (dim,))`` float32: the model sees
+    ``(Z - mean) / scale * sigma_data``.
+
+    Every dimension is centred on its mean. ``"per_dimension"``: each divided by its own standard
+    deviation (every dimension weighs the same, a near-constant one as much as an informative
+    one); ``"global"``: all by one pooled deviation (the root mean square of the per-dimension
+    ones), which keeps the dimensions' relative spread, as TabSyn's ``(z - mean) / 2`` does;
+    ``"per_block"``: one pooled deviation per block of ``blocks`` (sizes, e.g. the tabular and
+    image parts of MAGE-ID's joint latent), so each modality gets the same overall weight.
+    """
+    if scaling not in LATENT_SCALINGS:
+        raise ValueError(f"latent_scaling must be one of {LATENT_SCALINGS}, got {scaling!r}")
+    mean = Z.mean(axis=0)
+    std = Z.std(axis=0)
+    if scaling == "per_dimension":
+        scale = np.where(std > 1e-8, std, 1.0)
+    else:
+        scale = np.empty_like(std)
+        for part in _block_slices(Z.shape[1], None if scaling == "global" else blocks):
+            scale[part] = _rms(std[part])
+    return mean.astype(np.float32), scale.astype(np.float32)
+
+
+def kept_dimensions(Z: np.ndarray, drop_below: float | None, blocks=None) -> np.ndarray:
+    """``(dim,)`` bool: the dimensions the EDM models. A dimension whose standard deviation is
+    below ``drop_below`` times its block's pooled deviation (:func:`latent_scale`) is nearly
+    constant over the rows (a collapsed VAE dimension) and is dropped: sampling sets it to its
+    mean. ``None`` keeps every dimension."""
+    kept = np.ones(Z.shape[1], dtype=bool)
+    if drop_below is None:
+        return kept
+    std = Z.std(axis=0)
+    for part in _block_slices(Z.shape[1], blocks):
+        kept[part] = std[part] >= float(drop_below) * _rms(std[part])
+    if not kept.any():
+        raise ValueError(f"drop_below={drop_below} drops every latent dimension")
+    return kept
+
+
 @torch.no_grad()
 def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
     """ema <- decay·ema + (1 − decay)·model, for all parameters in one fused call."""
@@ -383,9 +442,10 @@ class LatentEDM:
     """Class-conditional EDM generator of latent vectors (MAGE-ID stage 2; TabSyn's stage 2).
 
     ``fit(Z, y)``: ``Z`` (n, dim) float32 latents, ``y`` (n,) class labels (or None for an
-    unconditional model). Each latent dimension is standardised and rescaled to standard
-    deviation ``sigma_data`` (stored ``mean_``, ``std_``), so the data match the
-    preconditioning's assumption exactly; with the default ``sigma_data = 0.5`` this is EDM's
+    unconditional model). Each latent dimension is centred and scaled (``latent_scaling``, see
+    :func:`latent_scale`; stored ``mean_``, ``std_``): by default standardised per dimension and
+    rescaled to standard deviation ``sigma_data``, so the data match the preconditioning's
+    assumption exactly; with the default ``sigma_data = 0.5`` this is EDM's
     and TabSyn's convention, under which ``P_mean``, ``P_std``, ``sigma_min`` and ``sigma_max``
     keep their published values. Training minimises :class:`EDMLoss` with Adam (fused on
     CUDA) over device-resident, device-shuffled batches; ``ema_decay`` (None = off) keeps an
@@ -410,6 +470,12 @@ class LatentEDM:
     instead. ``early_stop_patience``: stop after that many epochs without a lower epoch loss (the
     reference: 500). ``keep_best``: end with the weights (and EMA) of the lowest-loss epoch.
     ``best_epoch_`` and ``stopped_epoch_`` record what happened.
+
+    The joint latent (MAGE-ID; defaults are the committed recipe): ``latent_scaling``
+    ``"per_dimension"`` | ``"global"`` (TabSyn's) | ``"per_block"`` over ``blocks`` (the sizes of
+    the latent's parts, set by :class:`~idsynth.models.mageid.MAGEID`); ``drop_below``: leave
+    out of the model the dimensions that are nearly constant (:func:`kept_dimensions`; stored
+    ``kept_``), which sampling sets to their means.
     """
 
     _PARAMS = (
@@ -417,7 +483,7 @@ class LatentEDM:
         "weight_decay", "label_dropout", "ema_decay", "sigma_data", "P_mean", "P_std",
         "num_steps", "sigma_min", "sigma_max", "rho", "guidance", "sample_batch_size",
         "mixed_precision", "device", "random_state", "cuda_graph", "verbose", "lr_schedule",
-        "early_stop_patience", "keep_best",
+        "early_stop_patience", "keep_best", "latent_scaling", "blocks", "drop_below",
     )  # fmt: skip
 
     def __init__(
@@ -450,6 +516,9 @@ class LatentEDM:
         lr_schedule: str = "constant",
         early_stop_patience: int | None = None,
         keep_best: bool = False,
+        latent_scaling: str = "per_dimension",
+        blocks: tuple[int, ...] | None = None,
+        drop_below: float | None = None,
     ):
         self.dim = dim
         self.n_classes = n_classes
@@ -479,6 +548,9 @@ class LatentEDM:
         self.lr_schedule = lr_schedule
         self.early_stop_patience = early_stop_patience
         self.keep_best = keep_best
+        self.latent_scaling = latent_scaling
+        self.blocks = blocks
+        self.drop_below = drop_below
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._PARAMS}
@@ -508,6 +580,10 @@ class LatentEDM:
             raise ValueError(f"lr_schedule must be 'constant', 'plateau' or 'cosine', got {self.lr_schedule!r}")
         if self.early_stop_patience is not None and int(self.early_stop_patience) < 1:
             raise ValueError(f"early_stop_patience must be None or >= 1, got {self.early_stop_patience!r}")
+        if self.latent_scaling not in LATENT_SCALINGS:
+            raise ValueError(f"latent_scaling must be one of {LATENT_SCALINGS}, got {self.latent_scaling!r}")
+        if self.drop_below is not None and not 0.0 < float(self.drop_below) < 1.0:
+            raise ValueError(f"drop_below must be None or in (0, 1), got {self.drop_below!r}")
         if self.guidance != 1.0 and self.label_dropout <= 0:
             raise ValueError("guidance != 1 needs label_dropout > 0 (the null class must be trained)")
 
@@ -543,10 +619,10 @@ class LatentEDM:
         self.device_ = resolve_device(self.device)
         device = self.device_
 
-        self.mean_ = Z.mean(axis=0)
-        std = Z.std(axis=0)
-        self.std_ = np.where(std > 1e-8, std, 1.0).astype(np.float32)
-        data = torch.as_tensor((Z - self.mean_) / self.std_ * self.sigma_data, device=device)
+        self.mean_, self.std_ = latent_scale(Z, self.latent_scaling, self.blocks)
+        self.kept_ = kept_dimensions(Z, self.drop_below, self.blocks)
+        dim = int(self.kept_.sum())
+        data = torch.as_tensor(((Z - self.mean_) / self.std_ * self.sigma_data)[:, self.kept_], device=device)
         labels = torch.as_tensor(codes, device=device) if self.conditional_ else None
 
         n_classes = len(self.classes_) if self.conditional_ else None
@@ -623,7 +699,7 @@ class LatentEDM:
                 raise TypeError("a class-conditional LatentEDM needs n_per_class as a {label: count} mapping")
             n_per_class = {self.classes_[0].item(): int(n_per_class)}
         y = labels_from_counts(n_per_class, self.classes_)
-        dim = len(self.mean_)
+        dim = int(self.kept_.sum())
         device = self.device_
         if random_state is None:
             random_state = int(np.random.SeedSequence().generate_state(1)[0])
@@ -641,9 +717,11 @@ class LatentEDM:
                     num_steps=int(self.num_steps), sigma_min=self.sigma_min, sigma_max=self.sigma_max,
                     rho=self.rho, guidance=float(self.guidance), generator=generator,
                 )  # fmt: skip
+        full = torch.zeros((len(y), len(self.mean_)), dtype=torch.float32, device=device)
+        full[:, torch.as_tensor(self.kept_, device=device)] = out  # dropped dimensions: their mean
         mean = torch.as_tensor(self.mean_, device=device)
         scale = torch.as_tensor(self.std_ / self.sigma_data, device=device)
-        Z = (out * scale + mean).cpu().numpy()
+        Z = (full * scale + mean).cpu().numpy()
         return Z, y
 
     # ---- persistence ------------------------------------------------------------------
@@ -657,6 +735,7 @@ class LatentEDM:
             "conditional": bool(self.conditional_),
             "mean": torch.as_tensor(self.mean_),
             "std": torch.as_tensor(self.std_),
+            "kept": torch.as_tensor(self.kept_),
             "loss_history": torch.as_tensor(self.loss_history_),
             "n_steps": int(self.n_steps_),
             "fit_seconds": float(self.fit_seconds_),
@@ -683,17 +762,19 @@ class LatentEDM:
         model.conditional_ = bool(state["conditional"])
         model.mean_ = state["mean"].numpy()
         model.std_ = state["std"].numpy()
+        kept = state.get("kept")  # files written before dimensions could be dropped keep them all
+        model.kept_ = np.ones(len(model.mean_), dtype=bool) if kept is None else kept.numpy().astype(bool)
         model.loss_history_ = state["loss_history"].numpy()
         model.n_steps_ = int(state["n_steps"])
         model.fit_seconds_ = float(state["fit_seconds"])
         model.device_ = resolve_device(model.device)
         n_classes = len(model.classes_) if model.conditional_ else None
-        model.denoiser_ = model._build_denoiser(len(model.mean_), n_classes, model.device_)
+        model.denoiser_ = model._build_denoiser(int(model.kept_.sum()), n_classes, model.device_)
         model.denoiser_.load_state_dict(state["denoiser"])
         model.denoiser_.eval()
         model.ema_ = None
         if state["ema"] is not None:
-            model.ema_ = model._build_denoiser(len(model.mean_), n_classes, model.device_)
+            model.ema_ = model._build_denoiser(int(model.kept_.sum()), n_classes, model.device_)
             model.ema_.load_state_dict(state["ema"])
             model.ema_.eval().requires_grad_(False)
         return model

@@ -227,6 +227,13 @@ class ImageVAE(TorchEstimatorMixin, BaseEstimator):
         net.eval()
         return self
 
+    def posterior(self, images) -> tuple[np.ndarray, np.ndarray]:
+        """Images -> the posterior's ``(mu, logvar)``, each ``(n, latent_dim) float32``."""
+        self._check_fitted()
+        (x,) = self._to_device(self._check_images(images))
+        mu, logvar = batched_apply(self.net_.encode, x, batch_size=int(self.batch_size))
+        return mu.cpu().numpy(), logvar.cpu().numpy()
+
     def encode(self, images, sample: bool = False, random_state: int | None = None) -> np.ndarray:
         """Images -> latents ``(n, latent_dim) float32``: the posterior mean, or a draw when ``sample``."""
         self._check_fitted()

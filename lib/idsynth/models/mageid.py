@@ -57,6 +57,7 @@ from .edm import LatentEDM
 from .img_vae import ImageVAE
 from .plain_state import dtype_from_plain, dtype_to_plain, from_plain, to_plain
 from .tab_vae import TabVAE
+from .training import gaussian_kl_per_dim
 from .validation import check_seed
 
 FILE_FORMAT = "idsynth.MAGEID/1"
@@ -68,7 +69,7 @@ LABEL_COLUMN = "__label__"
 _RESERVED = {
     "tab_vae": ("n_numeric", "cat_cardinalities", "device", "random_state", "verbose"),
     "img_vae": ("image_size", "channels", "device", "random_state", "verbose"),
-    "edm": ("dim", "n_classes", "device", "random_state", "verbose"),
+    "edm": ("dim", "n_classes", "blocks", "device", "random_state", "verbose"),
     "imager": (),
 }
 _PART_CLASSES = {"tab_vae": TabVAE, "img_vae": ImageVAE, "edm": LatentEDM, "imager": TabularImager}
@@ -390,7 +391,8 @@ class MAGEID(BaseEstimator):
         z = self.encode(X, y)
         self.fit_seconds_["encode"] = time.perf_counter() - started
         started = time.perf_counter()
-        self.edm_ = LatentEDM(dim=z.shape[1], n_classes=len(self.classes_), **self._part_kwargs("edm"))
+        blocks = tuple(part.stop - part.start for part in self.latent_slices_.values())
+        self.edm_ = LatentEDM(dim=z.shape[1], n_classes=len(self.classes_), blocks=blocks, **self._part_kwargs("edm"))
         self.edm_.fit(z, self._label_codes(y))
         self.fit_seconds_["edm"] = time.perf_counter() - started
         return self
@@ -441,6 +443,28 @@ class MAGEID(BaseEstimator):
             history = np.asarray(self.edm_.loss_history_)
             out["edm"] = pd.DataFrame({"epoch": np.arange(len(history)), "loss": history})
         return out
+
+    def latent_report(self, X: pd.DataFrame, y) -> pd.DataFrame:
+        """One row per joint-latent dimension of the rows ``X``, ``y``: ``modality``, ``dim``
+        (index within its modality), ``std`` (of the posterior means over the rows: near 0 for a
+        collapsed dimension), ``posterior_var`` (mean posterior variance), ``kl`` (mean KL of the
+        posterior from N(0, 1), nats) and, once stage 2 is fitted, ``edm_scale`` (what the EDM
+        divides the centred dimension by before ``sigma_data``) and ``modelled`` (False: dropped,
+        sampled at its mean)."""
+        self._check_fitted()
+        samples = self.paired(X, y)
+        parts = [("tabular", *self.tab_vae_.posterior(samples.X_num, samples.X_cat))]
+        if self.img_vae_ is not None:
+            parts.append(("image", *self.img_vae_.posterior(samples.images)))
+        frames = [pd.DataFrame({"modality": name, "dim": np.arange(mu.shape[1]), "std": mu.std(axis=0),
+                                "posterior_var": np.exp(logvar).mean(axis=0),
+                                "kl": gaussian_kl_per_dim(mu, logvar)})
+                  for name, mu, logvar in parts]
+        frame = pd.concat(frames, ignore_index=True)
+        if getattr(self, "edm_", None) is not None:
+            frame["edm_scale"] = self.edm_.std_
+            frame["modelled"] = self.edm_.kept_
+        return frame
 
     def describe(self) -> pd.DataFrame:
         """One row per fitted part: ``part, n_parameters, latent_dim, epochs, steps, batch_size,

@@ -254,6 +254,12 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return -0.5 * torch.mean(1 + logvar - mu.square() - logvar.exp())
 
 
+def gaussian_kl_per_dim(mu: np.ndarray, logvar: np.ndarray) -> np.ndarray:
+    """``mu, logvar (n, d)`` -> ``(d,)``: KL(N(mu, exp(logvar)) || N(0, 1)) of each coordinate,
+    averaged over the rows (nats); a collapsed coordinate has KL near 0."""
+    return (-0.5 * (1.0 + logvar - np.square(mu) - np.exp(logvar))).mean(axis=0)
+
+
 def count_parameters(module: torch.nn.Module) -> int:
     """Number of trainable scalars in ``module``."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -1,0 +1,256 @@
+"""Which change to the committed recipe lifts MAGE-ID and TabSyn? (issue 16; notebook 13)
+
+A read of our code beside TabSyn's reference found differences in how the models are trained and
+how the joint latent is scaled; each is a :class:`Variant` here: the committed recipe (the
+profile's ``mageid`` section) with a few arguments of one part changed. Every variant is trained
+and scored like notebook 09's models (:func:`~idsynth.experiments.mageid_train.train_mageid`,
+:func:`~idsynth.experiments.mageid_eval.evaluate_model`: the real training class counts sampled
+with ``random_state=seed``, Table I's metrics), on both sets and several seeds, so the committed
+recipe's row of a seed is the pair of every variant's row of that seed (:func:`paired_gains`).
+Models, samples and scored rows are cached by configuration: a rerun redoes only what is missing.
+
+``python -m idsynth.experiments.mageid_fixes --profile cpu --datasets NSL-KDD --seeds 0 1 2``
+fills the cache in the background (one process per set keeps two CPU cores busy); notebook 13
+then reads the rows from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..cache import ArtifactCache
+from .mageid_eval import MAGEID_NAME, TABSYN_NAME, evaluate_model
+from .mageid_schedule import TARGET_ONE_METRICS
+from .mageid_train import frame_fingerprint, make_generator, train_mageid
+from .seed_cache import cached_seed_rows
+from .table_i import METRICS, SDMETRICS
+
+BOTH: tuple[str, str] = (MAGEID_NAME, TABSYN_NAME)
+MODALITIES = {MAGEID_NAME: ("tabular", "image"), TABSYN_NAME: ("tabular",)}
+#: The columns of ``figures/tables/mageid_fixes.csv`` (``profile`` is added by ``write_table``).
+COLUMNS: tuple[str, ...] = (
+    "dataset", "model", "variant", "seed", "detectability", SDMETRICS, "precision", "recall", "density",
+    "coverage", "auc", "train_seconds",
+)  # fmt: skip
+#: Metrics where a larger value is better (density: closer to 1; see ``TARGET_ONE_METRICS``).
+SCORED: tuple[str, ...] = (*METRICS, SDMETRICS)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The committed recipe with ``changes`` (``{part: {argument: value}}``, parts ``tab_vae``,
+    ``img_vae``, ``edm``) for the ``models`` it makes sense for; ``why``: what it tests."""
+
+    name: str
+    changes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    models: tuple[str, ...] = BOTH
+    why: str = ""
+
+
+#: In the order they are run: the committed pair of all, then the changes of stage 2 alone (they
+#: reuse the committed VAEs), then those that retrain a VAE.
+VARIANTS: tuple[Variant, ...] = (
+    Variant("committed", {}, BOTH, "the committed recipe: the profile's mageid section"),
+    Variant("latent_global", {"edm": {"latent_scaling": "global"}}, BOTH,
+            "the joint latent centred and divided by one pooled deviation (TabSyn's (z - mean) / 2) "
+            "instead of standardised per dimension"),
+    Variant("edm_cosine", {"edm": {"lr_schedule": "cosine"}}, BOTH,
+            "the EDM's learning rate annealed to 0 over its step budget"),
+    Variant("latent_per_block", {"edm": {"latent_scaling": "per_block"}}, (MAGEID_NAME,),
+            "one pooled deviation per modality: tabular and image blocks weigh the same"),
+    Variant("latent_drop_collapsed", {"edm": {"drop_below": 0.1}}, (MAGEID_NAME,),
+            "image (and tabular) dimensions with under 0.1 of their block's pooled spread left out"),
+    Variant("edm_plateau", {"edm": {"lr_schedule": "plateau", "keep_best": True, "early_stop_patience": 500}},
+            BOTH, "the reference's EDM rule: LR x0.9 after 20 flat epochs, best-loss weights, stop after 500"),
+    Variant("edm_raw_weights", {"edm": {"ema_decay": None}}, BOTH,
+            "sampling from the raw weights instead of the EMA (training is the same)"),
+    Variant("tabvae_holdout", {"tab_vae": {"plateau_on": "holdout"}}, BOTH,
+            "the TabVAE's beta and LR plateaus read a held-out noisy reconstruction loss (the reference)"),
+    Variant("img_beta_low", {"img_vae": {"beta": 1e-4}}, (MAGEID_NAME,),
+            "the image VAE's KL weight 1e-3 -> 1e-4 (fewer collapsed image dimensions)"),
+)
+VARIANT_NAMES: tuple[str, ...] = tuple(v.name for v in VARIANTS)
+
+
+def variant(name: str) -> Variant:
+    """The :class:`Variant` called ``name`` (a ``KeyError`` lists the known ones)."""
+    for v in VARIANTS:
+        if v.name == name:
+            return v
+    raise KeyError(f"unknown variant {name!r}; known: {list(VARIANT_NAMES)}")
+
+
+def variant_section(section: Mapping[str, Any], changes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The ``mageid`` section with ``changes`` applied to its parts (new arguments allowed: a
+    typo is refused by the model's own argument check, run here before any training)."""
+    merged = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in section.items()}
+    for part, values in changes.items():
+        merged[part] = {**merged.get(part, {}), **dict(values)}
+    make_generator(merged, 0, MODALITIES[MAGEID_NAME], device="cpu", verbose=False)._check_params()
+    return merged
+
+
+def variant_row(mageid_set, seed: int, section: Mapping[str, Any], chosen: Variant, model_name: str,
+                metric_settings: Mapping[str, Any], device: str = "auto", cache: ArtifactCache | None = None,
+                verbose: bool = False) -> dict[str, Any]:
+    """One row of :data:`COLUMNS` (plus ``fit_seconds``, ``sample_seconds``, ``label_agreement``):
+    ``model_name`` trained with ``chosen``'s changes on ``mageid_set`` with ``seed``, scored by
+    Table I's metrics; cached (models, samples and the row) when ``cache`` is given."""
+    if model_name not in chosen.models:
+        raise ValueError(f"variant {chosen.name!r} applies to {list(chosen.models)}, not {model_name!r}")
+    changed = variant_section(section, chosen.changes)
+    X, y = mageid_set.xy("train")
+    config = {"model": model_name, "variant": chosen.name, "section": _keyable(changed),
+              "data": {"dataset": mageid_set.name, "sha256": frame_fingerprint(X, y)},
+              "metrics": _keyable(metric_settings)}
+
+    def build() -> dict[str, Any]:
+        model = train_mageid(mageid_set, seed, changed, device=device, modalities=MODALITIES[model_name],
+                             cache=cache, stage=2, verbose=verbose)
+        row, _, _ = evaluate_model(model_name, model, mageid_set, seed, cache, **metric_settings)
+        return {**row, "variant": chosen.name, "train_seconds": float(row["fit_seconds"])}
+
+    return cached_seed_rows(cache, "mageid_fixes_row", config, seed, build)
+
+
+def _keyable(value: Any) -> Any:
+    """Mappings and sequences as plain dicts and lists (a JSON cache key)."""
+    if isinstance(value, Mapping):
+        return {str(k): _keyable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_keyable(v) for v in value]
+    return value
+
+
+def plan(variants: Iterable[str] = VARIANT_NAMES, models: Sequence[str] = BOTH) -> list[tuple[str, str]]:
+    """``[(variant, model)]`` in run order for the named variants."""
+    return [(v.name, m) for v in map(variant, variants) for m in models if m in v.models]
+
+
+def run_rows(sets, seeds: Sequence[int], section: Mapping[str, Any], metric_settings: Mapping[str, Any],
+             variants: Iterable[str] = VARIANT_NAMES, models: Sequence[str] = BOTH, device: str = "auto",
+             cache: ArtifactCache | None = None, verbose: bool = False, progress=print) -> pd.DataFrame:
+    """Every (set, seed, variant, model) row, seed by seed (so a partial run holds whole seeds
+    of every variant); returns them in a frame of :data:`COLUMNS` and the extra timings."""
+    rows = []
+    for seed in seeds:
+        for mageid_set in sets:
+            for name, model_name in plan(variants, models):
+                row = variant_row(mageid_set, int(seed), section, variant(name), model_name, metric_settings,
+                                  device, cache, verbose)
+                rows.append(row)
+                if progress is not None:
+                    progress(f"{mageid_set.name} seed {seed} {model_name} {name}: detectability "
+                             f"{row['detectability']:.3f}, precision {row['precision']:.3f}, "
+                             f"coverage {row['coverage']:.3f} (train {row['train_seconds']:.0f} s)")
+    return fixes_table(rows)
+
+
+def fixes_table(rows) -> pd.DataFrame:
+    """Rows -> the long table of :data:`COLUMNS` (then ``fit_seconds``-style extras if present)."""
+    frame = pd.DataFrame(list(rows))
+    missing = sorted(set(COLUMNS) - set(frame.columns))
+    if missing:
+        raise ValueError(f"rows lack the columns {missing}")
+    extras = [c for c in ("sample_seconds", "label_agreement") if c in frame.columns]
+    return frame[[*COLUMNS, *extras]].sort_values(["dataset", "model", "variant", "seed"], kind="stable",
+                                                   ignore_index=True)
+
+
+def _gain(metric: str, values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Improvement of ``values`` over ``reference`` (density: the distance to 1 shrinks)."""
+    if metric in TARGET_ONE_METRICS:
+        return np.abs(reference - 1.0) - np.abs(values - 1.0)
+    return values - reference
+
+
+def paired_gains(table: pd.DataFrame, reference: str = "committed", tolerance: float = 2.0) -> pd.DataFrame:
+    """Each variant against ``reference``, paired by seed, per (dataset, model, metric).
+
+    Returns ``dataset, model, variant, metric, n_seeds, reference_mean, variant_mean, gain_mean,
+    gain_std, beyond_noise``: ``gain`` is the per-seed improvement (higher is better; density:
+    closer to 1), ``beyond_noise`` whether its mean exceeds ``tolerance`` standard errors of the
+    paired differences in either direction (+1 better, -1 worse, 0 within noise; NA with fewer
+    than two paired seeds).
+    """
+    out = []
+    for (dataset, model), block in table.groupby(["dataset", "model"], sort=False):
+        base = block[block["variant"] == reference].set_index("seed")
+        for name, rows in block[block["variant"] != reference].groupby("variant", sort=False):
+            rows = rows.set_index("seed")
+            seeds = sorted(set(rows.index) & set(base.index))
+            for metric in SCORED:
+                gains = _gain(metric, rows.loc[seeds, metric].to_numpy(float), base.loc[seeds, metric].to_numpy(float))
+                std = float(gains.std(ddof=1)) if len(gains) > 1 else float("nan")
+                mean = float(gains.mean()) if len(gains) else float("nan")
+                if len(gains) < 2:
+                    verdict = pd.NA
+                else:
+                    bound = tolerance * std / np.sqrt(len(gains))
+                    verdict = int(np.sign(mean)) if abs(mean) > bound else 0
+                out.append({"dataset": dataset, "model": model, "variant": name, "metric": metric,
+                            "n_seeds": len(seeds), "reference_mean": float(base.loc[seeds, metric].mean()) if seeds else float("nan"),
+                            "variant_mean": float(rows.loc[seeds, metric].mean()) if seeds else float("nan"),
+                            "gain_mean": mean, "gain_std": std, "beyond_noise": verdict})  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def mageid_vs_tabsyn(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, variant): on how many of Table I's six metrics MAGE-ID's mean over seeds
+    is at least TabSyn's (the same variant where it applies to TabSyn, else TabSyn's committed
+    recipe; density: at least as close to 1), over the seeds both have.
+
+    Returns ``dataset, variant, tabsyn_variant, n_seeds, mageid_wins`` (0-6) and one
+    ``<metric>_diff`` column (MAGE-ID − TabSyn) per metric.
+    """
+    out = []
+    for (dataset, name), rows in table[table["model"] == MAGEID_NAME].groupby(["dataset", "variant"], sort=False):
+        tabsyn = table[(table["dataset"] == dataset) & (table["model"] == TABSYN_NAME)]
+        other = name if (tabsyn["variant"] == name).any() else "committed"
+        tabsyn = tabsyn[tabsyn["variant"] == other].set_index("seed")
+        seeds = sorted(set(rows["seed"]) & set(tabsyn.index))
+        if not seeds:
+            continue
+        mine = rows.set_index("seed").loc[seeds]
+        record = {"dataset": dataset, "variant": name, "tabsyn_variant": other, "n_seeds": len(seeds)}
+        wins = 0
+        for metric in METRICS:
+            a, b = float(mine[metric].mean()), float(tabsyn.loc[seeds, metric].mean())
+            wins += int(_gain(metric, np.array([a]), np.array([b]))[0] >= 0)
+            record[f"{metric}_diff"] = a - b
+        out.append({**record, "mageid_wins": wins})
+    return pd.DataFrame(out)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Fill the cache with the ablation's rows (the notebook then only reads them)."""
+    from ..config import get_profile
+    from ..data.mageid_sets import build_mageid_sets
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--datasets", nargs="+", default=None, help="set names (default: both)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANT_NAMES), choices=VARIANT_NAMES)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args(argv)
+    profile = get_profile(args.profile)
+    sets = build_mageid_sets(n_rows=profile["mageid_data"]["n_rows"], seed=0, data_dir=args.data_dir)
+    if args.datasets:
+        unknown = sorted(set(args.datasets) - {s.name for s in sets})
+        if unknown:
+            parser.error(f"unknown data sets {unknown}; known: {[s.name for s in sets]}")
+        sets = [s for s in sets if s.name in args.datasets]
+    section = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in profile["mageid"].items()}
+    run_rows(sets, args.seeds, section, dict(profile["table_i"]), args.variants, device=args.device,
+             cache=ArtifactCache(), progress=lambda line: print(line, flush=True))
+
+
+if __name__ == "__main__":
+    main()
