@@ -71,3 +71,83 @@ def plot_latent_projection(frames: Mapping[str, pd.DataFrame], class_names: Sequ
         ax.set_ylabel("component 2")
         ax.legend(fontsize=7, markerscale=2)
     return fig
+
+
+def plot_vae_schedules(histories: Mapping[str, pd.DataFrame]) -> Figure:
+    """The TabVAE's KL weight and learning rate against the optimiser step, one line per run.
+
+    histories: ``{label: loss_history_ frame}`` with columns ``step``, ``beta``, ``lr`` (one row
+    per epoch; both change only at epoch ends, so the lines are steps). Both axes logarithmic.
+    """
+    fig = Figure(figsize=(10.0, 3.6), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for label, history in histories.items():
+        missing = sorted({"step", "beta", "lr"} - set(history.columns))
+        if missing:
+            raise ValueError(f"{label}: the history lacks the columns {missing}")
+        for ax, column in zip(axes, ("beta", "lr")):
+            ax.step(history["step"], history[column], where="post", label=label)
+    for ax, name in zip(axes, ("KL weight β", "learning rate")):
+        ax.set_yscale("log")
+        ax.set_xlabel("optimiser step")
+        ax.set_ylabel(name)
+        ax.legend(fontsize=7)
+    return fig
+
+
+def plot_latent_report(reports: Mapping[str, pd.DataFrame]) -> Figure:
+    """Per joint-latent dimension: spread of the posterior means and KL from the prior, one
+    column of panels per data set (:meth:`~idsynth.models.mageid.MAGEID.latent_report` frames),
+    coloured by modality; dimensions the EDM leaves out (``modelled`` False) are hollow."""
+    fig = Figure(figsize=(5.0 * len(reports), 6.0), layout="constrained")
+    axes = fig.subplots(2, len(reports), squeeze=False)
+    colours = {"tabular": "tab:blue", "image": "tab:orange"}
+    for column, (dataset, report) in enumerate(reports.items()):
+        index = np.arange(len(report))
+        modelled = report["modelled"].to_numpy(bool) if "modelled" in report else np.ones(len(report), bool)
+        for row, (metric, label) in enumerate((("std", "std of posterior means"), ("kl", "KL to N(0, 1), nats"))):
+            ax = axes[row, column]
+            for modality, colour in colours.items():
+                chosen = (report["modality"] == modality).to_numpy()
+                for filled in (True, False):
+                    pick = chosen & (modelled == filled)
+                    ax.scatter(index[pick], report[metric].to_numpy()[pick], s=9, color=colour if filled else "none",
+                               edgecolors=colour, label=f"{modality}{'' if filled else ' (left out)'}" if pick.any() else None)
+            ax.set_yscale("log")
+            ax.set_ylabel(label)
+            ax.set_xlabel("joint-latent dimension")
+            if row == 0:
+                ax.set_title(dataset, fontsize=10)
+            ax.legend(fontsize=7)
+    return fig
+
+
+#: Axis labels of long metric names.
+_SHORT_NAMES = {"detectability": "detect. (ours)", "detectability_sdmetrics": "detect. (SDMetrics)"}
+
+
+def plot_variant_gains(gains: pd.DataFrame, metrics: Sequence[str]) -> Figure:
+    """Heat maps of the mean paired gain of each variant over the committed recipe
+    (:func:`~idsynth.experiments.mageid_fixes.paired_gains`), one panel per (data set, model):
+    rows variants, columns ``metrics``; green better, red worse; a star where beyond noise."""
+    panels = list(gains.groupby(["dataset", "model"], sort=False))
+    fig = Figure(figsize=(1.1 * len(metrics) * 2 + 2.0, 0.45 * max(len(p[1]["variant"].unique()) for p in panels) * 2 + 1.5),
+                 layout="constrained")
+    axes = fig.subplots(2, (len(panels) + 1) // 2, squeeze=False).ravel()
+    limit = float(np.nanmax(np.abs(gains["gain_mean"].to_numpy(float)))) or 1.0
+    for ax, ((dataset, model), block) in zip(axes, panels):
+        wide = block.pivot(index="variant", columns="metric", values="gain_mean").reindex(columns=list(metrics))
+        noise = block.pivot(index="variant", columns="metric", values="beyond_noise").reindex(columns=list(metrics))
+        ax.imshow(wide.to_numpy(float), cmap="RdYlGn", vmin=-limit, vmax=limit, aspect="auto")
+        ax.set_xticks(range(len(metrics)), [_SHORT_NAMES.get(m, m) for m in metrics], rotation=45, ha="right",
+                      fontsize=7)
+        ax.set_yticks(range(len(wide)), wide.index, fontsize=7)
+        for i in range(wide.shape[0]):
+            for j in range(wide.shape[1]):
+                value, verdict = wide.iat[i, j], noise.iat[i, j]
+                star = "*" if verdict is not pd.NA and pd.notna(verdict) and verdict != 0 else ""
+                ax.text(j, i, f"{value:+.3f}{star}", ha="center", va="center", fontsize=6)
+        ax.set_title(f"{dataset}, {model}", fontsize=9)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    return fig

@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as student_t
 
 from ..cache import ArtifactCache
 from .mageid_eval import MAGEID_NAME, TABSYN_NAME, evaluate_model
@@ -169,14 +170,14 @@ def _gain(metric: str, values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return values - reference
 
 
-def paired_gains(table: pd.DataFrame, reference: str = "committed", tolerance: float = 2.0) -> pd.DataFrame:
+def paired_gains(table: pd.DataFrame, reference: str = "committed", alpha: float = 0.05) -> pd.DataFrame:
     """Each variant against ``reference``, paired by seed, per (dataset, model, metric).
 
     Returns ``dataset, model, variant, metric, n_seeds, reference_mean, variant_mean, gain_mean,
     gain_std, beyond_noise``: ``gain`` is the per-seed improvement (higher is better; density:
-    closer to 1), ``beyond_noise`` whether its mean exceeds ``tolerance`` standard errors of the
-    paired differences in either direction (+1 better, -1 worse, 0 within noise; NA with fewer
-    than two paired seeds).
+    closer to 1), ``beyond_noise`` the two-sided paired t-test of the gains at level ``alpha``
+    (+1 better, -1 worse, 0 within noise; NA with fewer than two paired seeds). With three seeds
+    the mean gain must exceed 4.3 standard errors (t with 2 degrees of freedom).
     """
     out = []
     for (dataset, model), block in table.groupby(["dataset", "model"], sort=False):
@@ -191,7 +192,7 @@ def paired_gains(table: pd.DataFrame, reference: str = "committed", tolerance: f
                 if len(gains) < 2:
                     verdict = pd.NA
                 else:
-                    bound = tolerance * std / np.sqrt(len(gains))
+                    bound = student_t.ppf(1.0 - alpha / 2.0, len(gains) - 1) * std / np.sqrt(len(gains))
                     verdict = int(np.sign(mean)) if abs(mean) > bound else 0
                 out.append({"dataset": dataset, "model": model, "variant": name, "metric": metric,
                             "n_seeds": len(seeds), "reference_mean": float(base.loc[seeds, metric].mean()) if seeds else float("nan"),

@@ -1,0 +1,100 @@
+"""The fixes' ablation (issue 16, notebook 13): variants as section changes, paired gains,
+MAGE-ID against TabSyn. The models themselves are exercised by notebook 13 at smoke sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from idsynth.config import get_profile
+from idsynth.experiments import mageid_fixes as fixes
+from idsynth.experiments.mageid_figures import plot_latent_report, plot_vae_schedules, plot_variant_gains
+from idsynth.experiments.table_i import METRICS, SDMETRICS
+
+
+def section():
+    return {k: (dict(v) if isinstance(v, dict) or hasattr(v, "items") else v)
+            for k, v in get_profile("smoke")["mageid"].items()}
+
+
+def test_variants_change_only_what_they_name():
+    base = section()
+    changed = fixes.variant_section(base, fixes.variant("latent_global").changes)
+    assert changed["edm"] == {**base["edm"], "latent_scaling": "global"}
+    assert changed["tab_vae"] == base["tab_vae"] and base["edm"].get("latent_scaling") is None  # base untouched
+    with pytest.raises(ValueError, match="unknown or reserved"):
+        fixes.variant_section(base, {"edm": {"latent_scalling": "global"}})
+    with pytest.raises(KeyError, match="known"):
+        fixes.variant("nope")
+    assert fixes.VARIANT_NAMES[0] == "committed" and len(set(fixes.VARIANT_NAMES)) == len(fixes.VARIANTS)
+    pairs = fixes.plan(["committed", "latent_per_block"])
+    assert pairs == [("committed", "MAGE-ID"), ("committed", "TabSyn"), ("latent_per_block", "MAGE-ID")]
+    for v in fixes.VARIANTS:  # every variant's changes are accepted by the models they apply to
+        fixes.variant_section(base, v.changes)
+
+
+def rows(gain_of: dict[str, float], seeds=(0, 1, 2), noise=0.01):
+    """A table where each variant's metrics are the committed ones plus ``gain_of[variant]`` plus
+    ``noise`` times +1, -1, 0 for the three seeds (a paired spread with mean 0)."""
+    out = []
+    for seed in seeds:
+        base = {m: 0.5 + 0.05 * seed for m in (*METRICS, SDMETRICS)}
+        base["density"] = 0.8
+        for name, gain in gain_of.items():
+            for model in ("MAGE-ID", "TabSyn"):
+                values = {m: v + gain + (noise * (1, -1, 0)[seed % 3] if name != "committed" else 0.0)
+                          for m, v in base.items()}
+                if model == "TabSyn":
+                    values = {m: v - 0.1 for m, v in values.items()}
+                out.append({"dataset": "NSL-KDD", "model": model, "variant": name, "seed": seed, **values,
+                            "train_seconds": 1.0})
+    return fixes.fixes_table(out)
+
+
+def test_paired_gains_judge_beyond_noise_and_density_by_its_distance_to_one():
+    table = rows({"committed": 0.0, "latent_global": 0.1, "edm_cosine": 0.0})
+    gains = fixes.paired_gains(table)
+    assert len(gains) == 2 * 2 * len((*METRICS, SDMETRICS))
+    better = gains[gains["variant"] == "latent_global"].set_index(["model", "metric"])
+    assert (better.loc[("MAGE-ID", "precision"), "gain_mean"]) == pytest.approx(0.1, abs=0.03)
+    assert better.loc[("MAGE-ID", "precision"), "beyond_noise"] == 1
+    # density 0.8 -> 0.9 is 0.1 closer to 1: a gain
+    assert better.loc[("MAGE-ID", "density"), "gain_mean"] == pytest.approx(0.1, abs=0.03)
+    same = gains[gains["variant"] == "edm_cosine"]
+    assert set(same["beyond_noise"]) == {0} and (same["n_seeds"] == 3).all()
+    # a gain of 0.01 with paired spread 0.01 over 3 seeds (t = 1.7) is within noise; 0.1 is not
+    small = fixes.paired_gains(rows({"committed": 0.0, "edm_cosine": 0.01}))
+    assert set(small["beyond_noise"]) == {0}
+    one_seed = fixes.paired_gains(table[table["seed"] == 0])
+    assert one_seed["beyond_noise"].isna().all()
+
+
+def test_density_above_one_is_no_gain():
+    table = rows({"committed": 0.0, "img_beta_low": 0.4})  # density 0.8 -> 1.2: as far from 1
+    gains = fixes.paired_gains(table).set_index(["model", "metric"])
+    assert gains.loc[("MAGE-ID", "density"), "gain_mean"] == pytest.approx(0.0, abs=0.03)
+
+
+def test_mageid_against_tabsyn_counts_wins_per_variant():
+    table = rows({"committed": 0.0, "latent_per_block": 0.05})
+    table = table[~((table["model"] == "TabSyn") & (table["variant"] == "latent_per_block"))]
+    versus = fixes.mageid_vs_tabsyn(table).set_index("variant")
+    assert versus.loc["committed", "mageid_wins"] == 6  # TabSyn is 0.1 lower everywhere but density
+    assert versus.loc["latent_per_block", "tabsyn_variant"] == "committed"
+    assert versus.loc["committed", "precision_diff"] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="lack"):
+        fixes.fixes_table([{"dataset": "x"}])
+
+
+def test_figures_draw_from_the_report_frames():
+    report = pd.DataFrame({"modality": ["tabular"] * 3 + ["image"] * 2, "dim": [0, 1, 2, 0, 1],
+                           "std": [1.0, 0.5, 2.0, 0.01, 0.3], "kl": [1.0, 0.2, 3.0, 0.001, 0.1],
+                           "modelled": [True, True, True, False, True]})
+    assert len(plot_latent_report({"NSL-KDD": report}).axes) == 2
+    history = pd.DataFrame({"step": [6, 12, 18], "beta": [1e-2, 1e-2, 7e-3], "lr": [1e-3, 1e-3, 9.5e-4]})
+    assert len(plot_vae_schedules({"a": history}).axes) == 2
+    with pytest.raises(ValueError, match="lacks"):
+        plot_vae_schedules({"a": history.drop(columns="lr")})
+    gains = fixes.paired_gains(rows({"committed": 0.0, "latent_global": 0.1}))
+    assert plot_variant_gains(gains, [*METRICS, SDMETRICS]).axes
