@@ -15,10 +15,16 @@ encoding inside the generator::
 generator on the matrix and the label codes 0..K-1; ``sample`` samples the inner generator and
 decodes with ``inverse_transform`` (numerics back to their units, integer columns rounded,
 each one-hot block to its argmax category), in fit's column order and dtypes.
+
+Any array generator of the protocol fits inside (``fit(X, y)``, ``sample(n_per_class,
+random_state)``, ``save(path)``, a classmethod ``load(path[, device])``); to be saved inside an
+``EncodedFrameGenerator`` file its class is named in :data:`INNER_CLASSES`, which
+:func:`register_array_generator` extends (VGM and SMOTE are there from the start).
 """
 
 from __future__ import annotations
 
+import inspect
 import io
 import os
 import tempfile
@@ -37,8 +43,34 @@ from .smote_generator import SMOTEGenerator
 from .vgm import VGM
 
 FILE_FORMAT = "idsynth.encoded_frame/1"
-#: Inner generators a saved file may name (``load`` rebuilds no other class).
+#: Inner generators a saved file may name, by the name it stores (``load`` rebuilds no other
+#: class); :func:`register_array_generator` adds one.
 INNER_CLASSES: dict[str, type] = {"VGM": VGM, "SMOTEGenerator": SMOTEGenerator}
+#: What an inner generator must offer (the array protocol of :mod:`idsynth.models.base`).
+INNER_METHODS: tuple[str, ...] = ("fit", "sample", "save", "load", "get_params", "set_params")
+
+
+def register_array_generator(cls: type, name: str | None = None) -> type:
+    """Let ``EncodedFrameGenerator`` files hold an inner generator of class ``cls`` under
+    ``name`` (default: the class name); returns ``cls`` (usable as a class decorator).
+
+    Raises ``TypeError`` for a class without the array protocol's methods
+    (:data:`INNER_METHODS`), ``ValueError`` for a name already taken by another class.
+    """
+    missing = [m for m in INNER_METHODS if not callable(getattr(cls, m, None))]
+    if missing:
+        raise TypeError(f"{cls.__name__} lacks {missing} of the array generator protocol {list(INNER_METHODS)}")
+    name = name or cls.__name__
+    if INNER_CLASSES.get(name, cls) is not cls:
+        raise ValueError(f"the inner-generator name {name!r} is taken by {INNER_CLASSES[name].__name__}")
+    INNER_CLASSES[name] = cls
+    return cls
+
+
+def _load_inner(cls: type, source, device: str | None):
+    """``cls.load(source)``, passing ``device`` when given and ``load`` takes one."""
+    takes_device = "device" in inspect.signature(cls.load).parameters
+    return cls.load(source, device=device) if device is not None and takes_device else cls.load(source)
 #: Inner parameters set from the data at ``fit`` when the inner generator has them (VGM's).
 WIDTH_PARAMS: tuple[str, ...] = ("n_features", "n_classes", "continuous_features")
 
@@ -49,7 +81,8 @@ class EncodedFrameGenerator(BaseEstimator):
     Parameters
     ----------
     generator : unfitted estimator with ``fit(X, y)``, ``sample(n_per_class, random_state)``,
-        ``save(path)`` and a classmethod ``load`` (one of :data:`INNER_CLASSES`). Cloned at fit;
+        ``save(path)`` and a classmethod ``load`` (:data:`INNER_METHODS`; saving needs its class
+        in :data:`INNER_CLASSES`, see :func:`register_array_generator`). Cloned at fit;
         its width parameters that exist (:data:`WIDTH_PARAMS`: ``n_features`` = encoded width,
         ``n_classes`` = number of labels, ``continuous_features`` = number of numeric columns)
         are set from the data.
@@ -61,7 +94,8 @@ class EncodedFrameGenerator(BaseEstimator):
     integer : numeric columns rounded when decoding; None infers them (whole numbers in fit's frame).
 
     Fitted attributes: ``encoder_`` (TabularEncoder), ``generator_`` (the fitted clone),
-    ``classes_`` (labels; code ``i`` is ``classes_[i]``), ``columns_``, ``dtypes_`` (fit's frame),
+    ``classes_`` (labels; code ``i`` is ``classes_[i]``), ``columns_``, ``dtypes_`` (the columns used, in fit's
+    frame's order, and their dtypes),
     ``numeric_``, ``categorical_`` (the columns used).
     """
 
@@ -78,15 +112,24 @@ class EncodedFrameGenerator(BaseEstimator):
         reload the model on the device it was asked for."""
         return getattr(self.generator, "device", None)
 
-    def _inner_name(self, generator) -> str:
+    @staticmethod
+    def _check_inner(generator) -> None:
+        missing = [m for m in INNER_METHODS if not callable(getattr(generator, m, None))]
+        if missing:
+            raise TypeError(f"generator must be one of the array generators of the protocol (methods "
+                            f"{list(INNER_METHODS)}); a {type(generator).__name__} lacks {missing}")
+
+    @staticmethod
+    def _inner_name(generator) -> str:
         for name, cls in INNER_CLASSES.items():
             if type(generator) is cls:
                 return name
-        raise TypeError(f"generator must be one of {sorted(INNER_CLASSES)}, got {type(generator).__name__}")
+        raise TypeError(f"cannot save an inner {type(generator).__name__}: saved inner generators are "
+                        f"{sorted(INNER_CLASSES)}; add its class with register_array_generator")
 
     def fit(self, X: pd.DataFrame, y) -> "EncodedFrameGenerator":
         """X: (n, d) typed frame holding ``numeric`` and ``categorical``; y: (n,) class labels."""
-        self._inner_name(self.generator)
+        self._check_inner(self.generator)
         if not isinstance(X, pd.DataFrame):
             raise TypeError(f"X must be a DataFrame of typed feature columns, got {type(X).__name__}")
         numeric, categorical = self._split(X)
@@ -109,7 +152,7 @@ class EncodedFrameGenerator(BaseEstimator):
         names = inner.get_params(deep=False)
         inner.set_params(**{k: v for k, v in widths.items() if k in names})
         self.generator_ = inner.fit(matrix, codes.astype(np.int64)) or inner
-        self.columns_ = columns
+        self.columns_ = [c for c in X.columns if c in set(columns)]  # samples keep fit's column order
         self.numeric_, self.categorical_ = list(numeric), list(categorical)
         self.dtypes_ = {c: X[c].dtype for c in columns}
         return self
@@ -175,8 +218,8 @@ class EncodedFrameGenerator(BaseEstimator):
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | None = None) -> "EncodedFrameGenerator":
-        """A fitted generator from :meth:`save`'s file (``device``: for a VGM inside, else ignored);
-        it samples exactly as the saved one on the same device."""
+        """A fitted generator from :meth:`save`'s file (``device``: passed to the inner generator's
+        ``load`` when it takes one, e.g. VGM's); it samples exactly as the saved one on the same device."""
         state = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or state.get("format") != FILE_FORMAT:
             raise ValueError(f"{path} is not an EncodedFrameGenerator file (format {FILE_FORMAT!r})")
@@ -184,7 +227,7 @@ class EncodedFrameGenerator(BaseEstimator):
         if inner_cls is None:
             raise ValueError(f"{path} names an unknown inner generator {state['inner']!r}")
         buffer = io.BytesIO(state["generator"].numpy().tobytes())
-        inner = inner_cls.load(buffer, device=device or "auto") if inner_cls is VGM else inner_cls.load(buffer)
+        inner = _load_inner(inner_cls, buffer, device)
         model = cls(clone(inner), **from_plain(state["params"], ()))
         model.generator_ = inner
         model.encoder_ = from_plain(state["encoder"], (TabularEncoder,))

@@ -42,7 +42,7 @@ from .tabddpm_network import DEFAULT_D_LAYERS, MLPDiffusion
 from .graphed_step import GraphedStep, step_schedule
 from .training import autocast_bf16, make_adam, shuffled_index_batches
 
-_FORMAT = "idsynth.models.tabddpm/1"
+FILE_FORMAT = "idsynth.models.tabddpm/1"
 _LOG_EVERY = 100  # steps between progress-bar loss updates (the only host syncs while training)
 
 
@@ -331,7 +331,7 @@ class TabDDPM(BaseEstimator):
         params["d_layers"] = [int(d) for d in self.d_layers]
         h = self.loss_history_
         state = {
-            "format": _FORMAT,
+            "format": FILE_FORMAT,
             "params": params,
             "classes": self.classes_.tolist(),
             "classes_is_object": self.classes_.dtype == object,
@@ -351,8 +351,8 @@ class TabDDPM(BaseEstimator):
     def load(cls, path: str | os.PathLike, device: str | None = None) -> "TabDDPM":
         """A model saved by :meth:`save`; ``device`` overrides the saved device setting."""
         state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or state.get("format") != _FORMAT:
-            raise ValueError(f"{path} is not a TabDDPM file saved by idsynth (format {_FORMAT})")
+        if not isinstance(state, dict) or state.get("format") != FILE_FORMAT:
+            raise ValueError(f"{path} is not a TabDDPM file saved by idsynth (format {FILE_FORMAT})")
         params = dict(state["params"])
         params["d_layers"] = tuple(params["d_layers"])
         if device is not None:
