@@ -28,10 +28,12 @@ from ..cache import ArtifactCache
 from .mageid_eval import MAGEID_NAME, TABSYN_NAME, evaluate_model
 from .mageid_schedule import TARGET_ONE_METRICS
 from .mageid_train import frame_fingerprint, make_generator, train_mageid
-from .seed_cache import cached_seed_rows
+from .seed_cache import cached_seed_rows, cached_seeds
 from .table_i import METRICS, SDMETRICS
 
 BOTH: tuple[str, str] = (MAGEID_NAME, TABSYN_NAME)
+#: The cache kind of a scored row.
+ROW_KIND = "mageid_fixes_row"
 MODALITIES = {MAGEID_NAME: ("tabular", "image"), TABSYN_NAME: ("tabular",)}
 #: The columns of ``figures/tables/mageid_fixes.csv`` (``profile`` is added by ``write_table``).
 COLUMNS: tuple[str, ...] = (
@@ -98,10 +100,11 @@ def variant_section(section: Mapping[str, Any], changes: Mapping[str, Mapping[st
 
 def variant_row(mageid_set, seed: int, section: Mapping[str, Any], chosen: Variant, model_name: str,
                 metric_settings: Mapping[str, Any], device: str = "auto", cache: ArtifactCache | None = None,
-                verbose: bool = False) -> dict[str, Any]:
+                verbose: bool = False, only_cached: bool = False) -> dict[str, Any] | None:
     """One row of :data:`COLUMNS` (plus ``fit_seconds``, ``sample_seconds``, ``label_agreement``):
     ``model_name`` trained with ``chosen``'s changes on ``mageid_set`` with ``seed``, scored by
-    Table I's metrics; cached (models, samples and the row) when ``cache`` is given."""
+    Table I's metrics; cached (models, samples and the row) when ``cache`` is given.
+    ``only_cached``: None instead of training or scoring what the cache does not hold."""
     if model_name not in chosen.models:
         raise ValueError(f"variant {chosen.name!r} applies to {list(chosen.models)}, not {model_name!r}")
     changed = variant_section(section, chosen.changes)
@@ -110,13 +113,16 @@ def variant_row(mageid_set, seed: int, section: Mapping[str, Any], chosen: Varia
               "data": {"dataset": mageid_set.name, "sha256": frame_fingerprint(X, y)},
               "metrics": _keyable(metric_settings)}
 
+    if only_cached and not cached_seeds(cache, ROW_KIND, config, [seed]):
+        return None
+
     def build() -> dict[str, Any]:
         model = train_mageid(mageid_set, seed, changed, device=device, modalities=MODALITIES[model_name],
                              cache=cache, stage=2, verbose=verbose)
         row, _, _ = evaluate_model(model_name, model, mageid_set, seed, cache, **metric_settings)
         return {**row, "variant": chosen.name, "train_seconds": float(row["fit_seconds"])}
 
-    return cached_seed_rows(cache, "mageid_fixes_row", config, seed, build)
+    return cached_seed_rows(cache, ROW_KIND, config, seed, build)
 
 
 def _keyable(value: Any) -> Any:
@@ -135,15 +141,23 @@ def plan(variants: Iterable[str] = VARIANT_NAMES, models: Sequence[str] = BOTH) 
 
 def run_rows(sets, seeds: Sequence[int], section: Mapping[str, Any], metric_settings: Mapping[str, Any],
              variants: Iterable[str] = VARIANT_NAMES, models: Sequence[str] = BOTH, device: str = "auto",
-             cache: ArtifactCache | None = None, verbose: bool = False, progress=print) -> pd.DataFrame:
+             cache: ArtifactCache | None = None, verbose: bool = False, progress=print,
+             only_cached: bool = False) -> pd.DataFrame:
     """Every (set, seed, variant, model) row, seed by seed (so a partial run holds whole seeds
-    of every variant); returns them in a frame of :data:`COLUMNS` and the extra timings."""
+    of every variant); returns them in a frame of :data:`COLUMNS` and the extra timings.
+    ``only_cached``: take the rows the cache holds and name the missing ones (``progress``)
+    instead of training them (a long ablation filled in the background, partly)."""
+    variants = list(variants)
     rows = []
     for seed in seeds:
         for mageid_set in sets:
             for name, model_name in plan(variants, models):
                 row = variant_row(mageid_set, int(seed), section, variant(name), model_name, metric_settings,
-                                  device, cache, verbose)
+                                  device, cache, verbose, only_cached)
+                if row is None:
+                    if progress is not None:
+                        progress(f"{mageid_set.name} seed {seed} {model_name} {name}: not in the cache, left out")
+                    continue
                 rows.append(row)
                 if progress is not None:
                     progress(f"{mageid_set.name} seed {seed} {model_name} {name}: detectability "
@@ -154,7 +168,8 @@ def run_rows(sets, seeds: Sequence[int], section: Mapping[str, Any], metric_sett
 
 def fixes_table(rows) -> pd.DataFrame:
     """Rows -> the long table of :data:`COLUMNS` (then ``fit_seconds``-style extras if present)."""
-    frame = pd.DataFrame(list(rows))
+    rows = list(rows)
+    frame = pd.DataFrame(rows, columns=None if rows else list(COLUMNS))
     missing = sorted(set(COLUMNS) - set(frame.columns))
     if missing:
         raise ValueError(f"rows lack the columns {missing}")
