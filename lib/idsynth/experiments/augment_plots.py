@@ -74,7 +74,8 @@ def plot_augmentation(results: pd.DataFrame, paper: pd.DataFrame | None, scenari
     :func:`~idsynth.experiments.vgm_augment.paper_table5`)."""
     summary = results.groupby(["classifier", "option", "scenario"], as_index=False, observed=True).agg(
         accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std")
-    ).fillna(0.0)  # fmt: skip
+    )  # fmt: skip
+    summary["accuracy_std"] = summary["accuracy_std"].fillna(0.0)  # one seed: no spread (the keys stay as they are)
     summary["scenario"] = summary["scenario"].astype(str)
     classifiers = [c for c in CLASSIFIER_NAMES if c in set(results["classifier"])]
     options = sorted(set(results["option"]))
