@@ -107,3 +107,14 @@ def test_mageid_reports_its_joint_latent_and_passes_its_blocks(scaling):
         assert report.groupby("modality")["edm_scale"].nunique().eq(1).all()
     frame, _ = model.sample({0: 5, 1: 5}, random_state=0)
     assert len(frame) == 10
+
+
+def test_per_block_needs_blocks_and_numpy_blocks_save_as_plain_ints(tmp_path):
+    Z, y = latents(200)
+    kw = dict(hidden=16, n_layers=1, epochs=2, batch_size=64, num_steps=3, verbose=False, device="cpu")
+    with pytest.raises(ValueError, match="needs blocks"):
+        LatentEDM(latent_scaling="per_block", **kw).fit(Z, y)
+    model = LatentEDM(latent_scaling="per_block", blocks=np.array([3, 1]), **kw).fit(Z, y)
+    assert model.blocks == (3, 1) and all(type(b) is int for b in model.blocks)
+    model.save(tmp_path / "edm.pt")
+    assert LatentEDM.load(tmp_path / "edm.pt").blocks == (3, 1)

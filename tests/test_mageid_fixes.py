@@ -98,3 +98,25 @@ def test_figures_draw_from_the_report_frames():
         plot_vae_schedules({"a": history.drop(columns="lr")})
     gains = fixes.paired_gains(rows({"committed": 0.0, "latent_global": 0.1}))
     assert plot_variant_gains(gains, [*METRICS, SDMETRICS]).axes
+
+
+def test_nan_scores_and_identical_gains_are_no_evidence():
+    table = rows({"committed": 0.0, "latent_global": 0.1})
+    nan_row = (table["variant"] == "latent_global") & (table["seed"] == 2)
+    table.loc[nan_row, SDMETRICS] = np.nan  # SDMetrics gives NaN for unseen categories
+    gains = fixes.paired_gains(table).set_index(["model", "metric"])
+    assert gains.loc[("MAGE-ID", SDMETRICS), "n_seeds"] == 2 and gains.loc[("MAGE-ID", "precision"), "n_seeds"] == 3
+    assert np.isfinite(gains.loc[("MAGE-ID", SDMETRICS), "gain_mean"])
+    constant = rows({"committed": 0.0, "edm_cosine": 0.0}, noise=0.0)
+    assert fixes.paired_gains(constant)["beyond_noise"].eq(0).all()  # zero gain, zero spread: within noise
+    empty = fixes.paired_gains(constant[constant["variant"] == "committed"])
+    assert list(empty.columns) == list(fixes.GAIN_COLUMNS) and empty.empty
+    assert plot_variant_gains(empty, list(METRICS)) is not None
+
+
+def test_a_variant_without_its_tabsyn_rows_is_left_out():
+    table = rows({"committed": 0.0, "latent_global": 0.05})
+    table = table[~((table["model"] == "TabSyn") & (table["variant"] == "latent_global"))]
+    versus = fixes.mageid_vs_tabsyn(table)
+    assert versus["variant"].tolist() == ["committed"]  # latent_global applies to TabSyn: no fallback
+    assert list(fixes.mageid_vs_tabsyn(table.iloc[:0]).columns) == list(fixes.VERSUS_COLUMNS)

@@ -131,6 +131,10 @@ def plot_variant_gains(gains: pd.DataFrame, metrics: Sequence[str]) -> Figure:
     (:func:`~idsynth.experiments.mageid_fixes.paired_gains`), one panel per (data set, model):
     rows variants, columns ``metrics``; green better, red worse; a star where beyond noise."""
     panels = list(gains.groupby(["dataset", "model"], sort=False))
+    if not panels:
+        fig = Figure(figsize=(4.0, 1.0))
+        fig.text(0.5, 0.5, "no variant rows paired with the committed recipe yet", ha="center", va="center")
+        return fig
     fig = Figure(figsize=(1.1 * len(metrics) * 2 + 2.0, 0.45 * max(len(p[1]["variant"].unique()) for p in panels) * 2 + 1.5),
                  layout="constrained")
     axes = fig.subplots(2, (len(panels) + 1) // 2, squeeze=False).ravel()

@@ -93,7 +93,7 @@ def variant_section(section: Mapping[str, Any], changes: Mapping[str, Mapping[st
     typo is refused by the model's own argument check, run here before any training)."""
     merged = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in section.items()}
     for part, values in changes.items():
-        merged[part] = {**merged.get(part, {}), **dict(values)}
+        merged[part] = {**(merged.get(part) or {}), **dict(values)}
     make_generator(merged, 0, MODALITIES[MAGEID_NAME], device="cpu", verbose=False)._check_params()
     return merged
 
@@ -185,14 +185,35 @@ def _gain(metric: str, values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return values - reference
 
 
+GAIN_COLUMNS: tuple[str, ...] = (
+    "dataset", "model", "variant", "metric", "n_seeds", "reference_mean", "variant_mean", "gain_mean", "gain_std",
+    "beyond_noise",
+)  # fmt: skip
+VERSUS_COLUMNS: tuple[str, ...] = (
+    "dataset", "variant", "tabsyn_variant", "n_seeds", *(f"{m}_diff" for m in METRICS), "mageid_wins",
+)  # fmt: skip
+
+
+def _verdict(gains: np.ndarray, alpha: float) -> Any:
+    """+1 / -1 / 0: the two-sided paired t-test of ``gains`` (finite, one per seed) at level
+    ``alpha``; NA with fewer than two. A spread of exactly 0 (identical gains) is no evidence
+    either: it needs a gain above 1e-12 as well."""
+    if len(gains) < 2:
+        return pd.NA
+    mean, std = float(gains.mean()), float(gains.std(ddof=1))
+    bound = max(student_t.ppf(1.0 - alpha / 2.0, len(gains) - 1) * std / np.sqrt(len(gains)), 1e-12)
+    return int(np.sign(mean)) if abs(mean) > bound else 0
+
+
 def paired_gains(table: pd.DataFrame, reference: str = "committed", alpha: float = 0.05) -> pd.DataFrame:
     """Each variant against ``reference``, paired by seed, per (dataset, model, metric).
 
-    Returns ``dataset, model, variant, metric, n_seeds, reference_mean, variant_mean, gain_mean,
-    gain_std, beyond_noise``: ``gain`` is the per-seed improvement (higher is better; density:
-    closer to 1), ``beyond_noise`` the two-sided paired t-test of the gains at level ``alpha``
-    (+1 better, -1 worse, 0 within noise; NA with fewer than two paired seeds). With three seeds
-    the mean gain must exceed 4.3 standard errors (t with 2 degrees of freedom).
+    Returns :data:`GAIN_COLUMNS`: ``gain`` is the per-seed improvement (higher is better;
+    density: closer to 1) over the seeds where both scores are finite (``n_seeds``; SDMetrics'
+    detectability can be NaN), ``beyond_noise`` the two-sided paired t-test of the gains at level
+    ``alpha`` (+1 better, -1 worse, 0 within noise; NA with fewer than two paired seeds). With
+    three seeds the mean gain must exceed 4.3 standard errors (t with 2 degrees of freedom).
+    Each cell is one test: over dozens of cells, about ``alpha`` of them flag by chance.
     """
     out = []
     for (dataset, model), block in table.groupby(["dataset", "model"], sort=False):
@@ -201,34 +222,35 @@ def paired_gains(table: pd.DataFrame, reference: str = "committed", alpha: float
             rows = rows.set_index("seed")
             seeds = sorted(set(rows.index) & set(base.index))
             for metric in SCORED:
-                gains = _gain(metric, rows.loc[seeds, metric].to_numpy(float), base.loc[seeds, metric].to_numpy(float))
-                std = float(gains.std(ddof=1)) if len(gains) > 1 else float("nan")
-                mean = float(gains.mean()) if len(gains) else float("nan")
-                if len(gains) < 2:
-                    verdict = pd.NA
-                else:
-                    bound = student_t.ppf(1.0 - alpha / 2.0, len(gains) - 1) * std / np.sqrt(len(gains))
-                    verdict = int(np.sign(mean)) if abs(mean) > bound else 0
+                mine, theirs = rows.loc[seeds, metric].to_numpy(float), base.loc[seeds, metric].to_numpy(float)
+                finite = np.isfinite(mine) & np.isfinite(theirs)
+                mine, theirs = mine[finite], theirs[finite]
+                gains = _gain(metric, mine, theirs)
                 out.append({"dataset": dataset, "model": model, "variant": name, "metric": metric,
-                            "n_seeds": len(seeds), "reference_mean": float(base.loc[seeds, metric].mean()) if seeds else float("nan"),
-                            "variant_mean": float(rows.loc[seeds, metric].mean()) if seeds else float("nan"),
-                            "gain_mean": mean, "gain_std": std, "beyond_noise": verdict})  # fmt: skip
-    return pd.DataFrame(out)
+                            "n_seeds": int(finite.sum()), "reference_mean": float(theirs.mean()) if len(theirs) else float("nan"),
+                            "variant_mean": float(mine.mean()) if len(mine) else float("nan"),
+                            "gain_mean": float(gains.mean()) if len(gains) else float("nan"),
+                            "gain_std": float(gains.std(ddof=1)) if len(gains) > 1 else float("nan"),
+                            "beyond_noise": _verdict(gains, alpha)})  # fmt: skip
+    frame = pd.DataFrame(out, columns=list(GAIN_COLUMNS))
+    frame["beyond_noise"] = frame["beyond_noise"].astype("Int64")
+    return frame
 
 
 def mageid_vs_tabsyn(table: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, variant): on how many of Table I's six metrics MAGE-ID's mean over seeds
-    is at least TabSyn's (the same variant where it applies to TabSyn, else TabSyn's committed
-    recipe; density: at least as close to 1), over the seeds both have.
+    is at least TabSyn's (density: at least as close to 1), over the seeds where both have
+    finite scores. TabSyn runs the same variant where the variant applies to it
+    (:attr:`Variant.models`), else its committed recipe; a variant whose TabSyn rows are missing
+    is left out.
 
-    Returns ``dataset, variant, tabsyn_variant, n_seeds, mageid_wins`` (0-6) and one
-    ``<metric>_diff`` column (MAGE-ID − TabSyn) per metric.
+    Returns :data:`VERSUS_COLUMNS`: ``<metric>_diff`` is MAGE-ID − TabSyn, ``mageid_wins`` 0-6.
     """
     out = []
     for (dataset, name), rows in table[table["model"] == MAGEID_NAME].groupby(["dataset", "variant"], sort=False):
-        tabsyn = table[(table["dataset"] == dataset) & (table["model"] == TABSYN_NAME)]
-        other = name if (tabsyn["variant"] == name).any() else "committed"
-        tabsyn = tabsyn[tabsyn["variant"] == other].set_index("seed")
+        other = name if TABSYN_NAME in variant(name).models else "committed"
+        tabsyn = table[(table["dataset"] == dataset) & (table["model"] == TABSYN_NAME) & (table["variant"] == other)]
+        tabsyn = tabsyn.set_index("seed")
         seeds = sorted(set(rows["seed"]) & set(tabsyn.index))
         if not seeds:
             continue
@@ -236,11 +258,13 @@ def mageid_vs_tabsyn(table: pd.DataFrame) -> pd.DataFrame:
         record = {"dataset": dataset, "variant": name, "tabsyn_variant": other, "n_seeds": len(seeds)}
         wins = 0
         for metric in METRICS:
-            a, b = float(mine[metric].mean()), float(tabsyn.loc[seeds, metric].mean())
-            wins += int(_gain(metric, np.array([a]), np.array([b]))[0] >= 0)
-            record[f"{metric}_diff"] = a - b
+            a, b = mine[metric].to_numpy(float), tabsyn.loc[seeds, metric].to_numpy(float)
+            finite = np.isfinite(a) & np.isfinite(b)
+            a_mean, b_mean = (float(a[finite].mean()), float(b[finite].mean())) if finite.any() else (np.nan, np.nan)
+            wins += int(bool(_gain(metric, np.array([a_mean]), np.array([b_mean]))[0] >= 0))
+            record[f"{metric}_diff"] = a_mean - b_mean
         out.append({**record, "mageid_wins": wins})
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, columns=list(VERSUS_COLUMNS))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

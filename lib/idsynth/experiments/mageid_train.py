@@ -104,6 +104,17 @@ def train_mageid(dataset_set, seed: int, section: Mapping[str, Any], device: str
     return cache.get_or_create(kind, key, stage2, save, load, suffix=".pt")
 
 
+def is_cached(dataset_set, seed: int, section: Mapping[str, Any], modalities: Sequence[str] = MODALITIES,
+              cache: ArtifactCache | None = None, stage: int = 2) -> bool:
+    """Whether :func:`train_mageid` with these arguments would load its model from ``cache``
+    (True) or train it (False)."""
+    cache = cache or ArtifactCache()
+    X, y = dataset_set.xy("train")
+    model = make_generator(section, seed, modalities, device="cpu", verbose=False)
+    kind = "mageid" if model.uses_images else "tabsyn"
+    return cache.has(kind, cache_config(model, X, y, stage, dataset_set.name), ".pt")
+
+
 def train_all(sets, seeds: Sequence[int], section: Mapping[str, Any], device: str = "auto",
               modalities: Sequence[str] = MODALITIES, cache: ArtifactCache | None = None, stage: int = 2,
               verbose: bool = True) -> dict[tuple[str, int], MAGEID]:

@@ -394,7 +394,8 @@ def latent_scale(Z: np.ndarray, scaling: str = "per_dimension", blocks=None) -> 
     Every dimension is centred on its mean. ``"per_dimension"``: each divided by its own standard
     deviation (every dimension weighs the same, a near-constant one as much as an informative
     one); ``"global"``: all by one pooled deviation (the root mean square of the per-dimension
-    ones), which keeps the dimensions' relative spread, as TabSyn's ``(z - mean) / 2`` does;
+    ones), which keeps the dimensions' relative spread as TabSyn's ``(z - mean) / 2`` does (the
+    two agree where the pooled deviation is about 1);
     ``"per_block"``: one pooled deviation per block of ``blocks`` (sizes, e.g. the tabular and
     image parts of MAGE-ID's joint latent), so each modality gets the same overall weight.
     """
@@ -472,10 +473,11 @@ class LatentEDM:
     ``best_epoch_`` and ``stopped_epoch_`` record what happened.
 
     The joint latent (MAGE-ID; defaults are the committed recipe): ``latent_scaling``
-    ``"per_dimension"`` | ``"global"`` (TabSyn's) | ``"per_block"`` over ``blocks`` (the sizes of
-    the latent's parts, set by :class:`~idsynth.models.mageid.MAGEID`); ``drop_below``: leave
+    ``"per_dimension"`` | ``"global"`` (TabSyn-like) | ``"per_block"`` over ``blocks`` (the sizes
+    of the latent's parts, set by :class:`~idsynth.models.mageid.MAGEID`); ``drop_below``: leave
     out of the model the dimensions that are nearly constant (:func:`kept_dimensions`; stored
-    ``kept_``), which sampling sets to their means.
+    ``kept_``), which sampling sets to their means over all rows (so whatever little such a
+    dimension says about the class is given up).
     """
 
     _PARAMS = (
@@ -549,7 +551,7 @@ class LatentEDM:
         self.early_stop_patience = early_stop_patience
         self.keep_best = keep_best
         self.latent_scaling = latent_scaling
-        self.blocks = blocks
+        self.blocks = None if blocks is None else tuple(int(b) for b in blocks)  # plain ints: saved as params
         self.drop_below = drop_below
 
     def get_params(self) -> dict[str, Any]:
@@ -582,6 +584,8 @@ class LatentEDM:
             raise ValueError(f"early_stop_patience must be None or >= 1, got {self.early_stop_patience!r}")
         if self.latent_scaling not in LATENT_SCALINGS:
             raise ValueError(f"latent_scaling must be one of {LATENT_SCALINGS}, got {self.latent_scaling!r}")
+        if self.latent_scaling == "per_block" and self.blocks is None:
+            raise ValueError("latent_scaling='per_block' needs blocks (the sizes of the latent's parts)")
         if self.drop_below is not None and not 0.0 < float(self.drop_below) < 1.0:
             raise ValueError(f"drop_below must be None or in (0, 1), got {self.drop_below!r}")
         if self.guidance != 1.0 and self.label_dropout <= 0:
@@ -717,8 +721,10 @@ class LatentEDM:
                     num_steps=int(self.num_steps), sigma_min=self.sigma_min, sigma_max=self.sigma_max,
                     rho=self.rho, guidance=float(self.guidance), generator=generator,
                 )  # fmt: skip
-        full = torch.zeros((len(y), len(self.mean_)), dtype=torch.float32, device=device)
-        full[:, torch.as_tensor(self.kept_, device=device)] = out  # dropped dimensions: their mean
+        full = out
+        if not self.kept_.all():
+            full = torch.zeros((len(y), len(self.mean_)), dtype=torch.float32, device=device)
+            full[:, torch.as_tensor(self.kept_, device=device)] = out  # dropped dimensions: their mean
         mean = torch.as_tensor(self.mean_, device=device)
         scale = torch.as_tensor(self.std_ / self.sigma_data, device=device)
         Z = (full * scale + mean).cpu().numpy()

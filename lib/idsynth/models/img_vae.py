@@ -227,18 +227,20 @@ class ImageVAE(TorchEstimatorMixin, BaseEstimator):
         net.eval()
         return self
 
-    def posterior(self, images) -> tuple[np.ndarray, np.ndarray]:
-        """Images -> the posterior's ``(mu, logvar)``, each ``(n, latent_dim) float32``."""
+    def _posterior_tensors(self, images) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images -> ``mu, logvar`` on the model's device, each ``(n, latent_dim)``."""
         self._check_fitted()
         (x,) = self._to_device(self._check_images(images))
-        mu, logvar = batched_apply(self.net_.encode, x, batch_size=int(self.batch_size))
+        return batched_apply(self.net_.encode, x, batch_size=int(self.batch_size))
+
+    def posterior(self, images) -> tuple[np.ndarray, np.ndarray]:
+        """Images -> the posterior's ``(mu, logvar)``, each ``(n, latent_dim) float32``."""
+        mu, logvar = self._posterior_tensors(images)
         return mu.cpu().numpy(), logvar.cpu().numpy()
 
     def encode(self, images, sample: bool = False, random_state: int | None = None) -> np.ndarray:
         """Images -> latents ``(n, latent_dim) float32``: the posterior mean, or a draw when ``sample``."""
-        self._check_fitted()
-        (x,) = self._to_device(self._check_images(images))
-        mu, logvar = batched_apply(self.net_.encode, x, batch_size=int(self.batch_size))
+        mu, logvar = self._posterior_tensors(images)
         if sample:
             seed = self.random_state if random_state is None else random_state
             eps = torch.randn(mu.shape, generator=make_generator(seed, self.device_), device=self.device_)

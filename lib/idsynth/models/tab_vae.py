@@ -417,20 +417,22 @@ class TabVAE(TorchEstimatorMixin, BaseEstimator):
         return score
 
     # -- encoding and decoding ------------------------------------------------------------------
+    def _posterior_tensors(self, X_num, X_cat) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows -> ``mu, logvar`` on the model's device, each ``(n, n_tokens, d_token)``."""
+        self._check_fitted()
+        x_num, x_cat = self._to_device(*self._check_rows(X_num, X_cat))
+        return batched_apply(self.net_.encode, x_num, x_cat, batch_size=int(self.batch_size))
+
     def posterior(self, X_num, X_cat) -> tuple[np.ndarray, np.ndarray]:
         """Rows -> the posterior's ``(mu, logvar)``, each ``(n, latent_dim_) float32``
         (token-major, as :meth:`encode`)."""
-        self._check_fitted()
-        x_num, x_cat = self._to_device(*self._check_rows(X_num, X_cat))
-        mu, logvar = batched_apply(self.net_.encode, x_num, x_cat, batch_size=int(self.batch_size))
+        mu, logvar = self._posterior_tensors(X_num, X_cat)
         return mu.flatten(1).cpu().numpy(), logvar.flatten(1).cpu().numpy()
 
     def encode(self, X_num, X_cat, sample: bool = False, random_state: int | None = None) -> np.ndarray:
         """Rows -> latents ``(n, latent_dim_) float32`` (token-major: token 0's ``d_token``
         coordinates first). The posterior mean, or a draw from it when ``sample``."""
-        self._check_fitted()
-        x_num, x_cat = self._to_device(*self._check_rows(X_num, X_cat))
-        mu, logvar = batched_apply(self.net_.encode, x_num, x_cat, batch_size=int(self.batch_size))
+        mu, logvar = self._posterior_tensors(X_num, X_cat)
         if sample:
             seed = self.random_state if random_state is None else random_state
             eps = torch.randn(mu.shape, generator=make_generator(seed, self.device_), device=self.device_)
