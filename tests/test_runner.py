@@ -85,6 +85,19 @@ def test_n_seeds_is_passed_to_the_notebooks_only_when_given(tmp_path, monkeypatc
     assert seen[0]["n_seeds"] == 2 and "n_seeds" not in seen[1]
 
 
+def test_extra_parameters_are_read_as_json_or_text(tmp_path, monkeypatch):
+    make(tmp_path / "00_a.ipynb", ["x = 1"])
+    seen = []
+    monkeypatch.setattr(runner, "run", lambda notebooks, parameters, kernel, out_dir: seen.append(parameters) or 0)
+    assert runner.main(["--notebooks", str(tmp_path), "-p", "only_cached=true", "-p", 'confirm_variants=["a", "b"]',
+                        "-p", "label=plain text"]) == 0
+    assert seen[0]["only_cached"] is True and seen[0]["confirm_variants"] == ["a", "b"]
+    assert seen[0]["label"] == "plain text"
+    for bad in ("novalue", "2x=1", "profile=cpu"):
+        with pytest.raises(SystemExit):
+            runner.main(["--notebooks", str(tmp_path), "-p", bad])
+
+
 # -- issue 17: never over the committed notebooks by accident; atomic; a plan first ---------------
 def test_smoke_runs_never_write_over_the_committed_notebooks(tmp_path):
     assert runner.output_dir("smoke", tmp_path) == runner.repo_root() / "build" / "smoke" / "notebooks"

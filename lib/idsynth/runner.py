@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import re
 import shutil
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from .config import PROFILES, figures_dir, repo_root
 
@@ -162,6 +164,18 @@ def execute_atomically(source: Path, target: Path, parameters: dict, kernel_name
         tmp.unlink(missing_ok=True)
 
 
+def parse_parameter(text: str) -> tuple[str, Any]:
+    """``"NAME=VALUE"`` -> ``(NAME, VALUE)``, the value read as JSON where it parses (``true``,
+    ``3``, ``["a", "b"]``), else the text itself."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise ValueError(f"a parameter must be NAME=VALUE with NAME a Python identifier, got {text!r}")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
+
+
 def run(notebooks: list[Path], parameters: dict, kernel_name: str | None = None, out_dir: Path | None = None) -> int:
     """Execute ``notebooks`` in order into ``out_dir`` (default: in place); 0 on success, 1 at
     the first failure."""
@@ -280,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
                              "refused for smoke)")
     parser.add_argument("--output", type=Path, default=None, help="directory for the executed notebooks")
     parser.add_argument("--plan", action="store_true", help="print the plan and exit without running")
+    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="another notebook parameter (repeatable); VALUE is read as JSON "
+                             "(true, 3, [\"a\", \"b\"]), else taken as a string")
     args = parser.parse_args(argv)
     if args.only and args.start:
         parser.error("--only and --from are exclusive")
@@ -291,6 +308,14 @@ def main(argv: list[str] | None = None) -> int:
     parameters = {"profile": args.profile, "seed": args.seed, "device": args.device}
     if args.n_seeds is not None:
         parameters["n_seeds"] = args.n_seeds
+    for text in args.parameter:
+        try:
+            name, value = parse_parameter(text)
+        except ValueError as error:
+            parser.error(str(error))
+        if name in parameters:
+            parser.error(f"-p {name}: set it with its own option")
+        parameters[name] = value
     print(plan(notebooks, args.profile, args.device, out_dir), flush=True)
     if args.plan:
         return 0
