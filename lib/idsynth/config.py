@@ -76,6 +76,10 @@ _PAPER: dict[str, dict[str, Any]] = {
     # and TabSyn together); the short schedule's seeds are the profile's.
     "mageid_schedule": {"long": {"tab_vae": {"epochs": 4000}, "img_vae": {"epochs": 1000}, "edm": {"epochs": 10000}},
                         "long_seeds": 1},
+    # -- section: mageid_fixes (13) --
+    # The changes to the MAGE-ID / TabSyn recipe to compare with the committed one (names of
+    # idsynth.experiments.mageid_fixes.VARIANTS; None: all of them), at the "mageid" schedule.
+    "mageid_fixes": {"variants": None},
     # -- section: tabddpm (08) --
     # TabDDPM's defaults (Kotelnikov et al. 2023; the official code's MLPDiffusion and AdamW
     # settings): T = 1000, the (512, 1024, 1024, 512) MLP, 20,000 steps of 4,096 rows, lr 2e-3
@@ -147,6 +151,10 @@ _SMOKE: dict[str, dict[str, Any]] = {
     # A little longer than the smoke "mageid" schedule: exercises the code path, keeps CI short.
     "mageid_schedule": {"long": {"tab_vae": {"epochs": 24}, "img_vae": {"epochs": 10}, "edm": {"epochs": 80}},
                         "long_seeds": 1},
+    # -- section: mageid_fixes (13) --
+    # One variant per code path (a stage-2 scaling, dropped dimensions, a stage-1 retrain): the
+    # others are parameters of the same paths, covered by the unit tests.
+    "mageid_fixes": {"variants": ("committed", "latent_global", "latent_drop_collapsed", "tabvae_holdout")},
     # -- section: tabddpm (08) --
     "tabddpm": {
         "num_timesteps": 50, "d_layers": (128, 128), "dim_t": 128, "steps": 200,
