@@ -5,7 +5,7 @@
 # step budgets, figures in figures/cpu/) under build/<profile>/notebooks/ unless --in-place.
 # It prints a plan first (--help lists the recorded run times).
 #   ./run_all.sh [--profile paper|cpu|smoke] [--seed N] [--n-seeds N] [--only NN] [--from NN]
-#                [--device auto|cpu|cuda] [--in-place|--output DIR] [--plan]
+#                [--device auto|cpu|cuda] [--in-place|--output DIR] [--plan] [-p NAME=VALUE ...]
 # Creates .venv and installs the pinned set on first use; finds the data through
 # $IDSYNTH_DATA or ./data (NSL-KDD is downloaded and verified when absent).
 set -euo pipefail
