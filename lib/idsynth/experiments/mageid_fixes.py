@@ -29,7 +29,7 @@ from .mageid_eval import MAGEID_NAME, TABSYN_NAME, evaluate_model
 from .mageid_schedule import TARGET_ONE_METRICS
 from .mageid_train import frame_fingerprint, make_generator, train_mageid
 from .seed_cache import cached_seed_rows, cached_seeds
-from .table_i import METRICS, SDMETRICS
+from .table_i import METRICS, SDMETRICS, keyable
 
 BOTH: tuple[str, str] = (MAGEID_NAME, TABSYN_NAME)
 #: The cache kind of a scored row.
@@ -109,9 +109,9 @@ def variant_row(mageid_set, seed: int, section: Mapping[str, Any], chosen: Varia
         raise ValueError(f"variant {chosen.name!r} applies to {list(chosen.models)}, not {model_name!r}")
     changed = variant_section(section, chosen.changes)
     X, y = mageid_set.xy("train")
-    config = {"model": model_name, "variant": chosen.name, "section": _keyable(changed),
+    config = {"model": model_name, "variant": chosen.name, "section": keyable(changed),
               "data": {"dataset": mageid_set.name, "sha256": frame_fingerprint(X, y)},
-              "metrics": _keyable(metric_settings)}
+              "metrics": keyable(metric_settings)}
 
     if only_cached and not cached_seeds(cache, ROW_KIND, config, [seed]):
         return None
@@ -123,15 +123,6 @@ def variant_row(mageid_set, seed: int, section: Mapping[str, Any], chosen: Varia
         return {**row, "variant": chosen.name, "train_seconds": float(row["fit_seconds"])}
 
     return cached_seed_rows(cache, ROW_KIND, config, seed, build)
-
-
-def _keyable(value: Any) -> Any:
-    """Mappings and sequences as plain dicts and lists (a JSON cache key)."""
-    if isinstance(value, Mapping):
-        return {str(k): _keyable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_keyable(v) for v in value]
-    return value
 
 
 def plan(variants: Iterable[str] = VARIANT_NAMES, models: Sequence[str] = BOTH) -> list[tuple[str, str]]:

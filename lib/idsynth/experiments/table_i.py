@@ -245,16 +245,16 @@ def evaluate_synthetic(
 # --- fitting and sampling through the cache ------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
+def keyable(value: Any) -> Any:
     """A cache-keyable (JSON) form of a parameter value: an estimator (a generator inside a
     wrapper) by its class and :func:`generator_params`; unknown objects by their repr."""
     if hasattr(value, "get_params") and not isinstance(value, type):
         cls = type(value)
         return {"class": f"{cls.__module__}.{cls.__qualname__}", "params": generator_params(value)}
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): keyable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [keyable(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -271,7 +271,7 @@ def generator_params(generator, params: Mapping[str, Any] | None = None) -> dict
                 f"{type(generator).__name__} has no get_params(); pass params={{...}} naming its hyper-parameters"
             )
         params = {k: v for k, v in generator.get_params(deep=False).items() if k not in RUNTIME_PARAMS}
-    return _plain(dict(params))
+    return keyable(dict(params))
 
 
 def training_fingerprint(mageid_set: MageIDSet) -> str:
