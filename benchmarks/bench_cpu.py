@@ -45,6 +45,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from idsynth.config import figures_dir, get_profile
 from idsynth.data.mageid_sets import nslkdd_mageid_set
+from idsynth.models import narrow_kernels
 from idsynth.models.edm import EDMLoss, LatentEDM, edm_sampler
 from idsynth.models.img_vae import ConvVAENet, img_vae_losses
 from idsynth.models.mageid import mageid
@@ -84,8 +85,9 @@ def count_step(step: Callable[[], object], params: list[torch.nn.Parameter],
                plain_ffn: bool = False) -> tuple[float, float]:
     """(multiply-adds, bytes) of one call of ``step`` (forward + backward), from two calls:
 
-    * multiply-adds: matmul FLOPs / 2 from ``FlopCounterMode``, attention written as its matmuls
-      (the counter has no formula for the CPU flash-attention kernels) and, with ``plain_ffn``,
+    * multiply-adds: matmul FLOPs / 2 from ``FlopCounterMode`` on the PyTorch path (the counter
+      cannot see inside idsynth's C++ kernels, ``narrow_kernels.disabled``), attention written
+      as its matmuls (it has no formula for the CPU flash-attention kernels) and, with ``plain_ffn``,
       the TabVAE's FFN as its two plain layers (the model's own work, without the chunked
       version's backward recompute);
     * bytes: 2 x the tensors autograd saves for the backward pass of the step as it runs, plus
@@ -99,7 +101,7 @@ def count_step(step: Callable[[], object], params: list[torch.nn.Parameter],
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         step()
-    with FlopCounterMode(display=False) as counter, _countable_attention(), \
+    with FlopCounterMode(display=False) as counter, _countable_attention(), narrow_kernels.disabled(), \
             (_plain_ffn() if plain_ffn else contextlib.nullcontext()):
         step()
     param_bytes = sum(p.numel() * p.element_size() for p in params)

@@ -93,8 +93,12 @@ def test_narrow_layer_norm_matches_layer_norm():
 
 
 def test_tab_vae_losses_do_not_depend_on_the_cpu_kernels(monkeypatch):
-    """The chunked path (CPU) and the plain modules give the same losses on the same weights."""
+    """The chunked path (CPU without the C++ kernels) and the plain modules give the same losses
+    on the same weights."""
     import idsynth.models.tab_vae as tab_vae
+    from idsynth.models import narrow_kernels
+
+    monkeypatch.setattr(narrow_kernels, "_enabled", False)
 
     torch.manual_seed(2)
     net = TabVAENet(3, [2, 5], d_token=4, n_heads=1, n_layers=2, d_ff=16)
@@ -159,7 +163,10 @@ def test_cpu_profile_is_the_paper_profile_with_step_budgets():
                 yield path + (key,)
 
     changed = list(differences(dict(paper.sections), dict(cpu.sections)))
-    assert changed and all(path[-1] in allowed for path in changed), changed
+    # budgets, bf16, and one architecture change, documented in config.py: TabDDPM's T = 100
+    documented = {("tabddpm", "num_timesteps")}
+    assert changed and all(path[-1] in allowed or path in documented for path in changed), changed
+    assert cpu["tabddpm"]["num_timesteps"] == 100 and paper["tabddpm"]["num_timesteps"] == 1000
     for part in ("tab_vae", "img_vae", "edm"):
         assert cpu["mageid"][part]["steps"] >= 1
         assert {k: v for k, v in cpu["mageid"][part].items() if k not in allowed} == \
