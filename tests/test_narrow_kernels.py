@@ -31,53 +31,65 @@ def _assert_close_to_float64(fused, reference, *tensors, rtol=1e-4, atol=1e-4):
         torch.testing.assert_close(got, want.float(), rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("n, d, hidden, d_out", [(130, 4, 128, 4), (64, 4, 32, 4), (7, 3, 20, 5)])
-def test_ffn_matches_relu_mlp_and_its_gradients(n, d, hidden, d_out):
-    torch.manual_seed(0)
-    first, second = nn.Linear(d, hidden), nn.Linear(hidden, d_out)
-    x = torch.randn(n, d)
-
-    def fused(x, w1, b1, w2, b2):
-        return narrow_kernels._FFN.apply(x, w1, b1, w2, b2)
-
-    def reference(x, w1, b1, w2, b2):
-        return torch.relu(x @ w1.T + b1) @ w2.T + b2
-
-    _assert_close_to_float64(fused, reference, x, first.weight, first.bias, second.weight, second.bias)
-
-
-@pytest.mark.parametrize("n, d", [(300, 4), (5, 3)])
-def test_layer_norm_matches_torch_and_its_gradients(n, d):
-    torch.manual_seed(0)
+def _layer_norm_module(d: int) -> nn.LayerNorm:
     norm = nn.LayerNorm(d)
     nn.init.normal_(norm.weight)
     nn.init.normal_(norm.bias)
+    return norm
+
+
+@pytest.mark.parametrize("n, d, hidden", [(130, 4, 128), (64, 4, 32), (7, 3, 20)])
+def test_ffn_half_matches_layer_norm_mlp_residual_and_its_gradients(n, d, hidden):
+    torch.manual_seed(0)
+    norm, first, second = _layer_norm_module(d), nn.Linear(d, hidden), nn.Linear(hidden, d)
     x = torch.randn(n, d) * 3 + 1
 
-    def fused(x, w, b):
-        return narrow_kernels._LayerNorm.apply(x, w, b, norm.eps)
+    def fused(x, ln_w, ln_b, w1, b1, w2, b2):
+        return narrow_kernels._FFNHalf.apply(x, ln_w, ln_b, w1, b1, w2, b2, norm.eps)
 
-    def reference(x, w, b):
-        return F.layer_norm(x, (d,), w, b, norm.eps)
+    def reference(x, ln_w, ln_b, w1, b1, w2, b2):
+        return x + torch.relu(F.layer_norm(x, (d,), ln_w, ln_b, norm.eps) @ w1.T + b1) @ w2.T + b2
 
-    _assert_close_to_float64(fused, reference, x, norm.weight, norm.bias)
+    _assert_close_to_float64(fused, reference, x, norm.weight, norm.bias, first.weight, first.bias,
+                             second.weight, second.bias)
 
 
 @pytest.mark.parametrize("batch, tokens, d", [(37, 7, 4), (16, 42, 4), (3, 1, 2)])
-def test_attention_matches_sdpa_and_its_gradients(batch, tokens, d):
+def test_attention_half_matches_layer_norm_sdpa_residual_and_its_gradients(batch, tokens, d):
     torch.manual_seed(0)
-    qkv = torch.randn(batch, tokens, 3 * d) * 2
+    norm, qkv = _layer_norm_module(d), nn.Linear(d, 3 * d)
+    x = torch.randn(batch, tokens, d) * 2
 
-    def reference(qkv):
-        q, k, v = qkv.split(d, dim=-1)
-        return F.scaled_dot_product_attention(q, k, v)
+    def fused(x, ln_w, ln_b, w, b):
+        return narrow_kernels._AttentionHalf.apply(x, ln_w, ln_b, w, b, norm.eps)
 
-    _assert_close_to_float64(narrow_kernels.attention, reference, qkv)
+    def reference(x, ln_w, ln_b, w, b):
+        q, k, v = (F.layer_norm(x, (d,), ln_w, ln_b, norm.eps) @ w.T + b).split(d, dim=-1)
+        return x + F.scaled_dot_product_attention(q, k, v)
+
+    _assert_close_to_float64(fused, reference, x, norm.weight, norm.bias, qkv.weight, qkv.bias)
 
 
-def test_attention_rejects_a_qkv_of_the_wrong_shape():
-    with pytest.raises(ValueError, match="3 d"):
-        narrow_kernels.attention(torch.randn(2, 3, 4))
+def test_attention_half_saturates_without_overflow():
+    """Scores of +-1000 (a softmax of one-hot rows): finite, and the attended value is the key's."""
+    d = 2
+    qkv = nn.Linear(d, 3 * d)
+    norm = nn.LayerNorm(d)
+    with torch.no_grad():
+        qkv.weight.zero_()
+        qkv.bias.zero_()
+        qkv.weight[0:2] = torch.eye(2) * 1000  # q = 1000 * xn
+        qkv.weight[2:4] = torch.eye(2)         # k = xn
+        qkv.weight[4:6] = torch.eye(2)         # v = xn
+    x = torch.tensor([[[1.0, -1.0], [-1.0, 1.0]]])  # LayerNorm keeps the signs: xn = x
+    out = narrow_kernels.attention_half(x, norm, qkv)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, x + x, rtol=1e-5, atol=1e-5)
+
+
+def test_attention_half_rejects_a_projection_of_the_wrong_width():
+    with pytest.raises(ValueError, match="Linear"):
+        narrow_kernels.attention_half(torch.randn(2, 3, 4), nn.LayerNorm(4), nn.Linear(4, 8))
 
 
 def _tab_vae_step(seed: int = 0):

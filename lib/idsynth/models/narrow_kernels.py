@@ -4,15 +4,13 @@ TabSyn's VAE runs a Transformer over 4-wide tokens (one head, a 128-wide feed-fo
 On a CPU every PyTorch op of it is a matmul with an inner size of 4 or a memory-bound pass over
 a hidden tensor 32x wider than the tokens, and the fused attention kernels are built for heads
 of 64 and more: a training step ran ~20x above the machine's bound (README § Performance).
-``narrow_kernels.cpp`` (beside this file) computes
+``narrow_kernels.cpp`` (beside this file) computes each half of a pre-norm block as one pass:
 
-* :func:`ffn` ``relu(x @ w1.T + b1) @ w2.T + b2`` over tiles of 64 tokens, the hidden activation
-  kept in registers and recomputed in the backward pass (nothing of it is stored),
-* :func:`layer_norm` over rows of a few features, one pass each way (PyTorch's CPU kernel, and
-  the same formula in element-wise ops, make ~10 passes over the tokens), and
-* :func:`attention` one head's ``softmax(q @ k.T * scale) @ v`` per batch row, from the packed
-  ``qkv`` projection (no copies to split it), 16 rows at a time in vector lanes, saving only the
-  log-normaliser per query for the backward pass,
+* :func:`attention_half` ``x + attention(qkv(LayerNorm(x)))`` for one head, 16 batch rows at a
+  time in vector lanes, saving only the attention's output and one log-normaliser per query
+  (the backward pass recomputes LayerNorm, q, k, v and the softmax), and
+* :func:`ffn_half` ``x + FFN(LayerNorm(x))`` over tiles of 64 tokens, the 128-wide hidden
+  activation kept in registers and recomputed in the backward pass (nothing of it is stored),
 
 forward and backward, in float32. The library is compiled on first use with the machine's C++
 compiler (``torch.utils.cpp_extension``, ~10 s, cached under ``$TORCH_EXTENSIONS_DIR`` or
@@ -97,63 +95,49 @@ def usable(*tensors: torch.Tensor) -> bool:
             and not torch.is_autocast_enabled("cpu") and available())
 
 
-class _FFN(torch.autograd.Function):
+def _contiguous(*tensors: torch.Tensor) -> list[torch.Tensor]:
+    return [t.contiguous() for t in tensors]
+
+
+class _FFNHalf(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, w1, b1, w2, b2):
-        ctx.save_for_backward(x, w1, b1, w2)
-        return torch.ops.idsynth_narrow.ffn_forward(x, w1, b1, w2, b2)
+    def forward(ctx, x, ln_w, ln_b, w1, b1, w2, b2, eps: float):
+        ctx.save_for_backward(x, ln_w, ln_b, w1, b1, w2, b2)
+        ctx.eps = eps
+        return torch.ops.idsynth_narrow.ffn_half_forward(x, ln_w, ln_b, w1, b1, w2, b2, eps)
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, w1, b1, w2 = ctx.saved_tensors
-        return tuple(torch.ops.idsynth_narrow.ffn_backward(x, w1, b1, w2, grad_out.contiguous()))
+        grads = torch.ops.idsynth_narrow.ffn_half_backward(*ctx.saved_tensors, grad_out.contiguous(), ctx.eps)
+        return (*grads, None)
 
 
-class _LayerNorm(torch.autograd.Function):
+class _AttentionHalf(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, eps: float):
-        out, rstd = torch.ops.idsynth_narrow.layer_norm_forward(x, weight, bias, eps)
-        ctx.save_for_backward(x, weight, rstd)
+    def forward(ctx, x, ln_w, ln_b, w_qkv, b_qkv, eps: float):
+        out, attended, lse = torch.ops.idsynth_narrow.attn_half_forward(x, ln_w, ln_b, w_qkv, b_qkv, eps)
+        ctx.save_for_backward(x, attended, lse, ln_w, ln_b, w_qkv, b_qkv)
+        ctx.eps = eps
         return out
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, weight, rstd = ctx.saved_tensors
-        return (*torch.ops.idsynth_narrow.layer_norm_backward(x, weight, rstd, grad_out.contiguous()), None)
+        grads = torch.ops.idsynth_narrow.attn_half_backward(*ctx.saved_tensors, grad_out.contiguous(), ctx.eps)
+        return (*grads, None)
 
 
-class _Attention(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, qkv, scale: float):
-        out, lse = torch.ops.idsynth_narrow.attention_forward(qkv, scale)
-        ctx.save_for_backward(qkv, out, lse)
-        ctx.scale = scale
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        qkv, out, lse = ctx.saved_tensors
-        return torch.ops.idsynth_narrow.attention_backward(qkv, out, lse, grad_out.contiguous(), ctx.scale), None
-
-
-def ffn(x: torch.Tensor, first: torch.nn.Linear, second: torch.nn.Linear) -> torch.Tensor:
-    """``second(relu(first(x)))`` for ``x (..., d)`` -> ``(..., second.out_features)``."""
+def ffn_half(x: torch.Tensor, norm: torch.nn.LayerNorm, first: torch.nn.Linear, second: torch.nn.Linear) -> torch.Tensor:
+    """``x + second(relu(first(norm(x))))`` for ``x (..., d)`` (``second`` maps back to ``d``)."""
     flat = x.reshape(-1, x.shape[-1]).contiguous()
-    out = _FFN.apply(flat, first.weight.contiguous(), first.bias.contiguous(), second.weight.contiguous(),
-                     second.bias.contiguous())
-    return out.view(*x.shape[:-1], second.out_features)
+    weights = _contiguous(norm.weight, norm.bias, first.weight, first.bias, second.weight, second.bias)
+    return _FFNHalf.apply(flat, *weights, float(norm.eps)).view(x.shape)
 
 
-def layer_norm(x: torch.Tensor, norm: torch.nn.LayerNorm) -> torch.Tensor:
-    """``norm(x)`` for ``x (..., d)`` with ``norm`` over the last dimension (elementwise affine)."""
-    flat = x.reshape(-1, x.shape[-1]).contiguous()
-    return _LayerNorm.apply(flat, norm.weight.contiguous(), norm.bias.contiguous(), float(norm.eps)).view(x.shape)
-
-
-def attention(qkv: torch.Tensor) -> torch.Tensor:
-    """One-head ``softmax(q k^T / sqrt(d)) v`` (``F.scaled_dot_product_attention`` without a mask
-    or dropout) from ``qkv (n, tokens, 3 d)``, each token's query, key and value side by side as a
-    ``Linear(d, 3 d)`` returns them -> ``(n, tokens, d)``."""
-    if qkv.dim() != 3 or qkv.shape[-1] % 3:
-        raise ValueError(f"attention needs qkv of shape (n, tokens, 3 d), got {tuple(qkv.shape)}")
-    return _Attention.apply(qkv.contiguous(), float(qkv.shape[-1] // 3) ** -0.5)
+def attention_half(x: torch.Tensor, norm: torch.nn.LayerNorm, qkv: torch.nn.Linear) -> torch.Tensor:
+    """``x + softmax(q k^T / sqrt(d)) v`` with ``q | k | v = qkv(norm(x))``: one head, no mask, no
+    output projection (as a one-head TabSyn block), for ``x (n, tokens, d)`` -> ``(n, tokens, d)``."""
+    if x.dim() != 3 or qkv.out_features != 3 * x.shape[-1]:
+        raise ValueError(f"attention_half needs x (n, tokens, d) and a Linear(d, 3 d); got x {tuple(x.shape)}, "
+                         f"Linear({qkv.in_features}, {qkv.out_features})")
+    weights = _contiguous(norm.weight, norm.bias, qkv.weight, qkv.bias)
+    return _AttentionHalf.apply(x.contiguous(), *weights, float(norm.eps))

@@ -16,9 +16,10 @@ representation learner:
   ``patience`` epochs (TabSyn Sec. 3.2, "adaptive beta"); the learning rate is reduced the same
   way by ``lr_decay`` (TabSyn's ReduceLROnPlateau(0.95, patience 10)).
 
-On a CPU in float32 each block's LayerNorms, one-head attention and feed-forward layer run as
-fused C++ kernels (:mod:`idsynth.models.narrow_kernels`; the same function, ~2.5x faster per
-step), else as PyTorch ops (the FFN in cache-sized chunks, :mod:`idsynth.models.fused_ffn`).
+On a CPU in float32 each half of a one-head block (LayerNorm, q/k/v, attention, residual; and
+LayerNorm, FFN, residual) runs as one C++ kernel (:mod:`idsynth.models.narrow_kernels`; the same
+function, ~3x faster per step), else as PyTorch ops (the FFN in cache-sized chunks,
+:mod:`idsynth.models.fused_ffn`).
 
 Differences from TabSyn's reference code, all **(our choice)**: no [CLS] token (TabSyn drops
 its latent anyway); pre-normalisation in every block; fused scaled-dot-product attention;
@@ -139,18 +140,14 @@ class TransformerBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, t, d = x.shape
         on_cpu = x.device.type == "cpu" and not torch.is_autocast_enabled("cpu")
-        fused = on_cpu and narrow_kernels.usable(x)  # the C++ kernels (idsynth.models.narrow_kernels)
-        norm = narrow_kernels.layer_norm if fused else narrow_layer_norm if on_cpu else (lambda h, module: module(h))
-        qkv = self.qkv(norm(x, self.norm_attn))
-        if fused and self.n_heads == 1:
-            attended = narrow_kernels.attention(qkv)
-        else:
-            q, k, v = qkv.view(n, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
-            attended = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(n, t, d)
+        if on_cpu and self.n_heads == 1 and narrow_kernels.usable(x):  # each half one C++ kernel
+            x = narrow_kernels.attention_half(x, self.norm_attn, self.qkv)
+            return narrow_kernels.ffn_half(x, self.norm_ffn, self.ffn[0], self.ffn[2])
+        norm = narrow_layer_norm if on_cpu else (lambda h, module: module(h))
+        q, k, v = self.qkv(norm(x, self.norm_attn)).view(n, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        attended = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(n, t, d)
         x = x + self.out(attended)
         normed = norm(x, self.norm_ffn)
-        if fused:
-            return x + narrow_kernels.ffn(normed, self.ffn[0], self.ffn[2])
         if on_cpu:  # the same function in cache-sized chunks (idsynth.models.fused_ffn)
             return x + chunked_ffn(normed, self.ffn[0], self.ffn[2])
         return x + self.ffn(normed)
