@@ -20,7 +20,7 @@ from idsynth.experiments import vgm_oversample
 from idsynth.experiments.cross_eval import (
     SMOTE_NAME, TABLE_I_MODELS, VGM_NAME, balanced_frame, check_table6_settings, class_recall_wide,
     fit_table6_generator, merge_rows, run_generator_oversampling, run_table_i, smote_factory, table6_beside_paper,
-    table6_average, table6_factories, table_i_factories, update_table6_tables, vgm_c_factory,
+    table6_average, table6_factories, table_i_factories, update_table6_tables, vgm_c_factory, with_paper_rows,
 )
 from idsynth.experiments.cross_eval_figures import plot_ranking
 from idsynth.experiments.cross_eval_report import (
@@ -397,6 +397,23 @@ def test_update_table6_tables_adds_rows_beside_notebook_04s(tmp_path):
     assert "MAGE-ID" in (tmp_path / "tables" / "table6_recall.md").read_text()
     again = update_table6_tables(run, tmp_path)  # a rerun replaces its own rows
     assert len(again["table6_oversamplers"]) == len(merged["table6_oversamplers"])
+
+
+def test_with_paper_rows_borrows_the_uncut_models_only_where_the_settings_match(tmp_path, monkeypatch):
+    monkeypatch.setenv("IDSYNTH_FIGURES", str(tmp_path))  # figures_dir of every profile -> tmp_path
+    (tmp_path / "tables").mkdir()
+    paper_rows = scores_frame(["VGM", "SMOTE", "MAGE-ID"]).assign(profile="paper")
+    paper_rows.to_csv(tmp_path / "tables" / "table6_oversamplers.csv", index=False)
+    cpu_rows = scores_frame(["MAGE-ID", "TabDDPM"], base=0.5)
+    combined = with_paper_rows(cpu_rows, get_profile("cpu"), "table6_oversamplers", "method")
+    # the cpu profile's own MAGE-ID rows stay, the paper's VGM and SMOTE rows join, its MAGE-ID does not
+    assert list(dict.fromkeys(combined["method"])) == ["MAGE-ID", "TabDDPM", "VGM", "SMOTE"]
+    assert (combined.loc[combined["method"] == "MAGE-ID", "f1_weighted"] == 0.5).all()
+    assert (combined.loc[combined["method"] == "VGM", "profile"] == "paper").all()
+    # the paper profile itself, and a profile that sets the uncut models otherwise (smoke), borrow nothing
+    assert with_paper_rows(cpu_rows, get_profile("paper"), "table6_oversamplers", "method") is cpu_rows
+    assert with_paper_rows(cpu_rows, get_profile("smoke"), "table6_oversamplers", "method") is cpu_rows
+    assert with_paper_rows(cpu_rows, get_profile("cpu"), "no_such_table", "method") is cpu_rows
 
 
 def test_table6_average_beside_the_papers_average_column():

@@ -36,7 +36,7 @@ import pandas as pd
 from sklearn.frozen import FrozenEstimator
 
 from ..cache import ArtifactCache, array_digest
-from ..config import resolve_device
+from ..config import Profile, figures_dir, get_profile, resolve_device
 from ..data.nslkdd import CATEGORIES, FEATURES, EncodedSplits
 from ..data.schema import Schema
 from ..metrics.classifiers import CLASSIFIER_NAMES
@@ -369,6 +369,34 @@ def update_table6_tables(run: OversamplingRun, out_dir: str | Path) -> dict[str,
         view = table6_beside_paper(merged[name]) if name == "table6_oversamplers" else None
         write_table(merged[name], name, out_dir, markdown=view, title=TABLE6_TITLES[name])
     return merged
+
+
+#: The profile sections that set the models a step-budget profile leaves as they are (VGM-C,
+#: SMOTE, notebook 04's over-samplers and the Table I metrics): where a profile's sections equal
+#: the paper profile's, the paper profile's rows of those models are the rows it would produce.
+UNCUT_SECTIONS: tuple[str, ...] = ("nslkdd", "vgm", "oversample", "smote", "mageid_data", "table_i")
+
+
+def with_paper_rows(frame: pd.DataFrame, profile: Profile, table: str, column: str) -> pd.DataFrame:
+    """``frame`` (rows of ``profile``'s ``table``, e.g. ``"table6_oversamplers"``) plus the paper
+    profile's rows of that table for every ``column`` value (method or model) ``frame`` lacks, when
+    ``profile`` is not the paper profile but sets those models as it does (:data:`UNCUT_SECTIONS`
+    and cross_eval's ``smote_k_neighbors`` equal: the ``cpu`` profile cuts only the diffusion
+    family's steps). So notebook 11 in the ``cpu`` profile ranks its diffusion models against the
+    committed rows of VGM-C, SMOTE and the over-samplers, which that profile would reproduce, instead
+    of rerunning them (hours on a CPU). The borrowed rows keep ``profile == "paper"``. Unchanged
+    for the paper profile, a profile with other settings (``smoke``), or no paper table."""
+    if profile.is_paper:
+        return frame
+    paper = get_profile("paper")
+    same = all(dict(profile[name]) == dict(paper[name]) for name in UNCUT_SECTIONS) and \
+        profile["cross_eval"]["smote_k_neighbors"] == paper["cross_eval"]["smote_k_neighbors"]
+    path = figures_dir(paper) / "tables" / f"{table}.csv"
+    if not same or not path.is_file():
+        return frame
+    rows = pd.read_csv(path)
+    borrowed = rows[~rows[column].isin(set(frame[column]))]
+    return pd.concat([frame, borrowed], ignore_index=True)
 
 
 def table6_average(scores: pd.DataFrame) -> pd.DataFrame:
