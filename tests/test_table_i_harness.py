@@ -278,6 +278,15 @@ def test_update_table_i_csv_replaces_same_keys_and_keeps_others(tmp_path):
     assert len(pd.read_csv(path)) == 3
 
 
+def test_update_table_i_csv_labels_every_row_with_the_folders_profile(tmp_path):
+    path = tmp_path / "tables" / "tableI_mageid.csv"
+    path.parent.mkdir()
+    pd.DataFrame([_row("NSL-KDD", "TabDDPM", 0, 0.5)]).to_csv(path, index=False)  # written before the column
+    (path.parent / "PROFILE").write_text("cpu\n")
+    update_table_i_csv([_row("NSL-KDD", "MAGE-ID", 0, 0.8)], path)
+    assert pd.read_csv(path)["profile"].tolist() == ["cpu", "cpu"]
+
+
 def test_tabddpm_factory_through_the_harness(nsl, tmp_path):
     section = {"num_timesteps": 8, "d_layers": [16, 16], "dim_t": 16, "steps": 5, "batch_size": 64,
                "sample_batch_size": 256}  # fmt: skip

@@ -45,11 +45,15 @@ def to_markdown(frame: pd.DataFrame, floatfmt: str = ".4f") -> str:
 def with_profile(frame: pd.DataFrame, tables: Path) -> pd.DataFrame:
     """``frame`` with a first column ``profile`` (the profile named by the folder's
     :data:`~idsynth.config.PROFILE_MARKER` file, written by :func:`~idsynth.config.figures_dir`),
-    so every row says which profile it came from; unchanged when it has one or no marker exists."""
+    so every row says which profile it came from; rows with an empty ``profile`` (merged into a
+    table written before the column existed) get the folder's; unchanged when no marker exists."""
     marker = tables / PROFILE_MARKER
-    if "profile" in frame.columns or not marker.is_file():
+    if not marker.is_file():
         return frame
-    return frame.assign(profile=marker.read_text().strip())[["profile", *frame.columns]]
+    label = marker.read_text().strip()
+    if "profile" in frame.columns:
+        return frame.assign(profile=frame["profile"].fillna(label)) if frame["profile"].isna().any() else frame
+    return frame.assign(profile=label)[["profile", *frame.columns]]
 
 
 def write_table(

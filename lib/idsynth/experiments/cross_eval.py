@@ -396,6 +396,7 @@ def with_paper_rows(frame: pd.DataFrame, profile: Profile, table: str, column: s
         return frame
     rows = pd.read_csv(path)
     borrowed = rows[~rows[column].isin(set(frame[column]))]
+    borrowed = borrowed.assign(profile=borrowed["profile"].fillna("paper") if "profile" in borrowed else "paper")
     return pd.concat([frame, borrowed], ignore_index=True)
 
 

@@ -53,7 +53,7 @@ from ..metrics.table_i import (
     table_i_row,
 )
 from ..models.base import RUNTIME_PARAMS, class_counts
-from ..tables import summarise, to_markdown
+from ..tables import summarise, to_markdown, with_profile
 from .paper_values import table_i as poster_table_i
 
 #: The poster's two data sets, in Table I's order.
@@ -645,7 +645,8 @@ def update_table_i_csv(new_rows, path: str | Path) -> pd.DataFrame:
     present; its rows with the same (dataset, model, seed) as a new row are replaced, all other
     rows are kept; columns are the union (a column missing from one side is empty there). The
     Markdown beside the poster (:func:`table_i_markdown`) is written to the same name with
-    ``.md``. Returns the merged long frame (:func:`table_i_long`).
+    ``.md``. Rows carry a ``profile`` column where the folder has a profile marker
+    (:func:`idsynth.tables.with_profile`). Returns the merged long frame (:func:`table_i_long`).
     """
     path = Path(path)
     new = table_i_long(new_rows)
@@ -656,6 +657,7 @@ def update_table_i_csv(new_rows, path: str | Path) -> pd.DataFrame:
         kept = old[[key not in new_keys for key in old[list(KEY_COLUMNS)].itertuples(index=False, name=None)]]
         if len(kept):
             merged = table_i_long(pd.concat([kept, new], ignore_index=True, sort=False))
+    merged = with_profile(merged, path.parent)  # each row says which profile it came from
     with atomic_path(path) as tmp:
         merged.to_csv(tmp, index=False)
     atomic_write_text(path.with_suffix(".md"), table_i_markdown(merged))

@@ -55,7 +55,7 @@ def _machine_tag() -> str:
 def _built() -> bool:
     if os.environ.get("IDSYNTH_NATIVE_KERNELS", "1") == "0":
         return False
-    if hasattr(torch.ops.idsynth_narrow, "ffn_forward"):
+    if hasattr(torch.ops.idsynth_narrow, "ffn_half_forward"):
         return True
     try:
         from torch.utils.cpp_extension import load
