@@ -475,6 +475,13 @@ def test_best_by_column_and_paired_lead_know_the_seed_spread():
     assert lead.loc["Table I · Precision", "wins"] == 3 and lead.loc["Table I · Precision", "beyond_spread"]
     assert lead.loc["Table I · Recall", "wins"] == 1 and not lead.loc["Table I · Recall", "beyond_spread"]
     assert paired_lead(scores, "MAGE-ID", "TabDDPM").empty
+    # a runner-up with one seed: no spread to compare with, and its value shown without one
+    one_seed = table_i_rows({"MAGE-ID": {"precision": [0.80, 0.82, 0.84]}, "TabDDPM": {"precision": [0.5]}})
+    mixed = best_by_column(rank_generators(generator_scores(one_seed, None, None))).set_index("column")
+    row = mixed.loc["Table I · Precision"]
+    assert row["n_seeds"] == 3 and row["runner_up_n_seeds"] == 1 and not row["beyond_spread"]
+    text = discussion(generator_scores(one_seed, None, None), None)
+    assert "ahead of TabDDPM 0.5000 by" in text and "one of the two has a single seed" in text
 
 
 def test_column_order_and_rank_matrix():

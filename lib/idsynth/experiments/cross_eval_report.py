@@ -178,8 +178,8 @@ def rank_matrix(ranks: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def best_by_column(ranks: pd.DataFrame) -> pd.DataFrame:
     """Per column: the best generator and the runner-up (mean, std), the ``margin`` between
     them (in the column's direction, > 0), the ``spread`` = the larger of their two seed std,
-    and ``beyond_spread`` = margin > spread (False with a single seed, where the spread is
-    unknown; a loose criterion, not a test). Columns with one generator have no runner-up."""
+    and ``beyond_spread`` = margin > spread (False where either has a single seed, whose spread
+    is unknown; a loose criterion, not a test); ``n_seeds`` / ``runner_up_n_seeds`` per side. Columns with one generator have no runner-up."""
     rows = []
     for column, block in ranks.groupby("column", sort=False):
         block = block.assign(goodness=_goodness(block["metric"], block["mean"]))
@@ -193,7 +193,8 @@ def best_by_column(ranks: pd.DataFrame) -> pd.DataFrame:
             several = min(best["n_seeds"], second["n_seeds"]) >= 2
             margin = best["goodness"] - second["goodness"]
             row.update({"runner_up": second["generator"], "runner_up_mean": second["mean"],
-                        "runner_up_std": second["std"], "margin": margin, "spread": spread,
+                        "runner_up_std": second["std"], "runner_up_n_seeds": int(second["n_seeds"]),
+                        "margin": margin, "spread": spread,
                         "beyond_spread": bool(several and margin > spread)})  # fmt: skip
         rows.append(row)
     return pd.DataFrame(rows)
@@ -237,13 +238,15 @@ def _winners_lines(best: pd.DataFrame) -> list[str]:
         direction = " (closest to 1)" if row.metric in CLOSER_TO_ONE else ""
         text = f"- **{row.column}**{direction}: best **{row.best}** {_pm(row.best_mean, row.best_std, row.n_seeds)}"
         if isinstance(getattr(row, "runner_up", None), str):
-            if row.n_seeds < 2:
+            if row.n_seeds < 2 and row.runner_up_n_seeds < 2:
                 noise = "one seed, so no seed spread to compare with"
+            elif min(row.n_seeds, row.runner_up_n_seeds) < 2:
+                noise = "one of the two has a single seed, so no seed spread to compare with"
             elif row.beyond_spread:
                 noise = f"more than the larger seed std ({_num(row.spread)})"
             else:
                 noise = f"within the larger seed std ({_num(row.spread)})"
-            text += (f", ahead of {row.runner_up} {_pm(row.runner_up_mean, row.runner_up_std, row.n_seeds)} "
+            text += (f", ahead of {row.runner_up} {_pm(row.runner_up_mean, row.runner_up_std, row.runner_up_n_seeds)} "
                      f"by {_num(row.margin)}, {noise}")  # fmt: skip
         else:
             text += " (the only generator run under it)"
