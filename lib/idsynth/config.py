@@ -196,7 +196,7 @@ def _merged(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, An
 # iterative models' training lengths cut to optimiser-step budgets that 2 CPU cores (Xeon with
 # AMX-bf16, torch 2.13) can run: MAGE-ID + TabSyn + TabDDPM for one set and seed in about
 # 12 (NSL-KDD) to 17 (CIC-IDS-2017) minutes of training, measured per step on that machine
-# (benchmarks/bench_cpu.py): TabVAE 0.6 s (NSL-KDD, 42 tokens; the FFN in cache-sized chunks; 0.34 s
+# (benchmarks/bench_cpu.py): TabVAE 0.6 s (NSL-KDD, 42 tokens; the FFN in cache-sized chunks; 0.23 s
 # since the C++ kernels of idsynth.models.narrow_kernels, on one core),
 # ImageVAE 0.1-0.5 s, EDM 0.36 s and TabDDPM 0.12 s at batch 4096 under bf16 autocast (the
 # paper runs fp32 on the CPU: 1.9 s and 0.7 s). The only changes from `paper` are these lengths,
