@@ -44,7 +44,7 @@ from ..models.encoded_frame import EncodedFrameGenerator
 from ..models.smote_generator import SMOTEGenerator
 from ..models.vgm import VGM
 from ..sampling import GeneratorOverSampler
-from ..tables import mean_pm_std, summarise, write_table
+from ..tables import mean_pm_std, summarise, with_profile, write_table
 from . import paper_values
 from .classifier_runs import FitTask
 from .mageid_train import frame_fingerprint, make_generator
@@ -394,9 +394,8 @@ def with_paper_rows(frame: pd.DataFrame, profile: Profile, table: str, column: s
     path = figures_dir(paper) / "tables" / f"{table}.csv"
     if not same or not path.is_file():
         return frame
-    rows = pd.read_csv(path)
+    rows = with_profile(pd.read_csv(path), path.parent)  # labelled "paper" by that folder's marker
     borrowed = rows[~rows[column].isin(set(frame[column]))]
-    borrowed = borrowed.assign(profile=borrowed["profile"].fillna("paper") if "profile" in borrowed else "paper")
     return pd.concat([frame, borrowed], ignore_index=True)
 
 
