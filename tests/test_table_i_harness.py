@@ -8,7 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sklearn.linear_model import LogisticRegression
+
 from idsynth.cache import ArtifactCache
+from idsynth.experiments import table_i as table_i_module
 from idsynth.data.mageid_sets import sample_binary_set
 from idsynth.data.schema import Schema
 from idsynth.experiments.table_i import (
@@ -175,6 +178,29 @@ def test_run_generator_caches_fit_and_sample(nsl, tmp_path):
     other = toy_set(n_rows=500)
     run_generator("Bootstrap", lambda s: Bootstrap(s), other, seed=3, cache=cache)
     assert Bootstrap.fits == 3  # other data, another model
+
+
+def test_run_generator_caches_the_scored_row_by_settings_and_scoring_code(nsl, tmp_path, monkeypatch):
+    cache = ArtifactCache(tmp_path)
+    calls = []
+    real = table_i_module.evaluate_synthetic
+    monkeypatch.setattr(table_i_module, "evaluate_synthetic", lambda *a, **kw: calls.append(kw) or real(*a, **kw))
+    first, _, _ = run_generator("Bootstrap", lambda s: Bootstrap(s), nsl, seed=3, cache=cache, k=5)
+    again, _, _ = run_generator("Bootstrap", lambda s: Bootstrap(s), nsl, seed=3, cache=cache, k=5)
+    assert len(calls) == 1 and again == first  # the row is read back, not rescored
+    run_generator("Bootstrap", lambda s: Bootstrap(s), nsl, seed=3, cache=cache, k=3)
+    assert len(calls) == 2  # another metric setting: rescored
+    monkeypatch.setattr(table_i_module, "scoring_code_digest", lambda: "changed-scoring")
+    run_generator("Bootstrap", lambda s: Bootstrap(s), nsl, seed=3, cache=cache, k=5)
+    assert len(calls) == 3  # another scoring code: rescored
+    run_generator("Bootstrap", lambda s: Bootstrap(s), nsl, seed=3, cache=cache, k=5,
+                  classifier=LogisticRegression(max_iter=200))
+    assert len(calls) == 4  # a caller's classifier: never cached
+
+
+def test_scoring_code_digest_is_stable_and_names_the_metric_sources():
+    assert table_i_module.scoring_code_digest() == table_i_module.scoring_code_digest()
+    assert len(table_i_module.scoring_code_digest()) == 16
 
 
 def test_run_generator_rejects_bad_generators(nsl, tmp_path):

@@ -28,9 +28,19 @@ from ..models.mageid import FILE_FORMAT, MAGEID, MODALITIES, mageid, tabsyn
 MODEL_KEYS: tuple[str, ...] = ("tab_vae", "img_vae", "edm", "imager", "numeric_scaling")
 
 
+def dtype_name(dtype) -> str:
+    """``dtype``'s name, with text columns named ``"str"`` under every pandas version (pandas 3's
+    name of its string dtype; pandas 2 holds text as ``object``), so cache keys do not move with
+    the pandas release."""
+    if not isinstance(dtype, pd.CategoricalDtype) and pd.api.types.is_string_dtype(dtype):
+        return "str"
+    return str(dtype)
+
+
 def frame_fingerprint(X: pd.DataFrame, y) -> str:
-    """16 hex digits of SHA-256 over the column names, dtypes, row hashes of ``X`` and ``y``."""
-    digest = hashlib.sha256(repr([(str(c), str(t)) for c, t in X.dtypes.items()]).encode())
+    """16 hex digits of SHA-256 over the column names, dtypes (:func:`dtype_name`), row hashes of
+    ``X`` and ``y``."""
+    digest = hashlib.sha256(repr([(str(c), dtype_name(t)) for c, t in X.dtypes.items()]).encode())
     digest.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
     digest.update(np.ascontiguousarray(y, dtype=np.int64).tobytes())
     return digest.hexdigest()[:16]

@@ -14,10 +14,11 @@ through the same steps on each of the two MAGE-ID sets (:mod:`idsynth.data.magei
    (``detectability_sdmetrics``, :data:`SDMETRICS`: the score the poster's Detectability is
    compared with) and the train-on-real AUC (``auc_real_ceiling``) beside them.
 
-Fitted generators and synthetic sets are cached (:class:`idsynth.cache.ArtifactCache`), keyed by
-the model's name, its class and parameters (without ``device`` and ``verbose``, which change how
-fast, not what, it learns), the data set's name, size and a fingerprint of its training rows,
-and the seed; a rerun loads them instead of refitting.
+Fitted generators, synthetic sets and scored rows are cached (:class:`idsynth.cache.ArtifactCache`),
+keyed by the model's name, its class and parameters (without ``device`` and ``verbose``, which
+change how fast, not what, it learns), the data set's name, size and a fingerprint of its
+training rows, and the seed (a row also by the metric settings and :func:`scoring_code_digest`);
+a rerun loads them instead of refitting and rescoring.
 
 Rows from all notebooks meet in one long CSV (``figures/tables/tableI_mageid.csv``, columns
 :data:`LONG_COLUMNS` then extras): :func:`update_table_i_csv` replaces the rows of the same
@@ -55,6 +56,7 @@ from ..metrics.table_i import (
 from ..models.base import RUNTIME_PARAMS, class_counts
 from ..tables import summarise, to_markdown, with_profile
 from .paper_values import table_i as poster_table_i
+from .seed_cache import cached_seed_rows
 
 #: The poster's two data sets, in Table I's order.
 DATASETS: tuple[str, ...] = (CIC_NAME, NSLKDD_NAME)
@@ -513,11 +515,21 @@ def run_generator(
     ``detectability_sdmetrics``, ``auc_real_ceiling``, ``fit_seconds``, ``sample_seconds`` (as measured when the artefact was
     made; a cached rerun reports those), ``n_real_train`` and ``n_synthetic``.
     """
+    cache = cache if cache is not None else ArtifactCache()
     synthetic = sample_synthetic(name, make_generator, mageid_set, seed, cache, params)
-    scores = evaluate_synthetic(
-        mageid_set, synthetic["frame"], synthetic["y"], seed, max_rows, k=k, n_splits=n_splits, classifier=classifier,
-        detectability=detectability, prdc_dtype=prdc_dtype,
-    )
+    settings = {"max_rows": max_rows, "k": int(k), "n_splits": int(n_splits), "detectability": detectability,
+                "prdc_dtype": prdc_dtype}
+
+    def score() -> dict[str, Any]:
+        return evaluate_synthetic(mageid_set, synthetic["frame"], synthetic["y"], seed, classifier=classifier,
+                                  **settings)
+
+    if classifier is None:  # the default classifier: the row is cached with the synthetic set's key
+        config = {**synthetic_cache_config(name, _fresh(make_generator, seed), mageid_set, seed, params),
+                  "scoring": {**settings, "code": scoring_code_digest()}}
+        scores = cached_seed_rows(cache, ROW_KIND, config, seed, score)
+    else:
+        scores = score()
     row = {
         "dataset": mageid_set.name,
         "model": str(name),
@@ -531,6 +543,34 @@ def run_generator(
         "n_synthetic": scores["n_synthetic"],
     }
     return row, synthetic["frame"], synthetic["y"]
+
+
+#: The cache kind of a scored Table I row (:func:`run_generator` with the default classifier).
+ROW_KIND = "table_i_row"
+#: The modules whose source decides a row's scores (with this module's scoring functions).
+_SCORING_MODULES: tuple[str, ...] = ("idsynth.metrics", "idsynth.data.encoding", "idsynth.neighbours")
+
+
+def scoring_code_digest() -> str:
+    """16 hex digits of SHA-256 over what decides a scored row besides its data and settings:
+    the source of :mod:`idsynth.metrics`, the encoder, the neighbour search and this module's
+    scoring functions, and the versions of scikit-learn, sdmetrics and prdc. A cached row is
+    reused only while all of them are unchanged."""
+    import importlib
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    for module_name in _SCORING_MODULES:
+        module = importlib.import_module(module_name)
+        files = sorted(Path(module.__file__).parent.glob("*.py")) if module.__file__.endswith("__init__.py") \
+            else [Path(module.__file__)]
+        for path in files:
+            digest.update(path.read_bytes())
+    for function in (evaluate_synthetic, _encoded_sets, _encoded, metric_encoder, typed_tables):
+        digest.update(inspect.getsource(function).encode())
+    for package in ("scikit-learn", "sdmetrics", "prdc"):
+        digest.update(f"{package}=={version(package)}".encode())
+    return digest.hexdigest()[:16]
 
 
 # --- tables --------------------------------------------------------------------------------------

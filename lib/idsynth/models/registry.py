@@ -14,9 +14,9 @@ takes: ``"frame"`` (a typed DataFrame and its labels) or ``"frame|arrays"`` (als
 e.g. TabDDPM's ``fit(X_num, X_cat, y)``). Every registered generator takes a typed frame and
 follows :mod:`idsynth.models.base` (``tests/test_registry_conformance.py`` checks each one).
 
-An entry may need a package outside the pinned set (``requires``): the SDV entries need ``sdv``,
-which requires pandas < 3 while this project pins pandas 3 (``requirements.txt``);
-:func:`available` tells, and :func:`make` raises ``ImportError`` saying so.
+An entry names the importable packages it needs beyond the core ones (``requires``): the SDV
+entries need ``sdv`` (pinned in ``requirements.txt``, optional for a user who installs idsynth
+without it); :func:`available` tells, and :func:`make` raises ``ImportError`` saying so.
 
 Adding a generator: its model file (a :class:`~idsynth.models.base.FrameGenerator` subclass, or
 an array generator inside :class:`~idsynth.models.encoded_frame.EncodedFrameGenerator`), one
@@ -112,9 +112,17 @@ def make(name: str, profile, seed: int, device: str = "auto", verbose: bool = Fa
     spec = entry(name)
     missing = missing_packages(name)
     if missing:
-        raise ImportError(f"{name} needs the packages {missing}, not installed here (sdv requires pandas < 3; "
-                          f"this project pins pandas 3)")
+        raise ImportError(f"{name} needs the packages {missing}, not installed here (pinned in requirements.txt)")
     return spec.factory(profile[spec.section], int(seed), device=device, verbose=verbose)
+
+
+def factories(profile, names, device: str = "auto", verbose: bool = False) -> dict[str, Callable[[int], Any]]:
+    """``{name: seed -> unfitted generator}`` of :func:`make` for each of ``names``, in that order
+    (the form the Table I and Table 6 runs take)."""
+    for name in names:
+        entry(name)
+    return {name: (lambda seed, name=name: make(name, profile, seed, device=device, verbose=verbose))
+            for name in names}
 
 
 def load(path: str | os.PathLike, device: str | None = None):
@@ -195,14 +203,18 @@ def tabddpm_model(section, seed, device="auto", verbose=False) -> TabDDPM:
 
 
 def sdv_factory(synthesizer: str) -> Callable[..., SDVSynthesizer]:
-    """SDV's ``synthesizer`` with the section's ``options`` (keyword arguments of the SDV class);
-    runs on the CPU whatever ``device``."""
+    """SDV's ``synthesizer`` with the section's ``options`` (keyword arguments of the SDV class),
+    ``conditioning`` and ``steps`` (:class:`~idsynth.models.sdv_generators.SDVSynthesizer`); runs
+    on the CPU whatever ``device``."""
 
     def make_sdv(section, seed, device="auto", verbose=False):
-        unknown = sorted(set(section) - {"options"})
+        allowed = {"options", "conditioning", "steps"}
+        unknown = sorted(set(section) - allowed)
         if unknown:
-            raise ValueError(f"an SDV section holds 'options' alone, got also {unknown}")
-        return SDVSynthesizer(synthesizer, dict(section.get("options") or {}), random_state=int(seed), verbose=verbose)
+            raise ValueError(f"an SDV section holds {sorted(allowed)} only, got also {unknown}")
+        params = {k: section[k] for k in ("conditioning", "steps") if k in section}
+        return SDVSynthesizer(synthesizer, dict(section.get("options") or {}), **params, random_state=int(seed),
+                              verbose=verbose)
 
     return make_sdv
 

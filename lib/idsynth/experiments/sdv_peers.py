@@ -1,0 +1,130 @@
+"""The generators a user would pick off the shelf (SDV's GaussianCopula, TVAE, CTGAN) in Table I
+and Table 6, beside the package's own (notebook 14; issue 18).
+
+They go through the same routes as every other generator, built by the registry
+(:func:`idsynth.models.registry.factories`) from their profile sections:
+
+* Table I: :func:`~idsynth.experiments.cross_eval.run_table_i` on each MAGE-ID set (fit, sample
+  the real class counts, score; fits, samples and scored rows cached);
+* Table 6: :func:`~idsynth.experiments.cross_eval.run_generator_oversampling` on all of KDDTrain+
+  (each class up to the majority count, four classifiers, KDDTest+; seeds cached).
+
+Long runs fill the cache from the command line (one process per part or seed, e.g. one per core),
+and the notebook then reads it::
+
+    python -m idsynth.experiments.sdv_peers --profile cpu --part table_i --seeds 0 1 2
+    python -m idsynth.experiments.sdv_peers --profile cpu --part table6 --seeds 0
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Sequence
+
+import pandas as pd
+
+from ..cache import ArtifactCache
+from ..config import get_profile
+from ..data.mageid_sets import build_mageid_sets
+from ..data.nslkdd import load_vgm_arrays
+from ..models import registry
+from .cross_eval import (
+    check_table6_settings, fit_table6_generator, run_generator_oversampling, run_table_i, table6_training_frame,
+)
+from .table_i import fit_generator
+
+#: SDV's synthesizers, in the tables' order.
+PEERS: tuple[str, ...] = ("GaussianCopula", "TVAE", "CTGAN")
+#: The two parts a run can do.
+PARTS: tuple[str, ...] = ("table_i", "table6")
+
+
+def peer_sets(profile, data_dir=None, seed: int = 0, datasets: Sequence[str] | None = None):
+    """The MAGE-ID sets of Table I (``profile["mageid_data"]``), or those named ``datasets``."""
+    sets = build_mageid_sets(n_rows=profile["mageid_data"]["n_rows"], seed=seed, data_dir=data_dir)
+    return [s for s in sets if datasets is None or s.name in datasets]
+
+
+def peer_table_i(profile, seeds: Sequence[int], sets, names: Sequence[str] = PEERS, device: str = "auto",
+                 cache: ArtifactCache | None = None) -> tuple[pd.DataFrame, dict]:
+    """Table I rows of ``names`` on each of ``sets`` for every seed (the long frame), and
+    ``{(dataset, model, seed): (synthetic frame, y)}``."""
+    longs, synthetic = [], {}
+    factories = registry.factories(profile, names, device=device)
+    for mageid_set in sets:
+        long, frames = run_table_i(mageid_set, seeds, factories, cache, **dict(profile["table_i"]))
+        longs.append(long)
+        synthetic.update({(mageid_set.name, name, seed): pair for (name, seed), pair in frames.items()})
+    return pd.concat(longs, ignore_index=True), synthetic
+
+
+def table6_data(profile, data_dir=None, seed: int = 0):
+    """KDDTrain+ / KDDTest+ as Table 6 uses them (``profile["cross_eval"]["table6"]``, which must
+    match notebook 04's ``oversample`` settings)."""
+    section = profile["cross_eval"]["table6"]
+    check_table6_settings(section, profile["oversample"])
+    return load_vgm_arrays(data_dir, train_rows=section["train_rows"], test_rows=section["test_rows"], seed=seed)
+
+
+def peer_table6(profile, seeds: Sequence[int], data, names: Sequence[str] = PEERS, device: str = "auto",
+                cache: ArtifactCache | None = None, verbose: bool = True):
+    """Table 6 rows of ``names`` as over-samplers of KDDTrain+ (an
+    :class:`~idsynth.experiments.vgm_oversample.OversamplingRun`)."""
+    section = profile["cross_eval"]["table6"]
+    return run_generator_oversampling(data, seeds, registry.factories(profile, names, device=device),
+                                      n_jobs=section["n_jobs"], mlp_backend=section["mlp_backend"], device=device,
+                                      cache=cache, verbose=verbose)
+
+
+def fit_records(profile, seeds: Sequence[int], sets=(), data=None, names: Sequence[str] = PEERS,
+                cache: ArtifactCache | None = None) -> pd.DataFrame:
+    """One row per fitted generator (read from the cache, so after the runs): ``table``,
+    ``dataset``, ``model``, ``seed``, ``epochs``, ``steps`` (optimiser steps taken),
+    ``seconds`` (the fit), ``rows`` and the last epoch's losses (``loss: <name>``)."""
+    rows = []
+    factories = registry.factories(profile, names)
+
+    def record(table: str, dataset: str, name: str, seed: int, generator, n_rows: int) -> dict[str, Any]:
+        fit = getattr(generator, "fit_record_", None) or {}
+        losses = {f"loss: {k}": v for part in fit.get("losses", []) for k, v in part.items()}
+        return {"table": table, "dataset": dataset, "model": name, "seed": int(seed), "epochs": fit.get("epochs"),
+                "steps": fit.get("steps"), "seconds": fit.get("seconds"), "rows": int(n_rows), **losses}
+
+    for mageid_set in sets:
+        for name, make in factories.items():
+            for seed in seeds:
+                generator, _ = fit_generator(name, make, mageid_set, int(seed), cache)
+                rows.append(record("Table I", mageid_set.name, name, seed, generator, len(mageid_set.train)))
+    if data is not None:
+        X, y = table6_training_frame(data)
+        for name, make in factories.items():
+            for seed in seeds:
+                generator, _ = fit_table6_generator(name, make, X, y, int(seed), cache)
+                rows.append(record("Table 6", "NSL-KDD KDDTrain+", name, seed, generator, len(X)))
+    return pd.DataFrame(rows)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default=None)
+    parser.add_argument("--part", choices=PARTS, required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the profile's seeds")
+    parser.add_argument("--models", nargs="+", default=list(PEERS), choices=list(PEERS))
+    parser.add_argument("--datasets", nargs="+", default=None, help="Table I sets (default: both)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args(argv)
+    profile = get_profile(args.profile)
+    seeds = args.seeds if args.seeds is not None else profile.seeds(0, None)
+    cache = ArtifactCache()
+    if args.part == "table_i":
+        long, _ = peer_table_i(profile, seeds, peer_sets(profile, args.data_dir, datasets=args.datasets),
+                               args.models, args.device, cache)
+        print(long.to_string())
+    else:
+        run = peer_table6(profile, seeds, table6_data(profile, args.data_dir), args.models, args.device, cache)
+        print(run.scores.groupby("method")[["accuracy", "f1_weighted", "f1_macro"]].mean().to_string())
+
+
+if __name__ == "__main__":
+    main()
