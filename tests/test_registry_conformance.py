@@ -50,7 +50,7 @@ def fitted(name):
     skips, naming the packages, a generator whose packages are not installed (SDV's: see
     registry's docstring)."""
     if not registry.available(name):
-        pytest.skip(f"{name} needs {registry.missing_packages(name)}, not installed (sdv requires pandas < 3)")
+        pytest.skip(f"{name} needs {registry.missing_packages(name)}, not installed (requirements.txt pins it)")
     if name not in _FITTED:
         _FITTED[name] = registry.make(name, SMOKE, seed=0, device="cpu").fit(*DATA)
     return _FITTED[name]

@@ -52,8 +52,8 @@ def test_an_unreadable_notebook_is_named(tmp_path):
 
 def test_the_committed_notebooks_all_have_a_paper_header_or_none():
     """Paper-profile outputs, or cpu-profile ones where no paper run of the current code exists
-    (notebooks 11-13 today), never smoke outputs."""
+    (notebooks 11-14 today), never smoke outputs."""
     runs = notebook_runs()
     assert len(runs) >= 13 and set(runs["profile"]) <= {"paper", "cpu", ""}
     assert set(runs.loc[runs["profile"] == "cpu", "notebook"]) <= {"11_cross_eval_table6", "12_mageid_schedule",
-                                                                  "13_mageid_fixes"}
+                                                                  "13_mageid_fixes", "14_sdv_peers"}

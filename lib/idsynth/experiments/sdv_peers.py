@@ -80,13 +80,15 @@ def fit_records(profile, seeds: Sequence[int], sets=(), data=None, names: Sequen
                 cache: ArtifactCache | None = None) -> pd.DataFrame:
     """One row per fitted generator (read from the cache, so after the runs): ``table``,
     ``dataset``, ``model``, ``seed``, ``epochs``, ``steps`` (optimiser steps taken),
-    ``seconds`` (the fit), ``rows`` and the last epoch's losses (``loss: <name>``)."""
+    ``seconds`` (the fit), ``rows`` and the last epoch's losses (``loss: <name>``; the mean over a
+    per-class generator's models)."""
     rows = []
     factories = registry.factories(profile, names)
 
     def record(table: str, dataset: str, name: str, seed: int, generator, n_rows: int) -> dict[str, Any]:
         fit = getattr(generator, "fit_record_", None) or {}
-        losses = {f"loss: {k}": v for part in fit.get("losses", []) for k, v in part.items()}
+        parts = pd.DataFrame(fit.get("losses", []))  # one row per SDV model (per class: several)
+        losses = {f"loss: {k}": float(v) for k, v in parts.mean().items()}
         return {"table": table, "dataset": dataset, "model": name, "seed": int(seed), "epochs": fit.get("epochs"),
                 "steps": fit.get("steps"), "seconds": fit.get("seconds"), "rows": int(n_rows), **losses}
 
