@@ -203,6 +203,28 @@ def test_scoring_code_digest_is_stable_and_names_the_metric_sources():
     assert len(table_i_module.scoring_code_digest()) == 16
 
 
+def test_synthetic_sets_are_stored_as_plain_columns_and_old_files_still_load(tmp_path):
+    frame = pd.DataFrame({"proto": pd.Series(["tcp", "udp", "tcp"], dtype=object).astype(str),
+                          "flag": pd.Categorical(["SF", "S0", "SF"]), "n": np.array([1, 2, 3]),
+                          "x": np.array([0.5, 1.5, 2.5], dtype=np.float32)})
+    result = {"frame": frame, "y": np.array([0, 1, 0]), "fit_seconds": 1.0, "sample_seconds": 2.0}
+    table_i_module._save_synthetic(result, tmp_path / "new.pkl")
+    with open(tmp_path / "new.pkl", "rb") as fh:
+        stored = pickle.load(fh)
+    assert stored["format"] == "idsynth.table_i.synthetic/2" and "frame" not in stored
+    assert all(isinstance(v, np.ndarray) for v in stored["columns"].values())  # no pandas object inside
+    back = table_i_module._load_synthetic(tmp_path / "new.pkl")
+    pd.testing.assert_frame_equal(back["frame"], frame)
+    assert back["fit_seconds"] == 1.0 and back["y"].tolist() == [0, 1, 0]
+    with open(tmp_path / "old.pkl", "wb") as fh:  # the first format: a pickled DataFrame
+        pickle.dump({"format": "idsynth.table_i.synthetic/1", **result}, fh)
+    pd.testing.assert_frame_equal(table_i_module._load_synthetic(tmp_path / "old.pkl")["frame"], frame)
+    with open(tmp_path / "other.pkl", "wb") as fh:
+        pickle.dump({"format": "someone/1"}, fh)
+    with pytest.raises(ValueError, match="not a synthetic set"):
+        table_i_module._load_synthetic(tmp_path / "other.pkl")
+
+
 def test_run_generator_rejects_bad_generators(nsl, tmp_path):
     cache = ArtifactCache(tmp_path)
     with pytest.raises(RuntimeError, match="class counts"):

@@ -54,6 +54,7 @@ from ..metrics.table_i import (
     table_i_row,
 )
 from ..models.base import RUNTIME_PARAMS, class_counts
+from ..models.plain_state import dtype_from_plain, dtype_to_plain
 from ..tables import summarise, to_markdown, with_profile
 from .paper_values import table_i as poster_table_i
 from .seed_cache import cached_seed_rows
@@ -75,7 +76,9 @@ CEILING_TITLE = "AUC (train on real)"
 #: The poster's model order; other models follow alphabetically.
 POSTER_MODELS: tuple[str, ...] = ("TabDDPM", "TabSyn", "MAGE-ID")
 
-_SYNTHETIC_FORMAT = "idsynth.table_i.synthetic/1"
+_SYNTHETIC_FORMAT = "idsynth.table_i.synthetic/2"
+#: The first format (a pickled DataFrame; read only under the pandas release that wrote it).
+_SYNTHETIC_FORMAT_V1 = "idsynth.table_i.synthetic/1"
 
 
 # --- the encoded space ---------------------------------------------------------------------------
@@ -376,15 +379,29 @@ def cached_fit(
 
 
 def _save_synthetic(result: dict, path: Path) -> None:
+    """The synthetic set as plain data: each column's values as a NumPy array (text as objects)
+    with its dtype's name (:func:`~idsynth.models.plain_state.dtype_to_plain`), so a file written
+    under one pandas release reads under another (a pickled DataFrame of pandas 3's string dtype
+    does not unpickle under pandas 2)."""
+    frame = result["frame"]
+    columns = {str(c): (frame[c].to_numpy() if pd.api.types.is_numeric_dtype(frame[c].dtype)
+                        and not isinstance(frame[c].dtype, pd.CategoricalDtype)
+                        else np.asarray(frame[c].astype(object), dtype=object)) for c in frame.columns}
+    plain = {"format": _SYNTHETIC_FORMAT, "columns": columns,
+             "dtypes": {str(c): dtype_to_plain(frame[c].dtype) for c in frame.columns},
+             **{k: v for k, v in result.items() if k not in ("frame", "format")}}
     with open(path, "wb") as fh:
-        pickle.dump({"format": _SYNTHETIC_FORMAT, **result}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump(plain, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _load_synthetic(path: Path) -> dict:
     with open(path, "rb") as fh:
         result = pickle.load(fh)
-    if not isinstance(result, dict) or result.get("format") != _SYNTHETIC_FORMAT:
+    if not isinstance(result, dict) or result.get("format") not in (_SYNTHETIC_FORMAT, _SYNTHETIC_FORMAT_V1):
         raise ValueError(f"{path} is not a synthetic set cached by idsynth.experiments.table_i")
+    if result["format"] == _SYNTHETIC_FORMAT:
+        frame = pd.DataFrame(result.pop("columns"))
+        result["frame"] = frame.astype({c: dtype_from_plain(d) for c, d in result.pop("dtypes").items()})
     return result
 
 
