@@ -1,0 +1,35 @@
+"""start_run: a notebook's setup in one call."""
+
+import numpy as np
+import torch
+
+from idsynth.config import figures_dir, get_profile
+from idsynth.run_context import RunContext, start_run
+
+
+def test_start_run_prints_the_seeds_it_runs_and_seeds_the_generators(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("IDSYNTH_CACHE", str(tmp_path / "cache"))
+    run = start_run("smoke", seed=4, device="cpu", n_seeds=2)
+    printed = capsys.readouterr().out
+    assert isinstance(run, RunContext) and run.profile.name == "smoke"
+    assert run.seeds == [4, 5] and "seeds=[4, 5]" in printed and printed.strip() == run.header
+    assert run.figures == figures_dir(get_profile("smoke")) and (run.figures / "tables").is_dir()
+    assert run.cache.root == tmp_path / "cache" and run.device == "cpu"
+    first = np.random.random()
+    start_run("smoke", seed=4, device="cpu", verbose=False)
+    assert np.random.random() == first  # seeded again: the same draw
+    assert capsys.readouterr().out == ""
+
+
+def test_start_run_takes_the_threads_of_a_section(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        smoke = get_profile("smoke")
+        threads = smoke["mageid"]["cpu_threads"]
+        assert threads  # the smoke profile sets one
+        start_run(smoke, device="cpu", threads_from="mageid", verbose=False)
+        assert torch.get_num_threads() == threads
+        run = start_run("paper", device="cpu", verbose=False)
+        assert run.seeds == get_profile("paper").seeds(0) and len(run.seeds) == get_profile("paper").n_seeds
+    finally:
+        torch.set_num_threads(before)
