@@ -129,3 +129,39 @@ def test_long_schedule_units_cover_the_first_long_seeds_only():
                      for name in ("NSL-KDD", "CIC-IDS-2017") for modalities in prefill.VARIANTS]
     both = plan_units(["mageid", "mageid_long"], ["NSL-KDD"], [0, 1], long_seeds=1)
     assert [(u.what, u.seed) for u in both] == [("mageid", 0)] * 2 + [("mageid_long", 0)] * 2 + [("mageid", 1)] * 2
+
+
+def test_table_i_units_name_their_registry_generator_and_main_checks_the_names(monkeypatch):
+    units = plan_units(["table_i"], ["NSL-KDD", "CIC-IDS-2017"], [0], table_i_models=("TVAE", "CTGAN"))
+    assert units == [Unit("table_i", "NSL-KDD", 0, model="TVAE"), Unit("table_i", "NSL-KDD", 0, model="CTGAN"),
+                     Unit("table_i", "CIC-IDS-2017", 0, model="TVAE"), Unit("table_i", "CIC-IDS-2017", 0, model="CTGAN")]
+    made = []
+    monkeypatch.setattr(prefill, "prefill", lambda units, *a, **k: made.extend(units) or {u: 0.0 for u in units})
+    assert prefill.main(["--profile", "smoke", "--what", "crosseval", "--models", "CTGAN"]) == 0
+    assert made == [Unit("crosseval", "KDDTrain+", 0, model="CTGAN")]
+    with pytest.raises(KeyError, match="registered"):
+        prefill.main(["--profile", "smoke", "--what", "table_i", "--models", "GAN-9000"])
+
+
+@pytest.mark.slow
+def test_a_prefilled_registry_generator_is_found_by_the_table_i_route(data_dir, tmp_path, monkeypatch):
+    pytest.importorskip("sdv")
+    from idsynth.cache import ArtifactCache
+    from idsynth.config import get_profile
+    from idsynth.experiments import sdv_peers
+    from idsynth.models.sdv_generators import SDVSynthesizer
+
+    monkeypatch.setenv("IDSYNTH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    units = plan_units(["table_i"], ["NSL-KDD"], [0], table_i_models=["GaussianCopula"])
+    done = prefill.prefill(units, "smoke", base_seed=0, device="cpu", data_dir=str(data_dir), workers=1, threads=1)
+    assert set(done) == set(units)
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the prefilled model should have come from the cache")
+
+    monkeypatch.setattr(SDVSynthesizer, "fit", no_fit)
+    profile = get_profile("smoke")
+    sets = sdv_peers.peer_sets(profile, data_dir, datasets=["NSL-KDD"])
+    _, synthetic = sdv_peers.peer_table_i(profile, [0], sets, ["GaussianCopula"], "cpu", ArtifactCache())
+    assert len(synthetic[("NSL-KDD", "GaussianCopula", 0)][0]) == len(sets[0].train)

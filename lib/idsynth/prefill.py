@@ -21,9 +21,13 @@ modalities) or TabSyn (tabular only) through stage 2 with
 the long schedule (:func:`~idsynth.experiments.mageid_schedule.long_section`; the first
 ``mageid_schedule.long_seeds`` seeds only); ``("tabddpm", dataset, seed)`` fits
 TabDDPM and samples its synthetic twin with :func:`~idsynth.experiments.table_i.sample_synthetic`,
-as notebook 08 does; ``("crosseval", "KDDTrain+", seed, model=name)`` fits notebook 11's Table 6
-generator ``name`` (MAGE-ID, TabSyn or TabDDPM; the profile's ``cross_eval.table6_generators``) on
-the typed KDDTrain+ rows with :func:`~idsynth.experiments.cross_eval.fit_table6_generator`.
+as notebook 08 does, and ``("table_i", dataset, seed, model=name)`` the same for any registered
+generator (``--models``); ``("crosseval", "KDDTrain+", seed, model=name)`` fits a Table 6
+generator ``name`` (default: the profile's ``cross_eval.table6_generators``; any registered name
+with ``--models``, e.g. notebook 14's SDV peers) on the typed KDDTrain+ rows with
+:func:`~idsynth.experiments.cross_eval.fit_table6_generator`. Every generator is built by
+:func:`idsynth.models.registry.factories` from its profile section, so its cache key is the
+notebooks' (``tests/test_registry_conformance.py`` checks the registry's factories against theirs).
 Units already cached cost only a load.
 """
 
@@ -36,7 +40,9 @@ import sys
 import time
 from typing import Iterable, NamedTuple, Sequence
 
-WHAT = ("mageid", "tabddpm", "crosseval", "mageid_long")
+WHAT = ("mageid", "tabddpm", "crosseval", "mageid_long", "table_i")
+#: The generator of a "tabddpm" unit (a "table_i" unit names its own).
+TABLE_I_DEFAULT = "TabDDPM"
 #: The data set of the "crosseval" units (notebook 11's Table 6 protocol).
 CROSSEVAL_DATASET = "KDDTrain+"
 #: The MAGE-ID variants of notebook 09: MAGE-ID (both modalities) and TabSyn (tabular only).
@@ -56,12 +62,13 @@ class Unit(NamedTuple):
 
 def plan_units(what: Sequence[str], dataset_names: Sequence[str], seeds: Sequence[int],
                crosseval_models: Sequence[str] = ("MAGE-ID", "TabSyn", "TabDDPM"),
-               long_seeds: int | None = None) -> list[Unit]:
+               long_seeds: int | None = None, table_i_models: Sequence[str] = ()) -> list[Unit]:
     """Every unit of the families in ``what``, seed by seed (so that, stopped at a deadline, the
     first seeds are complete) and, within a seed, the largest data set first (it runs longest);
     the "crosseval" units (KDDTrain+ only, whatever ``dataset_names``) come last in their seed, in
     the order of ``crosseval_models`` (MAGE-ID before TabSyn, which reuses its tabular VAE);
-    "mageid_long" units exist for the first ``long_seeds`` seeds (default: all)."""
+    "mageid_long" units exist for the first ``long_seeds`` seeds (default: all); "table_i" units
+    fit and sample each of ``table_i_models`` (registry names) on each data set."""
     unknown = sorted(set(what) - set(WHAT))
     if unknown:
         raise ValueError(f"unknown --what {unknown}; expected some of {list(WHAT)}")
@@ -74,6 +81,8 @@ def plan_units(what: Sequence[str], dataset_names: Sequence[str], seeds: Sequenc
                     units += [Unit(family, name, int(seed), modalities) for modalities in VARIANTS]
             if "tabddpm" in what:
                 units.append(Unit("tabddpm", name, int(seed)))
+            if "table_i" in what:
+                units += [Unit("table_i", name, int(seed), model=model) for model in table_i_models]
         if "crosseval" in what:
             units += [Unit("crosseval", CROSSEVAL_DATASET, int(seed), model=model) for model in crosseval_models]
     return units
@@ -143,20 +152,23 @@ def _fit_on_mageid_set(unit: Unit, profile, base_seed: int, device: str, data_di
                      stage=2, verbose=False)
     else:
         from .experiments.table_i import sample_synthetic
-        from .experiments.tabddpm_run import NAME, tabddpm_factory
+        from .models import registry
 
-        sample_synthetic(NAME, tabddpm_factory(profile["tabddpm"], device=device), mageid_set, unit.seed, cache)
+        name = unit.model or TABLE_I_DEFAULT
+        factory = registry.factories(profile, [name], device=device)[name]
+        sample_synthetic(name, factory, mageid_set, unit.seed, cache)
 
 
 def _fit_crosseval(unit: Unit, profile, base_seed: int, device: str, data_dir: str | None) -> None:
     """Notebook 11's generator ``unit.model`` on its KDDTrain+ rows (the ``cross_eval.table6`` sizes)."""
     from .cache import ArtifactCache
     from .data.nslkdd import load_vgm_arrays
-    from .experiments.cross_eval import fit_table6_generator, table6_factories, table6_training_frame
+    from .experiments.cross_eval import fit_table6_generator, table6_training_frame
+    from .models import registry
 
     sizes = profile["cross_eval"]["table6"]
     data = load_vgm_arrays(data_dir, train_rows=sizes["train_rows"], test_rows=sizes["test_rows"], seed=base_seed)
-    factory = table6_factories(profile["mageid"], profile["tabddpm"], device=device, names=[unit.model])[unit.model]
+    factory = registry.factories(profile, [unit.model], device=device)[unit.model]
     X, y = table6_training_frame(data)
     fit_table6_generator(unit.model, factory, X, y, unit.seed, ArtifactCache())
 
@@ -222,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--what", nargs="+", default=["mageid", "tabddpm"], choices=WHAT,
                         help="model families (default: notebooks 06-09's; crosseval: notebook 11's, mageid_long: 12's)")
     parser.add_argument("--datasets", nargs="+", default=["NSL-KDD", "CIC-IDS-2017"])
+    parser.add_argument("--models", nargs="+", default=None,
+                        help="registry names for the table_i and crosseval units (default: TabDDPM for table_i, the "
+                             "profile's cross_eval.table6_generators for crosseval)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (on one GPU more than one gains nothing: they time-slice it)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads per worker")
@@ -232,9 +247,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deadline", type=float, default=None, help="seconds; stop the units still running then")
     args = parser.parse_args(argv)
     profile = get_profile(args.profile)
+    if args.models:
+        from .models import registry
+
+        for name in args.models:
+            registry.entry(name)  # KeyError naming the registered generators
     units = plan_units(args.what, args.datasets, profile.seeds(args.seed, args.n_seeds),
-                       crosseval_models=profile["cross_eval"]["table6_generators"],
-                       long_seeds=profile["mageid_schedule"]["long_seeds"])
+                       crosseval_models=args.models or profile["cross_eval"]["table6_generators"],
+                       long_seeds=profile["mageid_schedule"]["long_seeds"],
+                       table_i_models=args.models or [TABLE_I_DEFAULT])
     units = only_seeds(units, args.only_seeds)
     print(f"[prefill] {len(units)} units, {args.workers} workers x {args.threads} threads, profile {profile.name}",
           flush=True)
