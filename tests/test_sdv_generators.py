@@ -92,6 +92,10 @@ def test_profile_sections_build_through_the_registry():
     cpu = get_profile("cpu")
     assert registry.make("CTGAN", cpu, 0).steps == 2400 and registry.make("TVAE", cpu, 0).steps == 9600
     assert registry.make("CTGAN", get_profile("paper"), 0).options["epochs"] == 300
+    for profile in ("paper", "cpu", "smoke"):  # the per-class CTGAN is the CTGAN section, one model per class
+        plain, per_class = (registry.make(n, get_profile(profile), 0) for n in ("CTGAN", "CTGAN-per-class"))
+        assert per_class.conditioning == "per_class" and plain.conditioning == "sdv"
+        assert (per_class.options, per_class.steps) == (plain.options, plain.steps)
     built = registry.factories(cpu, ["GaussianCopula", "CTGAN"])
     assert list(built) == ["GaussianCopula", "CTGAN"] and built["CTGAN"](5).random_state == 5
     with pytest.raises(KeyError, match="registered"):

@@ -231,3 +231,5 @@ register("GaussianCopula", "gaussian_copula", sdv_factory("GaussianCopula"), sum
          requires=("sdv",))
 register("TVAE", "tvae", sdv_factory("TVAE"), summary="SDV's TVAE", requires=("sdv",))
 register("CTGAN", "ctgan", sdv_factory("CTGAN"), summary="SDV's CTGAN", requires=("sdv",))
+register("CTGAN-per-class", "ctgan_per_class", sdv_factory("CTGAN"), summary="SDV's CTGAN, one per class",
+         requires=("sdv",))
