@@ -81,11 +81,12 @@ def peer_table6(profile, seeds: Sequence[int], data, names: Sequence[str] = PEER
 
 
 def fit_records(profile, seeds: Sequence[int], sets=(), data=None, names: Sequence[str] = PEERS,
-                names_table6: Sequence[str] = PEERS_TABLE6, cache: ArtifactCache | None = None) -> pd.DataFrame:
+                names_table6: Sequence[str] = PEERS_TABLE6, cache: ArtifactCache | None = None,
+                seeds_table6: Sequence[int] | None = None) -> pd.DataFrame:
     """One row per fitted generator (read from the cache, so after the runs): ``table``,
     ``dataset``, ``model``, ``seed``, ``epochs``, ``steps`` (optimiser steps taken),
     ``seconds`` (the fit), ``rows`` and the last epoch's losses (``loss: <name>``; the mean over a
-    per-class generator's models)."""
+    per-class generator's models). Table 6's fits are those of ``seeds_table6`` (default: ``seeds``)."""
     rows = []
     factories = registry.factories(profile, names)
     factories_6 = registry.factories(profile, names_table6)
@@ -105,7 +106,7 @@ def fit_records(profile, seeds: Sequence[int], sets=(), data=None, names: Sequen
     if data is not None:
         X, y = table6_training_frame(data)
         for name, make in factories_6.items():
-            for seed in seeds:
+            for seed in seeds if seeds_table6 is None else seeds_table6:
                 generator, _ = fit_table6_generator(name, make, X, y, int(seed), cache)
                 rows.append(record("Table 6", "NSL-KDD KDDTrain+", name, seed, generator, len(X)))
     return pd.DataFrame(rows)
