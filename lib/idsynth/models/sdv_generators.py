@@ -174,23 +174,20 @@ class SDVSynthesizer(FrameGenerator):
         # TVAE and CTGAN refuse pandas' category dtype; sample() restores fit's dtypes.
         table = table.astype({c: object for c in table.columns if isinstance(table[c].dtype, pd.CategoricalDtype)})
         options = self._options(len(table))
+        # the tables SDV learns: all rows with the label as a column, or each class's rows alone
+        parts = ({None: table.assign(**{LABEL_COLUMN: y})} if self.conditioning == "sdv"
+                 else {label: table[y == label].reset_index(drop=True) for label in self.classes_})
         start = time.perf_counter()
-        if self.conditioning == "sdv":
-            self.synthesizer_ = self._fit_one(table.assign(**{LABEL_COLUMN: y}), options)
-            models = [self.synthesizer_]
-        else:
-            self.synthesizer_ = {label: self._fit_one(table[y == label].reset_index(drop=True), options)
-                                 for label in self.classes_}
-            models = list(self.synthesizer_.values())
-            # a class's model was fitted on its rows alone: no draw of it can name another class
-        sizes = [len(table)] if self.conditioning == "sdv" else [int(np.sum(y == label)) for label in self.classes_]
+        models = {label: self._fit_one(part, options) for label, part in parts.items()}
+        self.synthesizer_ = models[None] if self.conditioning == "sdv" else models
+        sizes = [len(part) for part in parts.values()]
         batch = int(options.get("batch_size", SDV_BATCH_SIZE))
         epochs = options.get("epochs")
         self.fit_record_ = {
             "epochs": epochs,
             "steps": int(sum(math.ceil(n / batch) * epochs for n in sizes)) if epochs is not None else None,
             "seconds": time.perf_counter() - start,
-            "losses": [_last_losses(model) for model in models],
+            "losses": [_last_losses(model) for model in models.values()],
         }
 
     def _fit_one(self, table: pd.DataFrame, options: Mapping[str, Any]):
