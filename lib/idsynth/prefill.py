@@ -162,12 +162,10 @@ def _fit_on_mageid_set(unit: Unit, profile, base_seed: int, device: str, data_di
 def _fit_crosseval(unit: Unit, profile, base_seed: int, device: str, data_dir: str | None) -> None:
     """Notebook 11's generator ``unit.model`` on its KDDTrain+ rows (the ``cross_eval.table6`` sizes)."""
     from .cache import ArtifactCache
-    from .data.nslkdd import load_vgm_arrays
-    from .experiments.cross_eval import fit_table6_generator, table6_training_frame
+    from .experiments.cross_eval import fit_table6_generator, table6_data, table6_training_frame
     from .models import registry
 
-    sizes = profile["cross_eval"]["table6"]
-    data = load_vgm_arrays(data_dir, train_rows=sizes["train_rows"], test_rows=sizes["test_rows"], seed=base_seed)
+    data = table6_data(profile, data_dir, seed=base_seed)
     factory = registry.factories(profile, [unit.model], device=device)[unit.model]
     X, y = table6_training_frame(data)
     fit_table6_generator(unit.model, factory, X, y, unit.seed, ArtifactCache())

@@ -37,7 +37,7 @@ from sklearn.frozen import FrozenEstimator
 
 from ..cache import ArtifactCache, array_digest
 from ..config import Profile, figures_dir, get_profile, resolve_device
-from ..data.nslkdd import CATEGORIES, FEATURES, EncodedSplits
+from ..data.nslkdd import CATEGORIES, FEATURES, EncodedSplits, load_vgm_arrays
 from ..data.schema import Schema
 from ..metrics.classifiers import CLASSIFIER_NAMES
 from ..models.encoded_frame import EncodedFrameGenerator
@@ -167,6 +167,14 @@ def check_table6_settings(table6_section: Mapping[str, Any], oversample_section:
     if differ:
         raise ValueError(f"cross_eval.table6 differs from oversample (notebook 04) in {differ} (ours, 04's); "
                          "their rows would not be comparable")  # fmt: skip
+
+
+def table6_data(profile, data_dir=None, seed: int = 0) -> EncodedSplits:
+    """KDDTrain+ / KDDTest+ as Table 6 uses them (``profile["cross_eval"]["table6"]`` sizes, which
+    must match notebook 04's ``oversample`` settings: :func:`check_table6_settings`)."""
+    section = profile["cross_eval"]["table6"]
+    check_table6_settings(section, profile["oversample"])
+    return load_vgm_arrays(data_dir, train_rows=section["train_rows"], test_rows=section["test_rows"], seed=seed)
 
 
 def table6_training_frame(data: EncodedSplits) -> tuple[pd.DataFrame, np.ndarray]:

@@ -26,10 +26,9 @@ import pandas as pd
 from ..cache import ArtifactCache
 from ..config import get_profile
 from ..data.mageid_sets import build_mageid_sets
-from ..data.nslkdd import load_vgm_arrays
 from ..models import registry
-from .cross_eval import (
-    check_table6_settings, fit_table6_generator, run_generator_oversampling, run_table_i, table6_training_frame,
+from .cross_eval import (  # noqa: F401  (table6_data: the Table 6 rows, as notebook 11 reads them)
+    fit_table6_generator, run_generator_oversampling, run_table_i, table6_data, table6_training_frame,
 )
 from .table_i import fit_generator
 
@@ -60,14 +59,6 @@ def peer_table_i(profile, seeds: Sequence[int], sets, names: Sequence[str] = PEE
         longs.append(long)
         synthetic.update({(mageid_set.name, name, seed): pair for (name, seed), pair in frames.items()})
     return pd.concat(longs, ignore_index=True), synthetic
-
-
-def table6_data(profile, data_dir=None, seed: int = 0):
-    """KDDTrain+ / KDDTest+ as Table 6 uses them (``profile["cross_eval"]["table6"]``, which must
-    match notebook 04's ``oversample`` settings)."""
-    section = profile["cross_eval"]["table6"]
-    check_table6_settings(section, profile["oversample"])
-    return load_vgm_arrays(data_dir, train_rows=section["train_rows"], test_rows=section["test_rows"], seed=seed)
 
 
 def peer_table6(profile, seeds: Sequence[int], data, names: Sequence[str] = PEERS_TABLE6, device: str = "auto",
