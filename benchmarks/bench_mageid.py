@@ -34,11 +34,13 @@ PARTS = ("tab_vae", "img_vae", "edm")
 
 
 def scaled_section(section, scale: float) -> dict:
-    """The profile section with every part's epochs multiplied by ``scale`` (at least 1)."""
+    """The profile section with every part's training length (its ``epochs``, or its ``steps``
+    where the profile gives a step budget) multiplied by ``scale`` (at least 1)."""
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in section.items()}
     for part in PARTS:
-        if part in out and "epochs" in out[part]:
-            out[part]["epochs"] = max(1, round(out[part]["epochs"] * scale))
+        for length in ("epochs", "steps"):
+            if part in out and out[part].get(length) is not None:
+                out[part][length] = max(1, round(out[part][length] * scale))
     return out
 
 
@@ -58,10 +60,14 @@ def bench_one(mageid_set, section: dict, scale: float, modalities, device: str, 
     for stage, seconds in model.fit_seconds_.items():
         timed = full = None
         if stage in PARTS:
-            timed = getattr(model, f"{stage}_").epochs
-            full = section[stage]["epochs"]
+            part = getattr(model, f"{stage}_")
+            # Step budgets (the cpu profile) are projected in steps, epoch budgets in epochs.
+            if section[stage].get("steps") is not None:
+                timed, full = part.n_steps_, section[stage]["steps"]
+            else:
+                timed, full = part.epochs, section[stage]["epochs"]
         projected = seconds * full / timed if timed else seconds
-        rows.append({"stage": stage, "epochs_timed": timed, "epochs_profile": full, "seconds": seconds,
+        rows.append({"stage": stage, "length_timed": timed, "length_profile": full, "seconds": seconds,
                      "projected_s": projected})
     rows.append({"stage": "fit (total)", "seconds": total, "projected_s": sum(r["projected_s"] for r in rows)})
 
@@ -74,7 +80,7 @@ def bench_one(mageid_set, section: dict, scale: float, modalities, device: str, 
     rows.append({"stage": f"sample {len(result.y)} rows", "seconds": result.seconds, "projected_s": result.seconds,
                  "rows_per_s": result.rows_per_second, "label_agreement": result.label_agreement})
     table = pd.DataFrame(rows).assign(device=device)
-    return table.astype({"epochs_timed": "Int64", "epochs_profile": "Int64"})
+    return table.astype({"length_timed": "Int64", "length_profile": "Int64"})
 
 
 def main() -> None:

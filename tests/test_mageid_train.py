@@ -138,3 +138,35 @@ def test_stage2_takes_this_calls_edm_settings_over_a_cached_stage1(toy_set, tmp_
     assert len(list((tmp_path / "mageid").glob("*.pt"))) == 2  # stage 1 reused, one stage-2 model
     reloaded = train_mageid(toy_set, 0, longer, "cpu", cache=cache, stage=2, verbose=False)
     assert len(reloaded.edm_.loss_history_) == 7
+
+
+def test_sampling_settings_share_one_trained_model(toy_set, tmp_path, monkeypatch):
+    """Heun steps (and the other SAMPLING_PARAMS) change no weight: the training key names them
+    at their defaults, so another choice loads the trained model and samples with its own."""
+    from idsynth.experiments.mageid_train import training_settings
+    from idsynth.models.edm import LatentEDM
+
+    X, y = toy_set.xy()
+    fewer = {**SECTION, "edm": {**SECTION["edm"], "num_steps": 2, "rho": 5.0}}
+    key = cache_config(make_generator(SECTION, 0, device="cpu"), X, y, 2, "toy")
+    assert key == cache_config(make_generator(fewer, 0, device="cpu"), X, y, 2, "toy")
+    assert key["params"]["edm"]["num_steps"] == 50 and key["params"]["edm"]["epochs"] == 4  # default; training kept
+    longer = {**SECTION, "edm": {**SECTION["edm"], "epochs": 5}}
+    assert key != cache_config(make_generator(longer, 0, device="cpu"), X, y, 2, "toy")
+    assert training_settings(None) is None
+
+    cache = ArtifactCache(tmp_path)
+    model = train_mageid(toy_set, 0, SECTION, "cpu", cache=cache, verbose=False)
+    monkeypatch.setattr(LatentEDM, "fit", lambda *a, **k: pytest.fail("a sampling change retrained the EDM"))
+    quick = train_mageid(toy_set, 0, fewer, "cpu", cache=cache, verbose=False)
+    assert len(list((tmp_path / "mageid").glob("*.pt"))) == 2  # stage 1 + one stage-2 model
+    assert quick.sampling_settings()["num_steps"] == 2 and model.sampling_settings()["num_steps"] == 4
+    a, b = model.generate({0: 6, 1: 6}, random_state=3), quick.generate({0: 6, 1: 6}, random_state=3)
+    assert quick.edm_.num_steps == 2 and quick.edm_.rho == 5.0
+    assert not np.allclose(a.z, b.z)  # same weights, another integration
+    again = train_mageid(toy_set, 0, SECTION, "cpu", cache=cache, verbose=False)
+    np.testing.assert_array_equal(again.generate({0: 6, 1: 6}, random_state=3).z, a.z)
+    with pytest.raises(ValueError, match="set_sampling accepts"):
+        quick.edm_.set_sampling(epochs=3)
+    with pytest.raises(ValueError, match="num_steps"):
+        quick.edm_.set_sampling(num_steps=0)

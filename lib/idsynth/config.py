@@ -201,26 +201,29 @@ def _merged(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, An
 # The `cpu` profile: the paper profile's data (all rows, 3 seeds) and architectures, with the
 # iterative models' training lengths cut to optimiser-step budgets that 2 CPU cores (Xeon with
 # AMX-bf16, torch 2.13) can run: MAGE-ID + TabSyn + TabDDPM for one set and seed in about
-# 12 (NSL-KDD) to 17 (CIC-IDS-2017) minutes of training, measured per step on that machine
-# (benchmarks/bench_cpu.py): TabVAE 0.6 s (NSL-KDD, 42 tokens; the FFN in cache-sized chunks; 0.23 s
-# since the C++ kernels of idsynth.models.narrow_kernels, on one core),
-# ImageVAE 0.1-0.5 s, EDM 0.36 s and TabDDPM 0.12 s at batch 4096 under bf16 autocast (the
-# paper runs fp32 on the CPU: 1.9 s and 0.7 s). The only changes from `paper` are these lengths,
-# bf16 for TabDDPM (the EDM already asks for it) and TabDDPM's T (below); the steps are the same for both data sets
-# (the paper profile's epochs gave CIC-IDS-2017 half of NSL-KDD's steps). What the cut costs is
-# measured by running both profiles (README § Results); no number of this profile is the paper's.
+# 18 minutes on 2 cores (one process per core), from the seconds per step measured on one core
+# (benchmarks/bench_mageid.py --profile cpu, NSL-KDD, 2026-12-05): TabVAE 0.23 s (the C++ kernels
+# of idsynth.models.narrow_kernels; shared by MAGE-ID and TabSyn), ImageVAE 0.63 s, EDM 0.42 s
+# (bf16 autocast, batch 4096), TabDDPM 0.14 s; sampling a twin ~70 s per model. The budgets were
+# 10x shorter for the TabVAE until the kernels made its step 4x cheaper (200/150/400 steps, chosen
+# at 0.6 s per TabVAE step): those models were far from converged (NSL-KDD TabVAE numeric RMSE
+# 0.72 vs 0.04 in the paper profile, MAGE-ID detectability 0.17). The only changes from `paper`
+# are these lengths, bf16 for TabDDPM (the EDM already asks for it) and TabDDPM's T (below); the
+# steps are the same for both data sets (the paper profile's epochs gave CIC-IDS-2017 half of
+# NSL-KDD's steps). What the cut costs is measured by running both profiles (README § Results);
+# no number of this profile is the paper's.
 _CPU_CHANGES: dict[str, dict[str, Any]] = {
     # Paper, NSL-KDD's 24,000 rows: TabVAE 3,600 steps, ImageVAE 1,800, EDM 6,000 (per model),
-    # TabDDPM 20,000. Here 1/18, 1/12, 1/15 and 1/13 of them.
+    # TabDDPM 20,000. Here 5/9, 1/4, 1/5 and 1/13 of them: ~460 + 280 + 2 x 500 core-seconds.
     "mageid": {
-        "tab_vae": {"epochs": None, "steps": 200},
-        "img_vae": {"epochs": None, "steps": 150},
-        "edm": {"epochs": None, "steps": 400},
+        "tab_vae": {"epochs": None, "steps": 2000},
+        "img_vae": {"epochs": None, "steps": 450},
+        "edm": {"epochs": None, "steps": 1200},
     },
-    # The longer schedule that notebook 12 checks the cpu budget against: 2x every part (4x, as
-    # paper's 4000/600 TabVAE epochs, would take ~70 min per seed for MAGE-ID and TabSyn).
-    "mageid_schedule": {"long": {"tab_vae": {"epochs": None, "steps": 400}, "img_vae": {"epochs": None, "steps": 300},
-                                 "edm": {"epochs": None, "steps": 800}},
+    # The longer schedule that notebook 12 checks the cpu budget against: 2x every part (~70 min
+    # per set on one core for MAGE-ID and TabSyn).
+    "mageid_schedule": {"long": {"tab_vae": {"epochs": None, "steps": 4000}, "img_vae": {"epochs": None, "steps": 900},
+                                 "edm": {"epochs": None, "steps": 2400}},
                         "long_seeds": 1},
     # TabDDPM with T = 100 diffusion steps instead of 1,000: one of the two values of TabDDPM's own
     # hyper-parameter search (the official code's tune_ddpm.py: num_timesteps in {100, 1000}), and

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..cache import ArtifactCache
 from ..models.base import RUNTIME_PARAMS
+from ..models.edm import SAMPLING_PARAMS, LatentEDM
 from ..models.mageid import FILE_FORMAT, MAGEID, MODALITIES, mageid, tabsyn
 
 #: Profile-section keys that are MAGEID arguments (the rest steer the notebooks).
@@ -60,6 +61,21 @@ def make_generator(section: Mapping[str, Any], seed: int, modalities: Sequence[s
     return tabsyn(**options, **common)
 
 
+def training_settings(edm: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The EDM overrides ``edm`` as a trained model's key names them: without the sampling
+    settings (:data:`~idsynth.models.edm.SAMPLING_PARAMS`), except ``num_steps`` at LatentEDM's
+    default where ``edm`` gives it (the factories always do, so keys written before this rule keep
+    their value). Training never reads them, so every choice of Heun steps, sigmas, rho, guidance
+    or sampling batch shares one trained model, sampled with the requested settings (see
+    :meth:`~idsynth.models.mageid.MAGEID.sampling_settings`)."""
+    if edm is None:
+        return None
+    kept = {name: value for name, value in edm.items() if name not in SAMPLING_PARAMS or name == "num_steps"}
+    if "num_steps" in kept:
+        kept["num_steps"] = LatentEDM().num_steps
+    return kept
+
+
 def cache_config(model: MAGEID, X: pd.DataFrame, y, stage: int, dataset: str) -> dict[str, Any]:
     """The artefact key of ``model`` fitted on (X, y) up to ``stage`` (1 or 2)."""
     if stage not in (1, 2):
@@ -71,6 +87,8 @@ def cache_config(model: MAGEID, X: pd.DataFrame, y, stage: int, dataset: str) ->
         params.pop("imager", None)
     if stage == 1:
         params.pop("edm", None)
+    else:
+        params["edm"] = training_settings(params["edm"])
     return {"format": FILE_FORMAT, "stage": stage, "params": params,
             "data": {"dataset": dataset, "sha256": frame_fingerprint(X, y), "rows": int(len(X))}}
 
@@ -111,7 +129,10 @@ def train_mageid(dataset_set, seed: int, section: Mapping[str, Any], device: str
         return fitted.fit_stage2(X, y)
 
     key = cache_config(model, X, y, 2, dataset_set.name)
-    return cache.get_or_create(kind, key, stage2, save, load, suffix=".pt")
+    fitted = cache.get_or_create(kind, key, stage2, save, load, suffix=".pt")
+    # The key leaves the sampling settings out (training_settings): a model loaded from the cache
+    # carries those it was first trained with, and samples with this call's.
+    return fitted.set_params(edm=model.edm)
 
 
 def is_cached(dataset_set, seed: int, section: Mapping[str, Any], modalities: Sequence[str] = MODALITIES,

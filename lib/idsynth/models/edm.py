@@ -439,6 +439,11 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
+#: The arguments of :class:`LatentEDM` that only :meth:`LatentEDM.sample` reads: a trained model
+#: is the same whatever they are (:meth:`LatentEDM.set_sampling` changes them after a fit).
+SAMPLING_PARAMS: tuple[str, ...] = ("num_steps", "sigma_min", "sigma_max", "rho", "guidance", "sample_batch_size")
+
+
 class LatentEDM:
     """Class-conditional EDM generator of latent vectors (MAGE-ID stage 2; TabSyn's stage 2).
 
@@ -556,6 +561,23 @@ class LatentEDM:
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._PARAMS}
+
+    def set_sampling(self, **settings: Any) -> "LatentEDM":
+        """Change how :meth:`sample` integrates (``num_steps``, ``sigma_min``, ``sigma_max``,
+        ``rho``, ``guidance``, ``sample_batch_size``: :data:`SAMPLING_PARAMS`) on a fitted or
+        fresh model; training never reads them, so the weights stay those of the fit."""
+        unknown = sorted(set(settings) - set(SAMPLING_PARAMS))
+        if unknown:
+            raise ValueError(f"set_sampling accepts {list(SAMPLING_PARAMS)}, got {unknown}")
+        for name, value in settings.items():
+            setattr(self, name, value)
+        if int(self.num_steps) < 1 or int(self.sample_batch_size) < 1:
+            raise ValueError(f"num_steps and sample_batch_size must be >= 1, got {self.num_steps}, {self.sample_batch_size}")
+        if not 0 < float(self.sigma_min) < float(self.sigma_max):
+            raise ValueError(f"need 0 < sigma_min < sigma_max, got {self.sigma_min}, {self.sigma_max}")
+        if self.guidance != 1.0 and self.label_dropout <= 0:
+            raise ValueError("guidance != 1 needs label_dropout > 0 (the null class must be trained)")
+        return self
 
     # ---- construction -----------------------------------------------------------------
     def _build_denoiser(self, dim: int, n_classes: int | None, device) -> EDMPrecond:

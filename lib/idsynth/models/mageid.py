@@ -53,7 +53,7 @@ from ..data.paired import PairedSamples, fit_image_pipeline
 from ..data.schema import Schema
 from ..imaging import TabularImager
 from .base import labels_from_counts
-from .edm import LatentEDM
+from .edm import SAMPLING_PARAMS, LatentEDM
 from .img_vae import ImageVAE
 from .plain_state import dtype_from_plain, dtype_to_plain, from_plain, to_plain
 from .tab_vae import TabVAE
@@ -411,10 +411,19 @@ class MAGEID(BaseEstimator):
         seed = check_seed(random_state)
         started = time.perf_counter()
         codes = {int(np.searchsorted(self.classes_, label)): int(n) for label, n in n_per_class.items()}
+        self.edm_.set_sampling(**self.sampling_settings())
         z, _ = self.edm_.sample(codes, random_state=seed)
         frame, images, decoded = self.decode(z)
         return MAGEIDSample(frame=frame, y=y, images=images, decoded_label=decoded, z=z,
                             seconds=time.perf_counter() - started)
+
+    def sampling_settings(self) -> dict[str, Any]:
+        """The EDM's sampling settings (:data:`~idsynth.models.edm.SAMPLING_PARAMS`) of the current
+        ``edm`` parameter: LatentEDM's defaults updated with its overrides. :meth:`generate` uses
+        these, not those of the fit, so ``set_params(edm=...)`` on a fitted model changes how it
+        samples (e.g. fewer Heun steps) without retraining."""
+        settings = {**_part_defaults("edm"), **(self.edm or {})}
+        return {name: settings[name] for name in SAMPLING_PARAMS}
 
     def sample(self, n_per_class: Mapping[Any, int], random_state: int | None = None) -> tuple[pd.DataFrame, np.ndarray]:
         """The generator protocol: ``(frame (N, d) with fit's columns and dtypes, y (N,))``.
