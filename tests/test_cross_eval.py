@@ -145,7 +145,7 @@ def test_encoded_frame_generator_refuses_bad_input_clearly():
         EncodedFrameGenerator(ClassFrameGenerator(), schema.numeric, schema.categorical).fit(frame, y)
     with pytest.raises(TypeError, match="DataFrame"):
         EncodedFrameGenerator(SMOTEGenerator(), schema.numeric, schema.categorical).fit(frame.to_numpy(), y)
-    with pytest.raises(ValueError, match="lacks the columns"):
+    with pytest.raises(ValueError, match="feature columns; missing"):
         EncodedFrameGenerator(SMOTEGenerator(), ("bytes", "nope"), schema.categorical).fit(frame, y)
     with pytest.raises(ValueError, match="shape"):
         EncodedFrameGenerator(SMOTEGenerator(), schema.numeric, schema.categorical).fit(frame, y[:-1])

@@ -235,7 +235,7 @@ def test_run_generator_rejects_bad_generators(nsl, tmp_path):
 
 def test_evaluate_synthetic_checks_inputs(nsl):
     X, y = nsl.xy("train")
-    with pytest.raises(ValueError, match="lack the feature columns"):
+    with pytest.raises(ValueError, match="feature columns; missing"):
         evaluate_synthetic(nsl, X.drop(columns="bytes"), y, seed=0)
     with pytest.raises(ValueError, match="shape"):
         evaluate_synthetic(nsl, X, y[:-1], seed=0)

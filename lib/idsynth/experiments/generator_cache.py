@@ -112,14 +112,8 @@ def _load_like(fresh, path: Path):
     return load(path)
 
 
-def fit_generator(
-    name: str,
-    make_generator: Callable[[int], Any],
-    mageid_set: MageIDSet,
-    seed: int,
-    cache: ArtifactCache | None = None,
-    params: Mapping[str, Any] | None = None,
-) -> tuple[Any, float]:
+def fit_generator(name: str, make_generator: Callable[[int], Any], mageid_set: MageIDSet, seed: int,
+                  cache: ArtifactCache | None = None, params: Mapping[str, Any] | None = None) -> tuple[Any, float]:
     """``(fitted generator, fit seconds)``: ``make_generator(seed)`` fitted on the set's real
     training frame (features only) and its (n,) int64 labels, or loaded from ``cache``.
 
@@ -193,14 +187,8 @@ def _load_synthetic(path: Path) -> dict:
     return result
 
 
-def sample_synthetic(
-    name: str,
-    make_generator: Callable[[int], Any],
-    mageid_set: MageIDSet,
-    seed: int,
-    cache: ArtifactCache | None = None,
-    params: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+def sample_synthetic(name: str, make_generator: Callable[[int], Any], mageid_set: MageIDSet, seed: int,
+                     cache: ArtifactCache | None = None, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The synthetic twin of the set's real training rows, from cache or fitted and sampled.
 
     Returns ``{"frame": (n, len(features)) DataFrame, "y": (n,) int64, "fit_seconds",

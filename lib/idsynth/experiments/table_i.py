@@ -101,10 +101,7 @@ ROW_KIND = "table_i_row"
 
 
 def run_generator(
-    name: str,
-    make_generator: Callable[[int], Any],
-    mageid_set: MageIDSet,
-    seed: int,
+    name: str, make_generator: Callable[[int], Any], mageid_set: MageIDSet, seed: int,
     cache: ArtifactCache | None = None,
     *,
     params: Mapping[str, Any] | None = None,

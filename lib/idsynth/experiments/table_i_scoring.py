@@ -23,6 +23,7 @@ from ..metrics.table_i import (
     fidelity_variants,
     table_i_row,
 )
+from ..models.validation import check_frame_rows
 from .generator_cache import _check_set
 
 #: Table I's six metric columns (keys of :func:`~idsynth.metrics.table_i.table_i_row`).
@@ -68,14 +69,7 @@ def metric_encoder(mageid_set: MageIDSet) -> TabularEncoder:
 
 def _encoded(encoder: TabularEncoder, frame, y, features: list[str], what: str) -> tuple[np.ndarray, np.ndarray]:
     """``(X (n, d) float32 in the encoded space, y (n,) int64)`` of a feature frame and labels."""
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{what} rows must be a DataFrame with the set's feature columns, got {type(frame).__name__}")
-    missing = [c for c in features if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} rows lack the feature columns {missing[:10]}{' ...' if len(missing) > 10 else ''}")
-    y = np.asarray(y)
-    if y.shape != (len(frame),):
-        raise ValueError(f"{what} labels must have shape ({len(frame)},), got {y.shape}")
+    y = check_frame_rows(frame, y, features, f"{what} rows")
     return encoder.transform(frame), y.astype(np.int64)
 
 

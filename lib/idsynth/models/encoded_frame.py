@@ -40,6 +40,7 @@ from ..data.encoding import TabularEncoder
 from ..data.user_table import split_columns
 from .plain_state import dtype_from_plain, dtype_to_plain, from_plain, to_plain
 from .smote_generator import SMOTEGenerator
+from .validation import check_frame_rows
 from .vgm import VGM
 
 FILE_FORMAT = "idsynth.encoded_frame/1"
@@ -136,12 +137,7 @@ class EncodedFrameGenerator(BaseEstimator):
         columns = [*numeric, *categorical]
         if not columns or len(set(columns)) != len(columns):
             raise ValueError(f"numeric and categorical must name distinct columns, got {columns}")
-        missing = [c for c in columns if c not in X.columns]
-        if missing:
-            raise ValueError(f"X lacks the columns {missing[:10]}")
-        y = np.asarray(y)
-        if y.shape != (len(X),):
-            raise ValueError(f"y must have shape ({len(X)},), got {y.shape}")
+        y = check_frame_rows(X, y, columns, "X")
         self.encoder_ = TabularEncoder(numeric, categorical, integer=self.integer,
                                        numeric_scaling="minmax", clip=True).fit(X)
         matrix = self.encoder_.transform(X)

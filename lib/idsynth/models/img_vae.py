@@ -32,20 +32,9 @@ from sklearn.base import BaseEstimator
 from torch import nn
 
 from ..config import resolve_device
-from .training import (
-    DeviceBatches,
-    LossAccumulator,
-    TorchEstimatorMixin,
-    batched_apply,
-    check_float_array,
-    count_parameters,
-    budget_bar,
-    gaussian_kl,
-    make_adam,
-    make_generator,
-    seeded_init,
-    step_budget,
-)
+from .training import (DeviceBatches, LossAccumulator, TorchEstimatorMixin, batched_apply, budget_bar,
+                       check_float_array, count_parameters, gaussian_kl, make_adam, make_generator, seeded_init,
+                       step_budget)
 
 
 def auto_widths(image_size: int) -> tuple[int, ...]:

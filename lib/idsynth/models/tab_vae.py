@@ -45,20 +45,9 @@ from ..config import resolve_device
 from . import narrow_kernels
 from .fused_ffn import chunked_ffn, narrow_layer_norm
 from .graphed_step import GraphedStep, step_schedule
-from .training import (
-    DeviceBatches,
-    LossAccumulator,
-    TorchEstimatorMixin,
-    batched_apply,
-    check_float_array,
-    count_parameters,
-    budget_bar,
-    gaussian_kl,
-    make_adam,
-    make_generator,
-    seeded_init,
-    step_budget,
-)
+from .training import (DeviceBatches, LossAccumulator, TorchEstimatorMixin, batched_apply, budget_bar,
+                       check_float_array, count_parameters, gaussian_kl, make_adam, make_generator, seeded_init,
+                       step_budget)
 
 
 class BetaAnnealer:

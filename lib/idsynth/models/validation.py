@@ -55,3 +55,20 @@ def check_seed(random_state, name: str = "random_state") -> int:
     if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral) or random_state < 0:
         raise ValueError(f"{name} must be None or an int >= 0, got {random_state!r}")
     return int(random_state)
+
+
+def check_frame_rows(frame, y, columns, what: str = "X") -> np.ndarray:
+    """``y`` as an (n,) array after checking that ``frame`` is a DataFrame holding every name of
+    ``columns`` and that ``y`` has one value per row; errors name ``what`` and the missing
+    columns (the first ten)."""
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{what} must be a DataFrame of typed feature columns, got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} must hold the feature columns; missing {missing[:10]}{' ...' if len(missing) > 10 else ''}")
+    y = np.asarray(y)
+    if y.shape != (len(frame),):
+        raise ValueError(f"{what} labels must have shape ({len(frame)},), got {y.shape}")
+    return y
