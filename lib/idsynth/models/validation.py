@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import pandas as pd
 
 
 def check_unit_features(X, n_features: int, name: str = "X") -> np.ndarray:
@@ -61,8 +62,6 @@ def check_frame_rows(frame, y, columns, what: str = "X") -> np.ndarray:
     """``y`` as an (n,) array after checking that ``frame`` is a DataFrame holding every name of
     ``columns`` and that ``y`` has one value per row; errors name ``what`` and the missing
     columns (the first ten)."""
-    import pandas as pd
-
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"{what} must be a DataFrame of typed feature columns, got {type(frame).__name__}")
     missing = [c for c in columns if c not in frame.columns]
