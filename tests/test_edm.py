@@ -341,3 +341,24 @@ def test_ema_update_and_numpy_params_survive_save(tmp_path):
     fitted.save(tmp_path / "m.pt")
     loaded = LatentEDM.load(tmp_path / "m.pt")
     np.testing.assert_array_equal(loaded.sample({0: 3}, 1)[0], fitted.sample({0: 3}, 1)[0])
+
+
+def test_sampling_from_raw_weights_is_a_sampling_setting(tmp_path):
+    rng = np.random.default_rng(4)
+    Z, y = rng.normal(size=(200, 3)).astype(np.float32), rng.integers(0, 2, size=200)
+    fitted = LatentEDM(hidden=16, n_layers=1, epochs=4, batch_size=64, num_steps=4, ema_decay=0.9,
+                       random_state=2, verbose=False).fit(Z, y)
+    with_ema = fitted.sample({0: 5, 1: 5}, 1)[0]
+    fitted.set_sampling(sample_weights="raw")
+    raw = fitted.sample({0: 5, 1: 5}, 1)[0]
+    assert not np.allclose(raw, with_ema)
+    fitted.save(tmp_path / "m.pt")
+    loaded = LatentEDM.load(tmp_path / "m.pt")
+    assert loaded.sample_weights == "raw"
+    np.testing.assert_array_equal(loaded.sample({0: 5, 1: 5}, 1)[0], raw)
+    loaded.ema_ = None  # the raw weights are the denoiser's: the same rows without any average
+    np.testing.assert_array_equal(loaded.set_sampling(sample_weights="ema").sample({0: 5, 1: 5}, 1)[0], raw)
+    with pytest.raises(ValueError, match="sample_weights must be one of"):
+        fitted.set_sampling(sample_weights="best")
+    with pytest.raises(ValueError, match="sample_weights must be one of"):
+        LatentEDM(sample_weights="last", verbose=False).fit(Z, y)

@@ -170,3 +170,14 @@ def test_sampling_settings_share_one_trained_model(toy_set, tmp_path, monkeypatc
         quick.edm_.set_sampling(epochs=3)
     with pytest.raises(ValueError, match="num_steps"):
         quick.edm_.set_sampling(num_steps=0)
+
+
+def test_raw_or_ema_weights_share_one_trained_model(toy_set):
+    """Sampling from the raw weights is a sampling setting: the trained model's key is unchanged."""
+    X, y = toy_set.xy()
+    raw = {**SECTION, "edm": {**SECTION["edm"], "sample_weights": "raw"}}
+    key = cache_config(make_generator(SECTION, 0, device="cpu"), X, y, 2, "toy")
+    assert key == cache_config(make_generator(raw, 0, device="cpu"), X, y, 2, "toy")
+    assert make_generator(raw, 0, device="cpu").sampling_settings()["sample_weights"] == "raw"
+    no_ema = {**SECTION, "edm": {**SECTION["edm"], "ema_decay": None}}
+    assert key != cache_config(make_generator(no_ema, 0, device="cpu"), X, y, 2, "toy")  # training changes

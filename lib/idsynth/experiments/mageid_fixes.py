@@ -57,26 +57,30 @@ class Variant:
 
 #: In the order they are run: the committed pair of all, then the changes of sampling alone (they
 #: reuse the committed models: the training key leaves sampling settings out), then those of stage
-#: 2 alone (they reuse the committed VAEs), then those that retrain a VAE.
+#: 2 alone (they reuse the committed VAEs; a sampling change of a stage-2 variant follows it and
+#: reuses its models), then those that retrain a VAE.
 VARIANTS: tuple[Variant, ...] = (
     Variant("committed", {}, BOTH, "the committed recipe: the profile's mageid section"),
     Variant("sample_steps_25", {"edm": {"num_steps": 25}}, BOTH,
             "the committed models sampled with 25 Heun steps (49 network evaluations) instead of 50 (99)"),
     Variant("sample_steps_12", {"edm": {"num_steps": 12}}, BOTH,
             "the committed models sampled with 12 Heun steps (23 network evaluations)"),
+    Variant("edm_raw_weights", {"edm": {"sample_weights": "raw"}}, BOTH,
+            "the committed models sampled from the raw weights of the last step instead of the EMA "
+            "(the reference keeps no EMA)"),
     Variant("latent_global", {"edm": {"latent_scaling": "global"}}, BOTH,
             "the joint latent centred and divided by one pooled deviation (TabSyn's (z - mean) / 2) "
             "instead of standardised per dimension"),
     Variant("edm_cosine", {"edm": {"lr_schedule": "cosine"}}, BOTH,
             "the EDM's learning rate annealed to 0 over its step budget"),
+    Variant("edm_cosine_raw", {"edm": {"lr_schedule": "cosine", "sample_weights": "raw"}}, BOTH,
+            "edm_cosine's models sampled from their raw weights (annealed to a stop, they need no average)"),
     Variant("latent_per_block", {"edm": {"latent_scaling": "per_block"}}, (MAGEID_NAME,),
             "one pooled deviation per modality: tabular and image blocks weigh the same"),
     Variant("latent_drop_collapsed", {"edm": {"drop_below": 0.1}}, (MAGEID_NAME,),
             "image (and tabular) dimensions with under 0.1 of their block's pooled spread left out"),
     Variant("edm_plateau", {"edm": {"lr_schedule": "plateau", "keep_best": True, "early_stop_patience": 500}},
             BOTH, "the reference's EDM rule: LR x0.9 after 20 flat epochs, best-loss weights, stop after 500"),
-    Variant("edm_raw_weights", {"edm": {"ema_decay": None}}, BOTH,
-            "sampling from the raw weights instead of the EMA (training is the same)"),
     Variant("tabvae_holdout", {"tab_vae": {"plateau_on": "holdout"}}, BOTH,
             "the TabVAE's beta and LR plateaus read a held-out noisy reconstruction loss (the reference)"),
     Variant("img_beta_low", {"img_vae": {"beta": 1e-4}}, (MAGEID_NAME,),
