@@ -34,6 +34,22 @@ def test_variants_change_only_what_they_name():
         fixes.variant_section(base, v.changes)
 
 
+def test_sampling_variants_reuse_the_models_they_sample_and_run_after_them():
+    """A variant that changes only how the EDM samples (Heun steps, raw or EMA weights) trains
+    nothing: its trained model's key is that of the variant it samples, which runs before it."""
+    from idsynth.experiments.mageid_train import make_generator, training_settings
+
+    def trained(name):
+        return training_settings(make_generator(fixes.variant_section(section(), fixes.variant(name).changes), 0,
+                                                device="cpu", verbose=False).edm)
+
+    order = list(fixes.VARIANT_NAMES)
+    for name, base in (("sample_steps_25", "committed"), ("sample_steps_12", "committed"),
+                       ("edm_raw_weights", "committed"), ("edm_cosine_raw", "edm_cosine")):
+        assert trained(name) == trained(base) and order.index(base) < order.index(name)
+    assert trained("edm_cosine") != trained("committed")
+
+
 def rows(gain_of: dict[str, float], seeds=(0, 1, 2), noise=0.01):
     """A table where each variant's metrics are the committed ones plus ``gain_of[variant]`` plus
     ``noise`` times +1, -1, 0 for the three seeds (a paired spread with mean 0)."""
