@@ -5,8 +5,8 @@ for bit, without its three whole ``(m, m)`` distance matrices and their ``argpar
 scikit-learn's ``pairwise_distances(..., n_jobs=8)``, which computes them as 8 even column
 slices, ``euclidean_distances(X, Y[s])``, and then finds each row's k-th neighbour with
 ``np.argpartition`` over the whole matrix (an int64 index per distance): on Table I's 24,000
-rows ~7 GB of distances, ~14 GB of indices and ~220 s on one core, 3/4 of it in the
-partitions. Here each of those same slices is computed by the same BLAS products on the same
+rows 2.3 GB per float32 matrix, 4.6 GB of indices, 6.5 GiB at its peak and ~190-220 s on one
+core, 3/4 of it in the partitions (``benchmarks/bench_prdc.py``). Here each of those same slices is computed by the same BLAS products on the same
 chunks (:func:`euclidean_distances_like_sklearn`; so every distance is the package's, in float32
 and in float64: scikit-learn upcasts float32 rows to float64 in chunks, ``d2 = (-2 x.y + |x|^2) +
 |y|^2``, casts back, clamps at 0 and takes the root) and reduced at once:

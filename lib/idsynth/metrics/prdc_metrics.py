@@ -4,8 +4,8 @@ Table I of MAGE-ID reports PRDC with k = 5 nearest neighbours on the encoded fea
 equal numbers of real and synthetic rows (TARGETS.md). The numbers are the reference
 implementation's, the ``prdc`` package's ``compute_prdc``: by default computed a slice of
 distances at a time (:mod:`idsynth.metrics.prdc_blocked`, the same distances and comparisons, bit
-for bit; memory one eighth of one ``(m, m)`` matrix instead of three whole ones and their
-``argpartition`` indices, ~14 GB at m = 24,000), or by the package itself with
+for bit; memory one eighth of one ``(m, m)`` matrix instead of whole ones and their
+``argpartition`` indices: 0.47 against 6.5 GiB at m = 24,000), or by the package itself with
 ``backend="prdc"``. This module checks inputs and equalises the counts.
 
 Precision: Table I's rows so far use float32 (the default). In a min-max-scaled space whose
