@@ -27,17 +27,13 @@ import math
 import numpy as np
 import torch
 from sklearn.utils import gen_batches, gen_even_slices
+from sklearn.utils.extmath import row_norms
 
 from idsynth.models.training import keep_freed_memory
 
 #: The column slices of ``prdc``'s ``pairwise_distances(..., n_jobs=8)``: the same slices give the
 #: same distances (BLAS sums a product in an order that depends on the shapes it is given).
 PRDC_SLICES = 8
-
-
-def _squared_norms(X64: np.ndarray) -> np.ndarray:
-    """(n,) float64: scikit-learn's ``row_norms(X, squared=True)`` of float64 rows."""
-    return np.einsum("ij,ij->i", X64, X64)
 
 
 def upcast_batch_rows(n_x: int, n_y: int, n_features: int) -> int:
@@ -66,15 +62,15 @@ def euclidean_distances_like_sklearn(X: np.ndarray, Y: np.ndarray, buffer: np.nd
     out = buffer[: n * m].reshape(n, m)
     if X.dtype == np.float64:
         np.matmul(X, Y.T, out=out)
-        _finish(out, _squared_norms(X)[:, None], _squared_norms(Y)[None, :], out)
+        _finish(out, row_norms(X, squared=True)[:, None], row_norms(Y, squared=True)[None, :], out)
         return out
     rows = upcast_batch_rows(n, m, X.shape[1])
-    y_chunks = [(cols, Y[cols].astype(np.float64)) for cols in gen_batches(m, rows)]
-    y_chunks = [(cols, Yc, _squared_norms(Yc)[None, :]) for cols, Yc in y_chunks]
+    y_chunks = [(cols, Yc, row_norms(Yc, squared=True)[None, :])
+                for cols, Yc in ((cols, Y[cols].astype(np.float64)) for cols in gen_batches(m, rows))]
     products = np.empty(rows * min(rows, m), dtype=np.float64)
     for xs in gen_batches(n, rows):
         Xc = X[xs].astype(np.float64)
-        XXc = _squared_norms(Xc)[:, None]
+        XXc = row_norms(Xc, squared=True)[:, None]
         for cols, Yc, YYc in y_chunks:
             d = products[: len(Xc) * len(Yc)].reshape(len(Xc), len(Yc))
             np.matmul(Xc, Yc.T, out=d)
