@@ -50,6 +50,37 @@ def test_sampling_variants_reuse_the_models_they_sample_and_run_after_them():
     assert trained("edm_cosine") != trained("committed")
 
 
+def test_variants_change_the_base_recipe_and_rows_are_keyed_by_the_resolved_model(monkeypatch):
+    """Every variant changes :data:`BASE_RECIPE` whatever MAGE-ID's default recipe is, and a row's
+    key holds the model's resolved parameters: a changed default recipe makes another row, never
+    an old one."""
+    from idsynth.data.mageid_sets import build_mageid_sets
+    from idsynth.experiments.mageid_train import make_generator
+    from idsynth.models import mageid as mageid_module
+
+    base = section()
+    committed = fixes.variant_section(base, {})
+    assert committed["recipe"] == fixes.BASE_RECIPE == "v1" and "recipe" not in base
+    assert make_generator(committed, 0, device="cpu", verbose=False).edm.get("latent_scaling") is None
+    assert make_generator(base, 0, device="cpu", verbose=False).edm["latent_scaling"] == "global"  # v2, the default
+    # TabSyn has one recipe: the same model from either section
+    assert (make_generator(committed, 0, ("tabular",), device="cpu").get_params()
+            == make_generator(base, 0, ("tabular",), device="cpu").get_params())
+
+    data = next(iter(build_mageid_sets(n_rows=get_profile("smoke")["mageid_data"]["n_rows"], seed=0)))
+    metrics = dict(get_profile("smoke")["table_i"])
+    key = fixes.row_config(data, 0, committed, "committed", "MAGE-ID", metrics)
+    assert key == fixes.row_config(data, 0, committed, "committed", "MAGE-ID", metrics)
+    assert key["params"]["edm"] == make_generator(committed, 0, device="cpu").edm
+    global_key = fixes.row_config(data, 0, fixes.variant_section(base, fixes.variant("latent_global").changes),
+                                  "committed", "MAGE-ID", metrics)
+    assert global_key != key  # same name, another model: another row
+    # a base recipe that changes its defaults changes the row's key under the same section
+    edited = {**mageid_module.MAGEID_RECIPES["v1"], "edm": {**mageid_module.TABSYN_EDM, "sigma_data": 0.25}}
+    monkeypatch.setitem(mageid_module.MAGEID_RECIPES, "v1", edited)
+    assert fixes.row_config(data, 0, committed, "committed", "MAGE-ID", metrics) != key
+
+
 def rows(gain_of: dict[str, float], seeds=(0, 1, 2), noise=0.01):
     """A table where each variant's metrics are the committed ones plus ``gain_of[variant]`` plus
     ``noise`` times +1, -1, 0 for the three seeds (a paired spread with mean 0)."""

@@ -29,7 +29,7 @@ from .mageid_eval import MAGEID_NAME, TABSYN_NAME, evaluate_model
 from .mageid_schedule import TARGET_ONE_METRICS
 from .mageid_train import frame_fingerprint, make_generator, train_mageid
 from .seed_cache import cached_seed_rows, cached_seeds
-from .table_i import METRICS, SDMETRICS, keyable
+from .table_i import METRICS, SDMETRICS, generator_params, keyable
 
 BOTH: tuple[str, str] = (MAGEID_NAME, TABSYN_NAME)
 #: The cache kind of a scored row.
@@ -60,7 +60,7 @@ class Variant:
 #: 2 alone (they reuse the committed VAEs; a sampling change of a stage-2 variant follows it and
 #: reuses its models), then those that retrain a VAE.
 VARIANTS: tuple[Variant, ...] = (
-    Variant("committed", {}, BOTH, "the committed recipe: the profile's mageid section"),
+    Variant("committed", {}, BOTH, "the committed recipe: the profile's mageid section on BASE_RECIPE"),
     Variant("sample_steps_25", {"edm": {"num_steps": 25}}, BOTH,
             "the committed models sampled with 25 Heun steps (49 network evaluations) instead of 50 (99)"),
     Variant("sample_steps_12", {"edm": {"num_steps": 12}}, BOTH,
@@ -97,10 +97,19 @@ def variant(name: str) -> Variant:
     raise KeyError(f"unknown variant {name!r}; known: {list(VARIANT_NAMES)}")
 
 
+#: The MAGE-ID recipe every variant changes (:data:`~idsynth.models.mageid.MAGEID_RECIPES`): the
+#: one the ablation began from, kept when a variant's change became the default recipe, so that
+#: every row stays paired with the same baseline ("committed" is this recipe at the profile's
+#: sizes). TabSyn has one recipe.
+BASE_RECIPE = "v1"
+
+
 def variant_section(section: Mapping[str, Any], changes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """The ``mageid`` section with ``changes`` applied to its parts (new arguments allowed: a
-    typo is refused by the model's own argument check, run here before any training)."""
+    """The ``mageid`` section on :data:`BASE_RECIPE` with ``changes`` applied to its parts (new
+    arguments allowed: a typo is refused by the model's own argument check, run here before any
+    training)."""
     merged = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in section.items()}
+    merged["recipe"] = BASE_RECIPE
     for part, values in changes.items():
         merged[part] = {**(merged.get(part) or {}), **dict(values)}
     make_generator(merged, 0, MODALITIES[MAGEID_NAME], device="cpu", verbose=False)._check_params()
@@ -117,10 +126,7 @@ def variant_row(mageid_set, seed: int, section: Mapping[str, Any], chosen: Varia
     if model_name not in chosen.models:
         raise ValueError(f"variant {chosen.name!r} applies to {list(chosen.models)}, not {model_name!r}")
     changed = variant_section(section, chosen.changes)
-    X, y = mageid_set.xy("train")
-    config = {"model": model_name, "variant": chosen.name, "section": keyable(changed),
-              "data": {"dataset": mageid_set.name, "sha256": frame_fingerprint(X, y)},
-              "metrics": keyable(metric_settings)}
+    config = row_config(mageid_set, seed, changed, chosen.name, model_name, metric_settings)
 
     if only_cached and not cached_seeds(cache, ROW_KIND, config, [seed]):
         return None
@@ -132,6 +138,19 @@ def variant_row(mageid_set, seed: int, section: Mapping[str, Any], chosen: Varia
         return {**row, "variant": chosen.name, "train_seconds": float(row["fit_seconds"])}
 
     return cached_seed_rows(cache, ROW_KIND, config, seed, build)
+
+
+def row_config(mageid_set, seed: int, changed: Mapping[str, Any], name: str, model_name: str,
+               metric_settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The cache key of a scored row (without the seed, which :func:`cached_seed_rows` adds): the
+    model's parameters as its factory resolves them from ``changed`` (so a changed default recipe
+    or factory default makes another row, never an old one), the variant's name, the training
+    rows' fingerprint and the metric settings."""
+    X, y = mageid_set.xy("train")
+    fresh = make_generator(changed, seed, MODALITIES[model_name], device="cpu", verbose=False)
+    return {"model": model_name, "variant": name, "params": generator_params(fresh),
+            "data": {"dataset": mageid_set.name, "sha256": frame_fingerprint(X, y)},
+            "metrics": keyable(metric_settings)}
 
 
 def plan(variants: Iterable[str] = VARIANT_NAMES, models: Sequence[str] = BOTH) -> list[tuple[str, str]]:

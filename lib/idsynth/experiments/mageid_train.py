@@ -23,11 +23,8 @@ import pandas as pd
 from ..cache import ArtifactCache
 from ..models.base import RUNTIME_PARAMS
 from ..models.edm import SAMPLING_PARAMS, LatentEDM
-from ..models.mageid import FILE_FORMAT, MAGEID, MODALITIES, mageid, tabsyn
-
-#: Profile-section keys that are MAGEID arguments (the rest steer the notebooks).
-MODEL_KEYS: tuple[str, ...] = ("tab_vae", "img_vae", "edm", "imager", "numeric_scaling")
-
+from ..models.mageid import FILE_FORMAT, MAGEID, MODALITIES
+from ..models.registry import mageid_factory
 
 def dtype_name(dtype) -> str:
     """``dtype``'s name, with text columns named ``"str"`` under every pandas version (pandas 3's
@@ -50,15 +47,9 @@ def frame_fingerprint(X: pd.DataFrame, y) -> str:
 def make_generator(section: Mapping[str, Any], seed: int, modalities: Sequence[str] = MODALITIES,
                    device: str = "auto", verbose: bool = True) -> MAGEID:
     """An unfitted MAGE-ID (both modalities) or TabSyn (``("tabular",)``) with the section's
-    ``tab_vae`` / ``img_vae`` / ``edm`` / ``imager`` overrides and ``numeric_scaling``."""
-    modalities = tuple(modalities)
-    options = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in section.items() if k in MODEL_KEYS}
-    common = {"device": device, "random_state": int(seed), "verbose": verbose}
-    if "image" in modalities:
-        return mageid(**options, modalities=modalities, **common)
-    options.pop("img_vae", None)
-    options.pop("imager", None)
-    return tabsyn(**options, **common)
+    ``tab_vae`` / ``img_vae`` / ``edm`` / ``imager`` overrides, ``numeric_scaling`` and (MAGE-ID)
+    ``recipe``: the registry's factory (:func:`~idsynth.models.registry.mageid_factory`)."""
+    return mageid_factory(tuple(modalities))(section, seed, device, verbose)
 
 
 def training_settings(edm: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -179,14 +179,17 @@ def smote(section, seed, device="auto", verbose=False) -> EncodedFrameGenerator:
 
 def mageid_factory(modalities: tuple[str, ...]) -> Callable[..., MAGEID]:
     """MAGE-ID (both modalities) or TabSyn (``("tabular",)``) with the section's ``tab_vae`` /
-    ``img_vae`` / ``edm`` / ``imager`` overrides and ``numeric_scaling`` (other keys steer the
-    notebooks)."""
+    ``img_vae`` / ``edm`` / ``imager`` overrides and ``numeric_scaling``; MAGE-ID from the
+    section's ``recipe`` (:data:`~idsynth.models.mageid.MAGEID_RECIPES`; default
+    :data:`~idsynth.models.mageid.MAGEID_RECIPE`), which TabSyn, with one recipe, ignores. Other
+    keys steer the notebooks."""
 
     def make_mageid(section, seed, device="auto", verbose=False):
         params = _seeded(constructor_params(MAGEID, section), seed, device, verbose)
         params.pop("modalities", None)
         if "image" in modalities:
-            return mageid.mageid(**params, modalities=modalities)
+            recipe = section.get("recipe", mageid.MAGEID_RECIPE)
+            return mageid.mageid(**params, modalities=modalities, recipe=recipe)
         params.pop("img_vae", None)
         params.pop("imager", None)
         return mageid.tabsyn(**params)
