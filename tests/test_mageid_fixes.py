@@ -31,7 +31,14 @@ def test_variants_change_only_what_they_name():
     pairs = fixes.plan(["committed", "latent_per_block"])
     assert pairs == [("committed", "MAGE-ID"), ("committed", "TabSyn"), ("latent_per_block", "MAGE-ID")]
     for v in fixes.VARIANTS:  # every variant's changes are accepted by the models they apply to
-        fixes.variant_section(base, v.changes)
+        fixes.variant_section(base, v.changes, v.step_factor)
+    # a smaller batch for more steps: steps scale where the section counts steps, epochs stay epochs
+    batch = fixes.variant("edm_batch_1024")
+    counted = fixes.variant_section({**base, "edm": {**base["edm"], "epochs": None, "steps": 30}}, batch.changes,
+                                    batch.step_factor)
+    assert counted["edm"]["steps"] == 120 and counted["edm"]["batch_size"] == 1024
+    by_epochs = fixes.variant_section(base, batch.changes, batch.step_factor)
+    assert by_epochs["edm"].get("steps") is None and by_epochs["edm"]["epochs"] == base["edm"]["epochs"]
 
 
 def test_sampling_variants_reuse_the_models_they_sample_and_run_after_them():
@@ -115,6 +122,21 @@ def test_paired_gains_judge_beyond_noise_and_density_by_its_distance_to_one():
     assert set(small["beyond_noise"]) == {0}
     one_seed = fixes.paired_gains(table[table["seed"] == 0])
     assert one_seed["beyond_noise"].isna().all()
+
+
+def test_verdict_adopts_a_change_better_somewhere_and_worse_nowhere():
+    def cells(model, dataset, flags):
+        return [{"dataset": dataset, "model": model, "variant": "v", "metric": m, "beyond_noise": f}
+                for m, f in zip(("detectability", "precision"), flags)]
+
+    gains = pd.DataFrame(cells("MAGE-ID", "NSL-KDD", (1, 0)) + cells("MAGE-ID", "CIC-IDS-2017", (0, 0))
+                         + cells("TabSyn", "NSL-KDD", (1, 1)) + cells("TabSyn", "CIC-IDS-2017", (-1, pd.NA)))
+    gains["beyond_noise"] = gains["beyond_noise"].astype("Int64")
+    out = fixes.verdict(gains).set_index("model")
+    assert out.loc["MAGE-ID", ["better", "worse", "judged", "sets_better"]].tolist() == [1, 0, 4, 1]
+    assert out.loc["TabSyn", ["better", "worse", "judged", "sets_better"]].tolist() == [2, 1, 3, 1]
+    assert bool(out.loc["MAGE-ID", "adopt"]) and not bool(out.loc["TabSyn", "adopt"])
+    assert list(fixes.verdict(gains)["model"]) == ["MAGE-ID", "TabSyn"]  # net 1 before net 1: stable order
 
 
 def test_density_above_one_is_no_gain():
