@@ -2,7 +2,10 @@
 
 A read of our code beside TabSyn's reference found differences in how the models are trained and
 how the joint latent is scaled; each is a :class:`Variant` here: the committed recipe (the
-profile's ``mageid`` section) with a few arguments of one part changed. Every variant is trained
+profile's ``mageid`` section on MAGE-ID's recipe :data:`BASE_RECIPE`, ``"v1"``) with a few
+arguments of one part changed. A change that :func:`verdict` adopts becomes a new recipe in
+:data:`~idsynth.models.mageid.MAGEID_RECIPES` (``latent_global`` became ``"v2"``); the ablation
+keeps its base, so its rows stay paired. Every variant is trained
 and scored like notebook 09's models (:func:`~idsynth.experiments.mageid_train.train_mageid`,
 :func:`~idsynth.experiments.mageid_eval.evaluate_model`: the real training class counts sampled
 with ``random_state=seed``, Table I's metrics), on both sets and several seeds, so the committed
