@@ -85,6 +85,9 @@ VARIANTS: tuple[Variant, ...] = (
             "one pooled deviation per modality: tabular and image blocks weigh the same"),
     Variant("latent_drop_collapsed", {"edm": {"drop_below": 0.1}}, (MAGEID_NAME,),
             "image (and tabular) dimensions with under 0.1 of their block's pooled spread left out"),
+    Variant("latent_global_drop", {"edm": {"latent_scaling": "global", "drop_below": 0.1}}, (MAGEID_NAME,),
+            "latent_global and latent_drop_collapsed together: one pooled deviation for the dimensions "
+            "kept, the near-constant ones left out"),
     Variant("edm_batch_1024", {"edm": {"batch_size": 1024}}, BOTH,
             "a quarter of TabSyn's batch for 4x the optimiser steps: the same rows seen (the same "
             "multiply-adds), four times the updates", {"edm": 4}),
