@@ -26,6 +26,7 @@ from ..models.edm import SAMPLING_PARAMS, LatentEDM
 from ..models.mageid import FILE_FORMAT, MAGEID, MODALITIES
 from ..models.registry import mageid_factory
 
+
 def dtype_name(dtype) -> str:
     """``dtype``'s name, with text columns named ``"str"`` under every pandas version (pandas 3's
     name of its string dtype; pandas 2 holds text as ``object``), so cache keys do not move with
