@@ -49,7 +49,7 @@ from idsynth.models import narrow_kernels
 from idsynth.models.edm import EDMLoss, LatentEDM, edm_sampler
 from idsynth.models.img_vae import ConvVAENet, img_vae_losses
 from idsynth.models.mageid import mageid
-from idsynth.models.tab_vae import TabVAENet, tab_vae_losses
+from idsynth.models.tab_vae import TabVAENet
 from idsynth.models.tabddpm import TabDDPM
 from idsynth.models.training import autocast_bf16, keep_freed_memory
 
@@ -295,7 +295,7 @@ def main() -> None:
 
 
 def _tab_vae_loss(net, x_num, x_cat) -> torch.Tensor:
-    mse, ce, kl = tab_vae_losses(x_num, x_cat, *net(x_num, x_cat))
+    mse, ce, kl = net.training_losses(x_num, x_cat)  # what TabVAE.fit runs
     return mse + ce + 1e-2 * kl
 
 

@@ -38,7 +38,7 @@ def _layer_norm_module(d: int) -> nn.LayerNorm:
     return norm
 
 
-@pytest.mark.parametrize("n, d, hidden", [(130, 4, 128), (64, 4, 32), (7, 3, 20)])
+@pytest.mark.parametrize("n, d, hidden", [(130, 4, 128), (64, 4, 32), (7, 3, 20), (600, 8, 16), (300, 1, 5)])
 def test_ffn_half_matches_layer_norm_mlp_residual_and_its_gradients(n, d, hidden):
     torch.manual_seed(0)
     norm, first, second = _layer_norm_module(d), nn.Linear(d, hidden), nn.Linear(hidden, d)
@@ -54,7 +54,7 @@ def test_ffn_half_matches_layer_norm_mlp_residual_and_its_gradients(n, d, hidden
                              second.weight, second.bias)
 
 
-@pytest.mark.parametrize("batch, tokens, d", [(37, 7, 4), (16, 42, 4), (3, 1, 2)])
+@pytest.mark.parametrize("batch, tokens, d", [(37, 7, 4), (16, 42, 4), (3, 1, 2), (40, 9, 8), (17, 5, 1)])
 def test_attention_half_matches_layer_norm_sdpa_residual_and_its_gradients(batch, tokens, d):
     torch.manual_seed(0)
     norm, qkv = _layer_norm_module(d), nn.Linear(d, 3 * d)
@@ -124,3 +124,44 @@ def test_kernels_stay_off_for_other_dtypes_and_under_autocast():
     assert not narrow_kernels.usable(torch.zeros(1, dtype=torch.float64))
     with torch.autocast("cpu", torch.bfloat16):
         assert not narrow_kernels.usable(torch.zeros(1))
+
+
+def test_kernels_stay_off_for_tokens_wider_than_they_are_compiled_for():
+    assert narrow_kernels.usable(torch.zeros(2, 3, narrow_kernels.MAX_WIDTH))
+    assert not narrow_kernels.usable(torch.zeros(2, 3, narrow_kernels.MAX_WIDTH + 1))
+    with pytest.raises(RuntimeError, match="token width"):
+        x = torch.zeros(2, narrow_kernels.MAX_WIDTH + 1)
+        torch.ops.idsynth_narrow.ffn_half_forward(x, *(torch.zeros(x.shape[1]),) * 2, torch.zeros(3, x.shape[1]),
+                                                  torch.zeros(3), torch.zeros(x.shape[1], 3), torch.zeros(x.shape[1]), 1e-5)
+
+
+def test_latent_sample_and_kl_match_pytorch_and_their_gradients():
+    torch.manual_seed(0)
+    shape = (37, 7, 4)  # 1,036 values: the last lane vector is partial
+    mu, logvar, eps = torch.randn(shape), torch.randn(shape) * 2, torch.randn(shape)
+
+    def fused(mu, logvar):
+        z, kl = narrow_kernels.latent_sample_kl(mu, logvar, eps.to(mu.dtype))
+        return torch.cat([z.flatten(), kl.reshape(1) * 1000])
+
+    def reference(mu, logvar):
+        kl = -0.5 * torch.mean(1 + logvar - mu.square() - logvar.exp())
+        return torch.cat([(mu + eps.to(mu.dtype) * torch.exp(0.5 * logvar)).flatten(), kl.reshape(1) * 1000])
+
+    _assert_close_to_float64(fused, reference, mu, logvar)
+
+
+def test_tab_vae_training_losses_are_the_losses_of_its_forward_pass():
+    torch.manual_seed(0)
+    net = TabVAENet(5, [3, 66, 2], d_token=4, n_heads=1, n_layers=1, d_ff=16)
+    x_num, x_cat = torch.randn(50, 5), torch.stack([torch.randint(0, c, (50,)) for c in (3, 66, 2)], 1)
+    fast = net.training_losses(x_num, x_cat, torch.Generator().manual_seed(3))
+    plain = tab_vae_losses(x_num, x_cat, *net(x_num, x_cat, torch.Generator().manual_seed(3)))
+    for got, want in zip(fast, plain):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    sum(fast).backward()
+    fast_grads = {name: p.grad.clone() for name, p in net.named_parameters()}
+    net.zero_grad()
+    sum(tab_vae_losses(x_num, x_cat, *net(x_num, x_cat, torch.Generator().manual_seed(3)))).backward()
+    for name, p in net.named_parameters():
+        torch.testing.assert_close(fast_grads[name], p.grad, rtol=1e-4, atol=1e-6, msg=name)

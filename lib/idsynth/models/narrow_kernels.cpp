@@ -11,35 +11,46 @@
 // ffn_half_backward  x, ln_w, ln_b, w1, b1, w2, b2, gy, eps -> gx, g ln_w, g ln_b, gw1, gb1, gw2, gb2
 // attn_half_forward  x (B, T, D), ln_w, ln_b (D), w_qkv (3 D, D), b_qkv (3 D), eps
 //                    -> y = x + softmax(q k^T / sqrt(D)) v with q|k|v = LN(x) w_qkv^T + b_qkv,
-//                       o (the attention's output), lse (B, T) (its log-normaliser per query)
-// attn_half_backward x, o, lse, ln_w, ln_b, w_qkv, b_qkv, gy, eps
+//                       o (the attention's output), top (B, T) (each query's largest score) and
+//                       inv (B, T) (1 / its softmax's sum of exp(score - top))
+// attn_half_backward x, o, top, inv, ln_w, ln_b, w_qkv, b_qkv, gy, eps
 //                    -> gx, g ln_w, g ln_b, g w_qkv, g b_qkv
 //
-// The feed-forward half works on tiles of 64 tokens held transposed as (D, 4) vectors of 16
-// lanes, so the 128-wide hidden activation lives in registers and is recomputed in the backward
-// pass (nothing of it is stored). The attention half works on 16 batch rows at a time, one per
-// lane, held as (T, D) lane vectors, so every loop over queries, keys and features is scalar and
-// no T or D leaves a remainder; the backward pass recomputes LayerNorm, q, k, v and the softmax
-// from x and the saved log-normaliser. All tensors float32 and contiguous (the wrappers see to
-// it). Weight gradients are summed per lane over a fixed chunk of tiles or groups and the chunks
-// added in order: same inputs and thread count, same bits.
+// Tokens sit in vector lanes (16 floats; one AVX-512 register, or two AVX2 ones) and the token
+// width D is a compile-time constant (1-8; the wrappers take PyTorch's path for wider tokens), so
+// the per-token arrays below are registers, not memory.
+// * Feed-forward forward: tiles of 32 tokens, transposed to (2 lane vectors) x D; the 128-wide
+//   hidden activation is computed one unit at a time and never leaves the registers.
+// * Feed-forward backward: blocks of 256 tokens with the hidden units outer, so each unit's weight
+//   gradients are summed in registers over the block and touch memory once per block; the hidden
+//   activation is recomputed (nothing of it is stored).
+// * Attention: 16 batch rows at a time, one per lane, so every loop over queries, keys and
+//   features is scalar and no T or D leaves a remainder. The forward pass keeps each query's
+//   largest score and inverse softmax sum; the backward pass recomputes LayerNorm, q, k, v and
+//   the probabilities from them.
+// Weight gradients are summed per lane over a fixed chunk of tokens and the chunks added in
+// order: same inputs and thread count, same bits.
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#if defined(__SSE__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 namespace {
 
-// 16 float lanes as one value (GCC/Clang vector types: one AVX-512 register, or two AVX2 ones;
-// the compiler never unrolls them into scalars).
 constexpr int64_t LANES = 16;
 typedef float lanes_t __attribute__((vector_size(LANES * sizeof(float))));
 typedef int32_t ilanes_t __attribute__((vector_size(LANES * sizeof(int32_t))));
+constexpr int MAX_D = 8;
 
 inline lanes_t splat(float value) { return lanes_t{} + value; }
 
@@ -49,30 +60,74 @@ inline float lane_sum(lanes_t v) {
   return s;
 }
 
-// exp(x) per lane: 2^n * 2^f with n = round(x / ln 2), |f| <= 1/2, 2^f by its Taylor series to
-// degree 7 (relative error < 1e-8 before rounding, below float's 6e-8). x is clamped to
-// [-87, 88] (the results there underflow to ~1e-38 or stay finite).
+inline lanes_t max_lanes(lanes_t a, lanes_t b) {
+#if defined(__AVX512F__)
+  return reinterpret_cast<lanes_t>(_mm512_max_ps(reinterpret_cast<__m512>(a), reinterpret_cast<__m512>(b)));
+#else
+  return a > b ? a : b;
+#endif
+}
+
+inline lanes_t relu(lanes_t v) {
+#if defined(__AVX512F__)
+  return reinterpret_cast<lanes_t>(_mm512_max_ps(reinterpret_cast<__m512>(v), _mm512_setzero_ps()));
+#else
+  return v > 0.f ? v : splat(0.f);
+#endif
+}
+
+// 1 / sqrt(v) per lane
+inline lanes_t rsqrt_lanes(lanes_t v) {
+#if defined(__AVX512F__)
+  return reinterpret_cast<lanes_t>(_mm512_div_ps(_mm512_set1_ps(1.f), _mm512_sqrt_ps(reinterpret_cast<__m512>(v))));
+#else
+  for (int64_t l = 0; l < LANES; ++l) v[l] = 1.f / std::sqrt(v[l]);
+  return v;
+#endif
+}
+
+// exp(x) per lane = 2^n 2^f with n = round(x / ln 2), |f| <= 1/2, and 2^f = exp(f ln 2) by its
+// Taylor series to degree 7 (relative error < 1e-8 before rounding, below float's 6e-8).
+inline lanes_t exp2_fraction(lanes_t f) {
+  constexpr float L = 0.693147180559945309f;
+  lanes_t p = splat(L * L * L * L * L * L * L / 5040.f);
+  p = p * f + L * L * L * L * L * L / 720.f;
+  p = p * f + L * L * L * L * L / 120.f;
+  p = p * f + L * L * L * L / 24.f;
+  p = p * f + L * L * L / 6.f;
+  p = p * f + L * L / 2.f;
+  p = p * f + L;
+  return p * f + 1.f;
+}
+
 inline lanes_t exp_lanes(lanes_t x) {
-  x = x < -87.f ? splat(-87.f) : x;
-  x = x > 88.f ? splat(88.f) : x;
   const lanes_t t = x * 1.44269504088896341f;
-  const lanes_t shifted = t + (t >= 0.f ? splat(0.5f) : splat(-0.5f));
-  const ilanes_t n = __builtin_convertvector(shifted, ilanes_t);  // rounds half away from zero
-  const lanes_t f = (t - __builtin_convertvector(n, lanes_t)) * 0.693147180559945309f;  // in [-ln2/2, ln2/2]
-  lanes_t p = splat(1.f / 5040.f);
-  p = p * f + 1.f / 720.f;
-  p = p * f + 1.f / 120.f;
-  p = p * f + 1.f / 24.f;
-  p = p * f + 1.f / 6.f;
-  p = p * f + 0.5f;
-  p = p * f + 1.f;
-  p = p * f + 1.f;
+#if defined(__AVX512F__)
+  // round to nearest, then scale by 2^n in one instruction (underflows to 0, never to garbage)
+  const __m512 n = _mm512_roundscale_ps(reinterpret_cast<__m512>(t), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const lanes_t p = exp2_fraction(t - reinterpret_cast<lanes_t>(n));
+  return reinterpret_cast<lanes_t>(_mm512_scalef_ps(reinterpret_cast<__m512>(p), n));
+#else
+  const lanes_t c = t < -126.f ? splat(-126.f) : (t > 127.f ? splat(127.f) : t);
+  const ilanes_t n = __builtin_convertvector(c + (c >= 0.f ? splat(0.5f) : splat(-0.5f)), ilanes_t);
+  lanes_t p = exp2_fraction(c - __builtin_convertvector(n, lanes_t));
   ilanes_t bits;
   std::memcpy(&bits, &p, sizeof bits);
   bits += n << 23;  // times 2^n, n in [-126, 127]
   std::memcpy(&p, &bits, sizeof p);
   return p;
+#endif
 }
+
+// Flushes denormal results and inputs to zero on this thread while in scope (the softmax's far
+// tails underflow; each denormal would cost a microcode assist). Values below 1.2e-38 become 0.
+struct FlushDenormals {
+#if defined(__SSE__)
+  unsigned int saved = _mm_getcsr();
+  FlushDenormals() { _mm_setcsr(saved | 0x8040u); }  // FTZ | DAZ
+  ~FlushDenormals() { _mm_setcsr(saved); }
+#endif
+};
 
 void check_float(const at::Tensor& t, const char* name, int64_t dim) {
   TORCH_CHECK(t.device().is_cpu(), name, " must be on the CPU");
@@ -100,319 +155,461 @@ at::Tensor tensor_from(const std::vector<float>& values, int64_t offset, at::Int
   return out;
 }
 
-// -- LayerNorm of D lane vectors spaced `stride` apart (one token per lane) ----------------------
+// Calls body.template operator()<D>() for the runtime width d (1..MAX_D).
+template <typename Body>
+auto with_width(int64_t d, Body&& body) {
+  switch (d) {
+    case 1: return body.template operator()<1>();
+    case 2: return body.template operator()<2>();
+    case 3: return body.template operator()<3>();
+    case 4: return body.template operator()<4>();
+    case 5: return body.template operator()<5>();
+    case 6: return body.template operator()<6>();
+    case 7: return body.template operator()<7>();
+    case 8: return body.template operator()<8>();
+  }
+  TORCH_CHECK(false, "narrow kernels: token width ", d, " is not in 1..", MAX_D);
+}
+
+// -- LayerNorm of one token per lane: D lane vectors ---------------------------------------------
+template <int D>
 struct LayerNormLanes {
-  const float* w;
-  const float* b;
-  float eps;
+  float w[D], b[D], eps;
+
+  LayerNormLanes(const float* weight, const float* bias, float epsilon) : eps(epsilon) {
+    for (int i = 0; i < D; ++i) w[i] = weight[i], b[i] = bias[i];
+  }
 
   // xhat = (x - mean) * rstd, y = xhat * w + b; returns rstd
-  lanes_t forward(const lanes_t* x, int64_t D, int64_t stride, lanes_t* xhat, lanes_t* y) const {
-    lanes_t mean = splat(0.f), var = splat(0.f);
-    for (int64_t i = 0; i < D; ++i) mean += x[i * stride];
+  lanes_t forward(const lanes_t* x, lanes_t* xhat, lanes_t* y) const {
+    lanes_t mean = x[0];
+    for (int i = 1; i < D; ++i) mean += x[i];
     mean *= 1.f / D;
-    for (int64_t i = 0; i < D; ++i) {
-      const lanes_t c = x[i * stride] - mean;
-      var += c * c;
-    }
-    lanes_t rstd = var * (1.f / D) + eps;
-    for (int64_t l = 0; l < LANES; ++l) rstd[l] = 1.f / std::sqrt(rstd[l]);
-    for (int64_t i = 0; i < D; ++i) {
-      xhat[i * stride] = (x[i * stride] - mean) * rstd;
-      y[i * stride] = xhat[i * stride] * w[i] + b[i];
+    lanes_t var = splat(0.f);
+    for (int i = 0; i < D; ++i) var += (x[i] - mean) * (x[i] - mean);
+    const lanes_t rstd = rsqrt_lanes(var * (1.f / D) + eps);
+    for (int i = 0; i < D; ++i) {
+      xhat[i] = (x[i] - mean) * rstd;
+      y[i] = xhat[i] * w[i] + b[i];
     }
     return rstd;
   }
 
   // gx = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = gy * w; gw += gy * xhat, gb += gy
-  void backward(const lanes_t* xhat, lanes_t rstd, const lanes_t* gy, int64_t D, int64_t stride, lanes_t* gx,
-                lanes_t* gw, lanes_t* gb) const {
+  void backward(const lanes_t* xhat, lanes_t rstd, const lanes_t* gy, lanes_t* gx, lanes_t* gw, lanes_t* gb) const {
     lanes_t g_mean = splat(0.f), gx_mean = splat(0.f);
-    for (int64_t i = 0; i < D; ++i) {
-      const lanes_t g = gy[i * stride] * w[i];
+    for (int i = 0; i < D; ++i) {
+      const lanes_t g = gy[i] * w[i];
       g_mean += g;
-      gx_mean += g * xhat[i * stride];
-      gw[i] += gy[i * stride] * xhat[i * stride];
-      gb[i] += gy[i * stride];
+      gx_mean += g * xhat[i];
+      gw[i] += gy[i] * xhat[i];
+      gb[i] += gy[i];
     }
     g_mean *= 1.f / D;
     gx_mean *= 1.f / D;
-    for (int64_t i = 0; i < D; ++i)
-      gx[i * stride] = rstd * (gy[i * stride] * w[i] - g_mean - xhat[i * stride] * gx_mean);
+    for (int i = 0; i < D; ++i) gx[i] = rstd * (gy[i] * w[i] - g_mean - xhat[i] * gx_mean);
   }
 };
+
+// Lane l <-> element l * stride of an array, for lanes [0, count): one gather or scatter with
+// AVX-512, else a loop; lanes at or beyond count read as 0 and are not written.
+struct StridedLanes {
+  int64_t stride, count;
+#if defined(__AVX512F__)
+  __m512i index;
+  __mmask16 mask;
+#endif
+
+  StridedLanes(int64_t stride_, int64_t count_) : stride(stride_), count(std::clamp<int64_t>(count_, 0, LANES)) {
+#if defined(__AVX512F__)
+    index = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                               _mm512_set1_epi32(static_cast<int32_t>(stride)));
+    mask = static_cast<__mmask16>((1u << count) - 1);
+#endif
+  }
+
+  lanes_t load(const float* src) const {
+#if defined(__AVX512F__)
+    return reinterpret_cast<lanes_t>(_mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, index, src, 4));
+#else
+    lanes_t v = splat(0.f);
+    for (int64_t l = 0; l < count; ++l) v[l] = src[l * stride];
+    return v;
+#endif
+  }
+
+  void store(lanes_t v, float* dst) const {
+#if defined(__AVX512F__)
+    _mm512_mask_i32scatter_ps(dst, mask, index, reinterpret_cast<__m512>(v), 4);
+#else
+    for (int64_t l = 0; l < count; ++l) dst[l * stride] = v[l];
+#endif
+  }
+};
+
+// Tokens [n0, n0 + count) of a (N, D) row-major array -> V groups of D lane vectors, tile[v][i]
+// lane l = token n0 + v * LANES + l, feature i; zero beyond count.
+template <int D>
+inline void load_tokens(const float* src, int64_t n0, int64_t count, int64_t V, lanes_t* tile) {
+  for (int64_t v = 0; v < V; ++v) {
+    const StridedLanes lanes(D, count - v * LANES);
+    for (int i = 0; i < D; ++i) tile[v * D + i] = lanes.load(src + (n0 + v * LANES) * D + i);
+  }
+}
+
+template <int D>
+inline void store_tokens(const lanes_t* tile, int64_t n0, int64_t count, float* dst) {
+  for (int64_t v = 0; v * LANES < count; ++v) {
+    const StridedLanes lanes(D, count - v * LANES);
+    for (int i = 0; i < D; ++i) lanes.store(tile[v * D + i], dst + (n0 + v * LANES) * D + i);
+  }
+}
 
 // -- the feed-forward half --------------------------------------------------------------------------
-constexpr int64_t TILE = 64;         // tokens per tile
-constexpr int64_t G = TILE / LANES;  // lane vectors per feature of a tile
-
-// Tokens [n0, n0 + count) of a (N, D) row-major array -> a (D, G) tile of lane vectors, zero-padded.
-inline void load_tile(const float* src, int64_t n0, int64_t count, int64_t D, lanes_t* tile) {
-  for (int64_t i = 0; i < D; ++i) {
-    float* row = reinterpret_cast<float*>(tile + i * G);
-    for (int64_t g = 0; g < count; ++g) row[g] = src[(n0 + g) * D + i];
-    for (int64_t g = count; g < TILE; ++g) row[g] = 0.f;
-  }
-}
-
-inline void store_tile(const lanes_t* tile, int64_t n0, int64_t count, int64_t D, float* dst) {
-  const float* flat = reinterpret_cast<const float*>(tile);
-  for (int64_t g = 0; g < count; ++g)
-    for (int64_t i = 0; i < D; ++i) dst[(n0 + g) * D + i] = flat[i * TILE + g];
-}
-
-// pre[v] = b1[j] + sum_i w1[j, i] xn[i][v] for one hidden unit j over a tile
-inline void hidden_pre(const float* w1_row, float b1_j, const lanes_t* xn, int64_t D, lanes_t* pre) {
-  for (int64_t v = 0; v < G; ++v) pre[v] = splat(b1_j);
-  for (int64_t i = 0; i < D; ++i)
-    for (int64_t v = 0; v < G; ++v) pre[v] += w1_row[i] * xn[i * G + v];
-}
-
+template <int D>
 struct FFNWeights {
-  LayerNormLanes norm;
-  const float *w1, *b1, *w2, *b2;
-  int64_t D, H;
+  LayerNormLanes<D> norm;
+  const float *w1, *b1, *b2;
+  std::vector<float> w2t;  // w2 transposed, (H, D): the D weights out of hidden unit j side by side
+  int64_t H;
+
+  FFNWeights(const at::Tensor& ln_w, const at::Tensor& ln_b, const at::Tensor& w1_, const at::Tensor& b1_,
+             const at::Tensor& w2, const at::Tensor& b2_, double eps)
+      : norm(ln_w.data_ptr<float>(), ln_b.data_ptr<float>(), static_cast<float>(eps)),
+        w1(w1_.data_ptr<float>()), b1(b1_.data_ptr<float>()), b2(b2_.data_ptr<float>()),
+        w2t(w1_.size(0) * D), H(w1_.size(0)) {
+    const float* W2 = w2.data_ptr<float>();
+    for (int64_t j = 0; j < H; ++j)
+      for (int o = 0; o < D; ++o) w2t[j * D + o] = W2[o * H + j];
+  }
 };
 
-FFNWeights ffn_weights(const at::Tensor& x, const at::Tensor& ln_w, const at::Tensor& ln_b, const at::Tensor& w1,
-                       const at::Tensor& b1, const at::Tensor& w2, const at::Tensor& b2, double eps) {
+void check_ffn(const at::Tensor& x, const at::Tensor& ln_w, const at::Tensor& ln_b, const at::Tensor& w1,
+               const at::Tensor& b1, const at::Tensor& w2, const at::Tensor& b2) {
   check_float(x, "x", 2); check_float(ln_w, "ln_w", 1); check_float(ln_b, "ln_b", 1);
   check_float(w1, "w1", 2); check_float(b1, "b1", 1); check_float(w2, "w2", 2); check_float(b2, "b2", 1);
   const int64_t D = x.size(1), H = w1.size(0);
   TORCH_CHECK(ln_w.size(0) == D && ln_b.size(0) == D && w1.size(1) == D && b1.size(0) == H && w2.size(0) == D &&
                   w2.size(1) == H && b2.size(0) == D,
               "ffn_half: shapes disagree (x (N, D), w1 (H, D), w2 (D, H))");
-  return {{ln_w.data_ptr<float>(), ln_b.data_ptr<float>(), static_cast<float>(eps)},
-          w1.data_ptr<float>(), b1.data_ptr<float>(), w2.data_ptr<float>(), b2.data_ptr<float>(), D, H};
 }
 
-at::Tensor ffn_half_forward(const at::Tensor& x, const at::Tensor& ln_w, const at::Tensor& ln_b, const at::Tensor& w1,
-                            const at::Tensor& b1, const at::Tensor& w2, const at::Tensor& b2, double eps) {
-  const FFNWeights p = ffn_weights(x, ln_w, ln_b, w1, b1, w2, b2, eps);
-  const int64_t N = x.size(0), D = p.D, H = p.H;
+constexpr int64_t FWD_V = 2;                  // lane vectors per forward tile (32 tokens)
+constexpr int64_t BWD_V = 16;                 // lane vectors per backward block (256 tokens)
+
+template <int D>
+at::Tensor ffn_forward(const at::Tensor& x, const FFNWeights<D>& p) {
+  const int64_t N = x.size(0), H = p.H, TILE = FWD_V * LANES;
   auto y = at::empty_like(x);
   const float* X = x.data_ptr<float>();
   float* Y = y.data_ptr<float>();
-  const int64_t tiles = (N + TILE - 1) / TILE;
-  at::parallel_for(0, tiles, 16, [&](int64_t t0, int64_t t1) {
-    std::vector<lanes_t> xt(D * G), xhat(D * G), xn(D * G), yt(D * G);
-    lanes_t h[G];
+  at::parallel_for(0, (N + TILE - 1) / TILE, 32, [&](int64_t t0, int64_t t1) {
+    const FlushDenormals flush;
+    lanes_t xt[FWD_V * D], xhat[FWD_V * D], xn[FWD_V * D], acc[FWD_V * D];
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t n0 = t * TILE, count = std::min(TILE, N - n0);
-      load_tile(X, n0, count, D, xt.data());
-      for (int64_t v = 0; v < G; ++v) p.norm.forward(&xt[v], D, G, &xhat[v], &xn[v]);
-      for (int64_t o = 0; o < D; ++o)
-        for (int64_t v = 0; v < G; ++v) yt[o * G + v] = xt[o * G + v] + p.b2[o];  // the residual
-      for (int64_t j = 0; j < H; ++j) {
-        hidden_pre(p.w1 + j * D, p.b1[j], xn.data(), D, h);
-        for (int64_t v = 0; v < G; ++v) h[v] = h[v] > 0.f ? h[v] : 0.f;
-        for (int64_t o = 0; o < D; ++o)
-          for (int64_t v = 0; v < G; ++v) yt[o * G + v] += p.w2[o * H + j] * h[v];
+      load_tokens<D>(X, n0, count, FWD_V, xt);
+      for (int64_t v = 0; v < FWD_V; ++v) {
+        p.norm.forward(&xt[v * D], &xhat[v * D], &xn[v * D]);
+        for (int o = 0; o < D; ++o) acc[v * D + o] = xt[v * D + o] + p.b2[o];  // the residual
       }
-      store_tile(yt.data(), n0, count, D, Y);
+      for (int64_t j = 0; j < H; ++j) {
+        const float* w1 = p.w1 + j * D;
+        const float* w2 = p.w2t.data() + j * D;
+        for (int64_t v = 0; v < FWD_V; ++v) {
+          lanes_t h = splat(p.b1[j]);
+          for (int i = 0; i < D; ++i) h += w1[i] * xn[v * D + i];
+          h = relu(h);
+          for (int o = 0; o < D; ++o) acc[v * D + o] += w2[o] * h;
+        }
+      }
+      store_tokens<D>(acc, n0, count, Y);
     }
   });
   return y;
 }
 
-std::vector<at::Tensor> ffn_half_backward(const at::Tensor& x, const at::Tensor& ln_w, const at::Tensor& ln_b,
-                                          const at::Tensor& w1, const at::Tensor& b1, const at::Tensor& w2,
-                                          const at::Tensor& b2, const at::Tensor& gy, double eps) {
-  const FFNWeights p = ffn_weights(x, ln_w, ln_b, w1, b1, w2, b2, eps);
-  check_float(gy, "gy", 2);
-  TORCH_CHECK(gy.sizes() == x.sizes(), "ffn_half_backward: gy must have x's shape");
-  const int64_t N = x.size(0), D = p.D, H = p.H;
+template <int D>
+std::vector<at::Tensor> ffn_backward(const at::Tensor& x, const FFNWeights<D>& p, const at::Tensor& gy) {
+  const int64_t N = x.size(0), H = p.H, BLOCK = BWD_V * LANES;
   auto gx = at::empty_like(x);
-  const int64_t tiles = (N + TILE - 1) / TILE, chunks = n_chunks(tiles);
-  // gradients, in this order: ln_w (D), ln_b (D), w1 (H, D), b1 (H), w2 (D, H), b2 (D)
-  const int64_t size = 2 * D + H * D + H + D * H + D;
+  const int64_t blocks = (N + BLOCK - 1) / BLOCK, chunks = n_chunks(blocks);
+  // per hidden unit j, side by side: gw1[j] (D), gw2[:, j] (D), gb1[j]; then g ln_w, g ln_b, gb2
+  const int64_t per_unit = 2 * D + 1, size = H * per_unit + 3 * D;
   std::vector<std::vector<lanes_t>> partial(chunks, std::vector<lanes_t>(size, splat(0.f)));
   const float *X = x.data_ptr<float>(), *GY = gy.data_ptr<float>();
   float* GX = gx.data_ptr<float>();
   at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
-    std::vector<lanes_t> xt(D * G), xhat(D * G), xn(D * G), gyt(D * G), gxn(D * G), gxt(D * G);
-    lanes_t rstd[G], pre[G], gh[G];
+    const FlushDenormals flush;
+    std::vector<lanes_t> xt(BWD_V * D), xhat(BWD_V * D), xn(BWD_V * D), gyt(BWD_V * D), gxn(BWD_V * D),
+        gxt(BWD_V * D);
+    lanes_t rstd[BWD_V];
     for (int64_t c = c0; c < c1; ++c) {
-      lanes_t* g_lnw = partial[c].data();
+      lanes_t* units = partial[c].data();
+      lanes_t* g_lnw = units + H * per_unit;
       lanes_t* g_lnb = g_lnw + D;
-      lanes_t* gw1 = g_lnb + D;
-      lanes_t* gb1 = gw1 + H * D;
-      lanes_t* gw2 = gb1 + H;
-      lanes_t* gb2 = gw2 + D * H;
-      for (int64_t t = chunk_start(c, chunks, tiles); t < chunk_start(c + 1, chunks, tiles); ++t) {
-        const int64_t n0 = t * TILE, count = std::min(TILE, N - n0);
-        load_tile(X, n0, count, D, xt.data());
-        load_tile(GY, n0, count, D, gyt.data());  // padded tokens have zero gradient
-        for (int64_t v = 0; v < G; ++v) rstd[v] = p.norm.forward(&xt[v], D, G, &xhat[v], &xn[v]);
+      lanes_t* gb2 = g_lnb + D;
+      for (int64_t blk = chunk_start(c, chunks, blocks); blk < chunk_start(c + 1, chunks, blocks); ++blk) {
+        const int64_t n0 = blk * BLOCK, count = std::min(BLOCK, N - n0);
+        const int64_t V = (count + LANES - 1) / LANES;
+        load_tokens<D>(X, n0, count, V, xt.data());
+        load_tokens<D>(GY, n0, count, V, gyt.data());  // padded tokens have zero gradient
+        for (int64_t v = 0; v < V; ++v) rstd[v] = p.norm.forward(&xt[v * D], &xhat[v * D], &xn[v * D]);
         std::fill(gxn.begin(), gxn.end(), splat(0.f));
         for (int64_t j = 0; j < H; ++j) {
-          hidden_pre(p.w1 + j * D, p.b1[j], xn.data(), D, pre);
-          for (int64_t v = 0; v < G; ++v) gh[v] = splat(0.f);
-          for (int64_t o = 0; o < D; ++o)
-            for (int64_t v = 0; v < G; ++v) gh[v] += p.w2[o * H + j] * gyt[o * G + v];
-          for (int64_t v = 0; v < G; ++v) {
-            gh[v] = pre[v] > 0.f ? gh[v] : 0.f;   // the gradient of the pre-activation
-            pre[v] = pre[v] > 0.f ? pre[v] : 0.f;  // now the activation h
-          }
-          for (int64_t o = 0; o < D; ++o)
-            for (int64_t v = 0; v < G; ++v) gw2[o * H + j] += gyt[o * G + v] * pre[v];
-          for (int64_t v = 0; v < G; ++v) gb1[j] += gh[v];
-          for (int64_t i = 0; i < D; ++i) {
-            const float w = p.w1[j * D + i];
-            for (int64_t v = 0; v < G; ++v) {
-              gw1[j * D + i] += gh[v] * xn[i * G + v];
-              gxn[i * G + v] += w * gh[v];
+          float w1[D], w2[D];
+          for (int i = 0; i < D; ++i) w1[i] = p.w1[j * D + i], w2[i] = p.w2t[j * D + i];
+          lanes_t gw1[D], gw2[D], gb1 = splat(0.f);
+          for (int i = 0; i < D; ++i) gw1[i] = gw2[i] = splat(0.f);
+          for (int64_t v = 0; v < V; ++v) {
+            const lanes_t* xnv = &xn[v * D];
+            const lanes_t* gyv = &gyt[v * D];
+            lanes_t pre = splat(p.b1[j]), gh = splat(0.f);
+            for (int i = 0; i < D; ++i) {
+              pre += w1[i] * xnv[i];
+              gh += w2[i] * gyv[i];
+            }
+            gh = pre > 0.f ? gh : splat(0.f);  // the gradient of the pre-activation
+            const lanes_t h = relu(pre);
+            gb1 += gh;
+            for (int i = 0; i < D; ++i) {
+              gw2[i] += gyv[i] * h;
+              gw1[i] += gh * xnv[i];
+              gxn[v * D + i] += w1[i] * gh;
             }
           }
+          lanes_t* unit = units + j * per_unit;
+          for (int i = 0; i < D; ++i) unit[i] += gw1[i], unit[D + i] += gw2[i];
+          unit[2 * D] += gb1;
         }
-        for (int64_t o = 0; o < D; ++o)
-          for (int64_t v = 0; v < G; ++v) gb2[o] += gyt[o * G + v];
-        for (int64_t v = 0; v < G; ++v) {
-          p.norm.backward(&xhat[v], rstd[v], &gxn[v], D, G, &gxt[v], g_lnw, g_lnb);
-          for (int64_t i = 0; i < D; ++i) gxt[i * G + v] += gyt[i * G + v];  // the residual
+        for (int64_t v = 0; v < V; ++v) {
+          p.norm.backward(&xhat[v * D], rstd[v], &gxn[v * D], &gxt[v * D], g_lnw, g_lnb);
+          for (int i = 0; i < D; ++i) {
+            gxt[v * D + i] += gyt[v * D + i];  // the residual
+            gb2[i] += gyt[v * D + i];
+          }
         }
-        store_tile(gxt.data(), n0, count, D, GX);
+        store_tokens<D>(gxt.data(), n0, count, GX);
       }
     }
   });
   const std::vector<float> total = reduce_chunks(partial, size);
-  return {gx, tensor_from(total, 0, {D}), tensor_from(total, D, {D}), tensor_from(total, 2 * D, {H, D}),
-          tensor_from(total, 2 * D + H * D, {H}), tensor_from(total, 2 * D + H * D + H, {D, H}),
-          tensor_from(total, 2 * D + 2 * H * D + H, {D})};
+  auto gw1 = at::empty({H, D}, x.options()), gb1 = at::empty({H}, x.options()), gw2 = at::empty({D, H}, x.options());
+  float *GW1 = gw1.data_ptr<float>(), *GB1 = gb1.data_ptr<float>(), *GW2 = gw2.data_ptr<float>();
+  for (int64_t j = 0; j < H; ++j) {
+    for (int i = 0; i < D; ++i) GW1[j * D + i] = total[j * per_unit + i], GW2[i * H + j] = total[j * per_unit + D + i];
+    GB1[j] = total[j * per_unit + 2 * D];
+  }
+  const int64_t tail = H * per_unit;
+  return {gx, tensor_from(total, tail, {D}), tensor_from(total, tail + D, {D}), gw1, gb1, gw2,
+          tensor_from(total, tail + 2 * D, {D})};
+}
+
+at::Tensor ffn_half_forward(const at::Tensor& x, const at::Tensor& ln_w, const at::Tensor& ln_b, const at::Tensor& w1,
+                            const at::Tensor& b1, const at::Tensor& w2, const at::Tensor& b2, double eps) {
+  check_ffn(x, ln_w, ln_b, w1, b1, w2, b2);
+  return with_width(x.size(1), [&]<int D>() { return ffn_forward<D>(x, FFNWeights<D>(ln_w, ln_b, w1, b1, w2, b2, eps)); });
+}
+
+std::vector<at::Tensor> ffn_half_backward(const at::Tensor& x, const at::Tensor& ln_w, const at::Tensor& ln_b,
+                                          const at::Tensor& w1, const at::Tensor& b1, const at::Tensor& w2,
+                                          const at::Tensor& b2, const at::Tensor& gy, double eps) {
+  check_ffn(x, ln_w, ln_b, w1, b1, w2, b2);
+  check_float(gy, "gy", 2);
+  TORCH_CHECK(gy.sizes() == x.sizes(), "ffn_half_backward: gy must have x's shape");
+  return with_width(x.size(1), [&]<int D>() {
+    return ffn_backward<D>(x, FFNWeights<D>(ln_w, ln_b, w1, b1, w2, b2, eps), gy);
+  });
 }
 
 // -- the attention half ------------------------------------------------------------------------------
-// Rows [b0, b0 + count) of a (B, T, D) array -> (T * D) lane vectors, zero-padded lanes.
-inline void load_group(const float* src, int64_t b0, int64_t count, int64_t TD, lanes_t* dst) {
-  for (int64_t e = 0; e < TD; ++e) {
-    lanes_t lanes = splat(0.f);
-    for (int64_t l = 0; l < count; ++l) lanes[l] = src[(b0 + l) * TD + e];
-    dst[e] = lanes;
+// One stage of the 16 x 16 transpose: swaps the off-diagonal B x B blocks (B = 8, 4, 2, 1).
+template <int B>
+inline void swap_blocks(lanes_t* m) {
+  constexpr auto masks = [] {
+    std::array<std::array<int32_t, LANES>, 2> lo_hi{};
+    for (int c = 0; c < LANES; ++c) {
+      lo_hi[0][c] = (c & B) ? LANES + c - B : c;
+      lo_hi[1][c] = (c & B) ? LANES + c : c + B;
+    }
+    return lo_hi;
+  }();
+  ilanes_t lo, hi;
+  std::memcpy(&lo, masks[0].data(), sizeof lo);
+  std::memcpy(&hi, masks[1].data(), sizeof hi);
+#pragma GCC unroll 16
+  for (int r = 0; r < LANES; ++r)
+    if (!(r & B)) {
+      const lanes_t a = m[r], z = m[r + B];
+      m[r] = __builtin_shuffle(a, z, lo);
+      m[r + B] = __builtin_shuffle(a, z, hi);
+    }
+}
+
+// m[r][c] <- m[c][r] for a 16 x 16 block of floats held as 16 lane vectors (64 two-source permutes).
+inline void transpose16(lanes_t* m) {
+  swap_blocks<8>(m);
+  swap_blocks<4>(m);
+  swap_blocks<2>(m);
+  swap_blocks<1>(m);
+}
+
+// Rows [b0, b0 + count) of a (B, E) array -> E lane vectors (lane l = row b0 + l), zero-padded
+// lanes: 16 columns at a time, read as rows and transposed in registers.
+inline void load_group(const float* src, int64_t b0, int64_t count, int64_t E, lanes_t* dst) {
+  lanes_t block[LANES];
+  for (int64_t e0 = 0; e0 < E; e0 += LANES) {
+    const int64_t width = std::min(LANES, E - e0);
+    for (int64_t l = 0; l < LANES; ++l) {
+      block[l] = splat(0.f);
+      if (l >= count) continue;
+      if (width == LANES) std::memcpy(&block[l], src + (b0 + l) * E + e0, sizeof(lanes_t));
+      else std::memcpy(&block[l], src + (b0 + l) * E + e0, width * sizeof(float));
+    }
+    transpose16(block);
+    for (int64_t r = 0; r < width; ++r) dst[e0 + r] = block[r];
   }
 }
 
-inline void store_group(const lanes_t* src, int64_t b0, int64_t count, int64_t TD, float* dst) {
-  for (int64_t l = 0; l < count; ++l)
-    for (int64_t e = 0; e < TD; ++e) dst[(b0 + l) * TD + e] = src[e][l];
+inline void store_group(const lanes_t* src, int64_t b0, int64_t count, int64_t E, float* dst) {
+  lanes_t block[LANES];
+  for (int64_t e0 = 0; e0 < E; e0 += LANES) {
+    const int64_t width = std::min(LANES, E - e0);
+    for (int64_t r = 0; r < LANES; ++r) block[r] = r < width ? src[e0 + r] : splat(0.f);
+    transpose16(block);
+    for (int64_t l = 0; l < count; ++l) {
+      if (width == LANES) std::memcpy(dst + (b0 + l) * E + e0, &block[l], sizeof(lanes_t));
+      else std::memcpy(dst + (b0 + l) * E + e0, &block[l], width * sizeof(float));
+    }
+  }
 }
 
+template <int D>
 struct AttentionWeights {
-  LayerNormLanes norm;
-  const float *w_qkv, *b_qkv;
-  int64_t T, D;
+  LayerNormLanes<D> norm;
+  float w[3 * D][D], b[3 * D];
+  int64_t T;
   float scale;
+
+  AttentionWeights(const at::Tensor& x, const at::Tensor& ln_w, const at::Tensor& ln_b, const at::Tensor& w_qkv,
+                   const at::Tensor& b_qkv, double eps)
+      : norm(ln_w.data_ptr<float>(), ln_b.data_ptr<float>(), static_cast<float>(eps)), T(x.size(1)),
+        scale(1.f / std::sqrt(static_cast<float>(D))) {
+    const float *W = w_qkv.data_ptr<float>(), *Bq = b_qkv.data_ptr<float>();
+    for (int r = 0; r < 3 * D; ++r) {
+      b[r] = Bq[r];
+      for (int e = 0; e < D; ++e) w[r][e] = W[r * D + e];
+    }
+  }
 };
 
-AttentionWeights attention_weights(const at::Tensor& x, const at::Tensor& ln_w, const at::Tensor& ln_b,
-                                   const at::Tensor& w_qkv, const at::Tensor& b_qkv, double eps) {
+void check_attention(const at::Tensor& x, const at::Tensor& ln_w, const at::Tensor& ln_b, const at::Tensor& w_qkv,
+                     const at::Tensor& b_qkv) {
   check_float(x, "x", 3); check_float(ln_w, "ln_w", 1); check_float(ln_b, "ln_b", 1);
   check_float(w_qkv, "w_qkv", 2); check_float(b_qkv, "b_qkv", 1);
-  const int64_t T = x.size(1), D = x.size(2);
+  const int64_t D = x.size(2);
   TORCH_CHECK(ln_w.size(0) == D && ln_b.size(0) == D && w_qkv.size(0) == 3 * D && w_qkv.size(1) == D &&
                   b_qkv.size(0) == 3 * D,
               "attn_half: shapes disagree (x (B, T, D), w_qkv (3 D, D))");
-  return {{ln_w.data_ptr<float>(), ln_b.data_ptr<float>(), static_cast<float>(eps)},
-          w_qkv.data_ptr<float>(), b_qkv.data_ptr<float>(), T, D, 1.f / std::sqrt(static_cast<float>(D))};
 }
 
-// Per group: LayerNorm of every token (xhat, rstd kept for the backward pass) and its q, k, v.
+// Per group of 16 rows: LayerNorm of every token (xhat, rstd kept for the backward pass) and its
+// q (times the softmax's scale), k, v.
+template <int D>
 struct GroupState {
-  std::vector<lanes_t> x, xhat, xn, q, k, v, rstd, p;
-  GroupState(int64_t T, int64_t D) : x(T * D), xhat(T * D), xn(T * D), q(T * D), k(T * D), v(T * D), rstd(T), p(T) {}
+  std::vector<lanes_t> x, xhat, xn, q, k, v, rstd;
+  explicit GroupState(int64_t T) : x(T * D), xhat(T * D), xn(T * D), q(T * D), k(T * D), v(T * D), rstd(T) {}
 
-  void project(const AttentionWeights& a) {
-    const int64_t T = a.T, D = a.D;
-    for (int64_t t = 0; t < T; ++t) {
-      rstd[t] = a.norm.forward(&x[t * D], D, 1, &xhat[t * D], &xn[t * D]);
-      for (int64_t part = 0; part < 3; ++part) {
-        lanes_t* out = (part == 0 ? q : part == 1 ? k : v).data() + t * D;
-        for (int64_t i = 0; i < D; ++i) {
-          const int64_t row = part * D + i;
-          lanes_t acc = splat(a.b_qkv[row]);
-          for (int64_t e = 0; e < D; ++e) acc += a.w_qkv[row * D + e] * xn[t * D + e];
-          out[i] = acc;
-        }
+  void project(const AttentionWeights<D>& a) {
+    for (int64_t t = 0; t < a.T; ++t) {
+      rstd[t] = a.norm.forward(&x[t * D], &xhat[t * D], &xn[t * D]);
+      lanes_t xnt[D];
+      for (int e = 0; e < D; ++e) xnt[e] = xn[t * D + e];
+      for (int r = 0; r < 3 * D; ++r) {
+        lanes_t acc = splat(a.b[r]);
+        for (int e = 0; e < D; ++e) acc += a.w[r][e] * xnt[e];
+        if (r < D) q[t * D + r] = acc * a.scale;
+        else if (r < 2 * D) k[t * D + r - D] = acc;
+        else v[t * D + r - 2 * D] = acc;
       }
     }
   }
 
-  // p[u] = softmax over u of scale <q[t], k[u]>; with lse_in (the backward pass) the normaliser
-  // is read, else it is computed and its log returned.
-  lanes_t softmax_row(const AttentionWeights& a, int64_t t, const lanes_t* lse_in) {
-    const int64_t T = a.T, D = a.D;
-    lanes_t top = splat(-3.0e38f);  // finite: built with -ffast-math
-    for (int64_t u = 0; u < T; ++u) {
-      lanes_t s = splat(0.f);
-      for (int64_t i = 0; i < D; ++i) s += q[t * D + i] * k[u * D + i];
-      s *= a.scale;
-      p[u] = s;
-      top = s > top ? s : top;
-    }
-    const lanes_t shift = lse_in ? *lse_in : top;
-    lanes_t sum = splat(0.f);
-    for (int64_t u = 0; u < T; ++u) {
-      p[u] = exp_lanes(p[u] - shift);
-      sum += p[u];
-    }
-    if (lse_in) return *lse_in;
-    const lanes_t inv = 1.f / sum;
-    for (int64_t u = 0; u < T; ++u) p[u] *= inv;
-    for (int64_t l = 0; l < LANES; ++l) sum[l] = std::log(sum[l]);
-    return top + sum;
+  // the scaled score <q[t], k[u]> / sqrt(D)
+  lanes_t score(const lanes_t* qt, int64_t u) const {
+    lanes_t s = qt[0] * k[u * D];
+    for (int i = 1; i < D; ++i) s += qt[i] * k[u * D + i];
+    return s;
   }
 };
 
-std::vector<at::Tensor> attn_half_forward(const at::Tensor& x, const at::Tensor& ln_w, const at::Tensor& ln_b,
-                                          const at::Tensor& w_qkv, const at::Tensor& b_qkv, double eps) {
-  const AttentionWeights a = attention_weights(x, ln_w, ln_b, w_qkv, b_qkv, eps);
-  const int64_t B = x.size(0), T = a.T, D = a.D, TD = T * D;
+template <int D>
+std::vector<at::Tensor> attn_forward(const at::Tensor& x, const AttentionWeights<D>& a) {
+  const int64_t B = x.size(0), T = a.T, TD = T * D;
   auto y = at::empty_like(x), o = at::empty_like(x);
-  auto lse = at::empty({B, T}, x.options());
+  auto top = at::empty({B, T}, x.options()), inv = at::empty({B, T}, x.options());
   const float* X = x.data_ptr<float>();
-  float *Y = y.data_ptr<float>(), *O = o.data_ptr<float>(), *L = lse.data_ptr<float>();
-  const int64_t groups = (B + LANES - 1) / LANES;
-  at::parallel_for(0, groups, 4, [&](int64_t g0, int64_t g1) {
-    GroupState s(T, D);
-    std::vector<lanes_t> og(TD), yg(TD), lg(T);
+  float *Y = y.data_ptr<float>(), *O = o.data_ptr<float>(), *M = top.data_ptr<float>(), *I = inv.data_ptr<float>();
+  at::parallel_for(0, (B + LANES - 1) / LANES, 4, [&](int64_t g0, int64_t g1) {
+    const FlushDenormals flush;
+    GroupState<D> s(T);
+    std::vector<lanes_t> og(TD), yg(TD), mg(T), ig(T), scores(T);
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t b0 = g * LANES, count = std::min(LANES, B - b0);
       load_group(X, b0, count, TD, s.x.data());
       s.project(a);
       for (int64_t t = 0; t < T; ++t) {
-        lg[t] = s.softmax_row(a, t, nullptr);
-        for (int64_t i = 0; i < D; ++i) {
-          lanes_t out = splat(0.f);
-          for (int64_t u = 0; u < T; ++u) out += s.p[u] * s.v[u * D + i];
-          og[t * D + i] = out;
-          yg[t * D + i] = s.x[t * D + i] + out;  // the residual
+        lanes_t qt[D];
+        for (int i = 0; i < D; ++i) qt[i] = s.q[t * D + i];
+        lanes_t m_even = splat(-3.0e38f), m_odd = m_even;  // finite: built with -ffast-math; two
+        for (int64_t u = 0; u < T; u += 2) {                // chains, so the maximum is not one
+          scores[u] = s.score(qt, u);                        // long dependency
+          m_even = max_lanes(m_even, scores[u]);
+          if (u + 1 == T) break;
+          scores[u + 1] = s.score(qt, u + 1);
+          m_odd = max_lanes(m_odd, scores[u + 1]);
+        }
+        const lanes_t m = max_lanes(m_even, m_odd);
+        lanes_t sum = splat(0.f), out[D];
+        for (int i = 0; i < D; ++i) out[i] = splat(0.f);
+        for (int64_t u = 0; u < T; ++u) {
+          const lanes_t e = exp_lanes(scores[u] - m);
+          sum += e;
+          for (int i = 0; i < D; ++i) out[i] += e * s.v[u * D + i];
+        }
+        const lanes_t r = 1.f / sum;
+        mg[t] = m;
+        ig[t] = r;
+        for (int i = 0; i < D; ++i) {
+          og[t * D + i] = out[i] * r;
+          yg[t * D + i] = s.x[t * D + i] + og[t * D + i];  // the residual
         }
       }
       store_group(yg.data(), b0, count, TD, Y);
       store_group(og.data(), b0, count, TD, O);
-      store_group(lg.data(), b0, count, T, L);
+      store_group(mg.data(), b0, count, T, M);
+      store_group(ig.data(), b0, count, T, I);
     }
   });
-  return {y, o, lse};
+  return {y, o, top, inv};
 }
 
-std::vector<at::Tensor> attn_half_backward(const at::Tensor& x, const at::Tensor& o, const at::Tensor& lse,
-                                           const at::Tensor& ln_w, const at::Tensor& ln_b, const at::Tensor& w_qkv,
-                                           const at::Tensor& b_qkv, const at::Tensor& gy, double eps) {
-  const AttentionWeights a = attention_weights(x, ln_w, ln_b, w_qkv, b_qkv, eps);
-  check_float(o, "o", 3); check_float(lse, "lse", 2); check_float(gy, "gy", 3);
-  TORCH_CHECK(o.sizes() == x.sizes() && gy.sizes() == x.sizes(), "attn_half_backward: o and gy must have x's shape");
-  const int64_t B = x.size(0), T = a.T, D = a.D, TD = T * D;
+template <int D>
+std::vector<at::Tensor> attn_backward(const at::Tensor& x, const at::Tensor& o, const at::Tensor& top,
+                                      const at::Tensor& inv, const AttentionWeights<D>& a, const at::Tensor& gy) {
+  const int64_t B = x.size(0), T = a.T, TD = T * D;
   auto gx = at::empty_like(x);
   const int64_t groups = (B + LANES - 1) / LANES, chunks = n_chunks(groups);
   // gradients, in this order: ln_w (D), ln_b (D), w_qkv (3 D, D), b_qkv (3 D)
   const int64_t size = 2 * D + 3 * D * D + 3 * D;
   std::vector<std::vector<lanes_t>> partial(chunks, std::vector<lanes_t>(size, splat(0.f)));
-  const float *X = x.data_ptr<float>(), *O = o.data_ptr<float>(), *L = lse.data_ptr<float>();
-  const float* GY = gy.data_ptr<float>();
+  const float *X = x.data_ptr<float>(), *O = o.data_ptr<float>(), *M = top.data_ptr<float>();
+  const float *I = inv.data_ptr<float>(), *GY = gy.data_ptr<float>();
   float* GX = gx.data_ptr<float>();
   at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
-    GroupState s(T, D);
-    std::vector<lanes_t> og(TD), gog(TD), lg(T), gq(TD), gk(TD), gv(TD), gxn(TD), gxg(TD);
+    const FlushDenormals flush;
+    GroupState<D> s(T);
+    std::vector<lanes_t> og(TD), gog(TD), mg(T), ig(T), gq(TD), gk(TD), gv(TD), gxg(TD);
     for (int64_t c = c0; c < c1; ++c) {
       lanes_t* g_lnw = partial[c].data();
       lanes_t* g_lnb = g_lnw + D;
@@ -423,45 +620,48 @@ std::vector<at::Tensor> attn_half_backward(const at::Tensor& x, const at::Tensor
         load_group(X, b0, count, TD, s.x.data());
         load_group(O, b0, count, TD, og.data());
         load_group(GY, b0, count, TD, gog.data());  // padded rows have zero gradient
-        load_group(L, b0, count, T, lg.data());
+        load_group(M, b0, count, T, mg.data());
+        load_group(I, b0, count, T, ig.data());
         s.project(a);
         std::fill(gk.begin(), gk.end(), splat(0.f));
         std::fill(gv.begin(), gv.end(), splat(0.f));
         for (int64_t t = 0; t < T; ++t) {
-          s.softmax_row(a, t, &lg[t]);
-          const lanes_t* got = &gog[t * D];
+          lanes_t qt[D], got[D], gqt[D];
           lanes_t delta = splat(0.f);  // sum_i go[t][i] o[t][i]
-          for (int64_t i = 0; i < D; ++i) delta += got[i] * og[t * D + i];
-          for (int64_t i = 0; i < D; ++i) gq[t * D + i] = splat(0.f);
+          for (int i = 0; i < D; ++i) {
+            qt[i] = s.q[t * D + i];
+            got[i] = gog[t * D + i];
+            gqt[i] = splat(0.f);
+            delta += got[i] * og[t * D + i];
+          }
+          const lanes_t m = mg[t], r = ig[t];
           for (int64_t u = 0; u < T; ++u) {
-            lanes_t dp = splat(0.f);  // d loss / d p[u] = <go[t], v[u]>
-            for (int64_t i = 0; i < D; ++i) {
-              dp += got[i] * s.v[u * D + i];
-              gv[u * D + i] += s.p[u] * got[i];
-            }
-            const lanes_t ds = s.p[u] * (dp - delta) * a.scale;  // through the softmax and the scale
-            for (int64_t i = 0; i < D; ++i) {
-              gq[t * D + i] += ds * s.k[u * D + i];
-              gk[u * D + i] += ds * s.q[t * D + i];
+            const lanes_t pu = exp_lanes(s.score(qt, u) - m) * r;
+            lanes_t dp = got[0] * s.v[u * D];  // d loss / d p[u] = <go[t], v[u]>
+            for (int i = 1; i < D; ++i) dp += got[i] * s.v[u * D + i];
+            const lanes_t ds = pu * (dp - delta);  // d loss / d score[u]
+            for (int i = 0; i < D; ++i) {
+              gv[u * D + i] += pu * got[i];
+              gqt[i] += ds * s.k[u * D + i];
+              gk[u * D + i] += ds * qt[i];  // qt carries the scale
             }
           }
+          for (int i = 0; i < D; ++i) gq[t * D + i] = gqt[i] * a.scale;
         }
         // through the projection and the LayerNorm, per token
         for (int64_t t = 0; t < T; ++t) {
-          for (int64_t e = 0; e < D; ++e) gxn[t * D + e] = splat(0.f);
-          for (int64_t part = 0; part < 3; ++part) {
-            const lanes_t* grad = (part == 0 ? gq : part == 1 ? gk : gv).data() + t * D;
-            for (int64_t i = 0; i < D; ++i) {
-              const int64_t row = part * D + i;
-              g_b[row] += grad[i];
-              for (int64_t e = 0; e < D; ++e) {
-                g_w[row * D + e] += grad[i] * s.xn[t * D + e];
-                gxn[t * D + e] += a.w_qkv[row * D + e] * grad[i];
-              }
+          lanes_t gxn[D];
+          for (int e = 0; e < D; ++e) gxn[e] = splat(0.f);
+          for (int r = 0; r < 3 * D; ++r) {
+            const lanes_t grad = (r < D ? gq : r < 2 * D ? gk : gv)[t * D + r % D];
+            g_b[r] += grad;
+            for (int e = 0; e < D; ++e) {
+              g_w[r * D + e] += grad * s.xn[t * D + e];
+              gxn[e] += a.w[r][e] * grad;
             }
           }
-          a.norm.backward(&s.xhat[t * D], s.rstd[t], &gxn[t * D], D, 1, &gxg[t * D], g_lnw, g_lnb);
-          for (int64_t i = 0; i < D; ++i) gxg[t * D + i] += gog[t * D + i];  // the residual
+          a.norm.backward(&s.xhat[t * D], s.rstd[t], gxn, &gxg[t * D], g_lnw, g_lnb);
+          for (int i = 0; i < D; ++i) gxg[t * D + i] += gog[t * D + i];  // the residual
         }
         store_group(gxg.data(), b0, count, TD, GX);
       }
@@ -472,13 +672,112 @@ std::vector<at::Tensor> attn_half_backward(const at::Tensor& x, const at::Tensor
           tensor_from(total, 2 * D + 3 * D * D, {3 * D})};
 }
 
+std::vector<at::Tensor> attn_half_forward(const at::Tensor& x, const at::Tensor& ln_w, const at::Tensor& ln_b,
+                                          const at::Tensor& w_qkv, const at::Tensor& b_qkv, double eps) {
+  check_attention(x, ln_w, ln_b, w_qkv, b_qkv);
+  return with_width(x.size(2), [&]<int D>() {
+    return attn_forward<D>(x, AttentionWeights<D>(x, ln_w, ln_b, w_qkv, b_qkv, eps));
+  });
+}
+
+std::vector<at::Tensor> attn_half_backward(const at::Tensor& x, const at::Tensor& o, const at::Tensor& top,
+                                           const at::Tensor& inv, const at::Tensor& ln_w, const at::Tensor& ln_b,
+                                           const at::Tensor& w_qkv, const at::Tensor& b_qkv, const at::Tensor& gy,
+                                           double eps) {
+  check_attention(x, ln_w, ln_b, w_qkv, b_qkv);
+  check_float(o, "o", 3); check_float(top, "top", 2); check_float(inv, "inv", 2); check_float(gy, "gy", 3);
+  TORCH_CHECK(o.sizes() == x.sizes() && gy.sizes() == x.sizes(), "attn_half_backward: o and gy must have x's shape");
+  TORCH_CHECK(top.sizes() == inv.sizes() && top.size(0) == x.size(0) && top.size(1) == x.size(1),
+              "attn_half_backward: top and inv must be (B, T)");
+  return with_width(x.size(2), [&]<int D>() {
+    return attn_backward<D>(x, o, top, inv, AttentionWeights<D>(x, ln_w, ln_b, w_qkv, b_qkv, eps), gy);
+  });
+}
+
+// -- the VAE's latent: z = mu + eps exp(logvar / 2) and the KL terms' sum, in one pass --------------
+// latent_kl_forward  mu, logvar, eps (any shape, all the same) -> z (that shape),
+//                    s = sum(1 + logvar - mu^2 - exp(logvar)) (0-d; KL = -s / (2 numel))
+// latent_kl_backward mu, logvar, eps, gz, gs (0-d) -> g mu = gz - 2 gs mu,
+//                    g logvar = gz eps exp(logvar / 2) / 2 + gs (1 - exp(logvar))
+// count (<= 16) consecutive floats <-> one lane vector; lanes at or beyond count read as 0
+inline lanes_t load_lanes(const float* src, int64_t count) {
+  lanes_t v = splat(0.f);
+  if (count == LANES) std::memcpy(&v, src, sizeof v);
+  else for (int64_t l = 0; l < count; ++l) v[l] = src[l];
+  return v;
+}
+
+inline void store_lanes(lanes_t v, float* dst, int64_t count) {
+  if (count == LANES) std::memcpy(dst, &v, sizeof v);
+  else for (int64_t l = 0; l < count; ++l) dst[l] = v[l];
+}
+
+void check_latent(const at::Tensor& mu, const at::Tensor& logvar, const at::Tensor& eps) {
+  for (const auto* t : {&mu, &logvar, &eps}) {
+    TORCH_CHECK(t->device().is_cpu() && t->scalar_type() == at::kFloat && t->is_contiguous(),
+                "latent_kl: mu, logvar and eps must be contiguous float32 CPU tensors");
+    TORCH_CHECK(t->sizes() == mu.sizes(), "latent_kl: mu, logvar and eps must have one shape");
+  }
+}
+
+std::vector<at::Tensor> latent_kl_forward(const at::Tensor& mu, const at::Tensor& logvar, const at::Tensor& eps) {
+  check_latent(mu, logvar, eps);
+  const int64_t n = mu.numel(), vectors = (n + LANES - 1) / LANES, chunks = n_chunks(vectors);
+  auto z = at::empty_like(mu);
+  const float *M = mu.data_ptr<float>(), *L = logvar.data_ptr<float>(), *E = eps.data_ptr<float>();
+  float* Z = z.data_ptr<float>();
+  std::vector<std::vector<lanes_t>> partial(chunks, std::vector<lanes_t>(1, splat(0.f)));
+  at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+    const FlushDenormals flush;
+    for (int64_t c = c0; c < c1; ++c) {
+      lanes_t sum = splat(0.f);
+      for (int64_t v = chunk_start(c, chunks, vectors); v < chunk_start(c + 1, chunks, vectors); ++v) {
+        const int64_t i0 = v * LANES, count = std::min(LANES, n - i0);
+        const lanes_t m = load_lanes(M + i0, count), l = load_lanes(L + i0, count), e = load_lanes(E + i0, count);
+        const lanes_t sd = exp_lanes(l * 0.5f);
+        store_lanes(m + e * sd, Z + i0, count);
+        sum += 1.f + l - m * m - sd * sd;  // padded lanes: 1 + 0 - 0 - 1 = 0
+      }
+      partial[c][0] = sum;
+    }
+  });
+  const std::vector<float> total = reduce_chunks(partial, 1);
+  return {z, at::scalar_tensor(total[0], mu.options())};
+}
+
+std::vector<at::Tensor> latent_kl_backward(const at::Tensor& mu, const at::Tensor& logvar, const at::Tensor& eps,
+                                           const at::Tensor& gz, const at::Tensor& gs) {
+  check_latent(mu, logvar, eps);
+  check_latent(gz, gz, gz);
+  TORCH_CHECK(gz.sizes() == mu.sizes() && gs.numel() == 1, "latent_kl_backward: gz must have mu's shape, gs one value");
+  const int64_t n = mu.numel(), vectors = (n + LANES - 1) / LANES;
+  const float g_sum = gs.to(at::kFloat).item<float>();
+  auto gmu = at::empty_like(mu), glogvar = at::empty_like(mu);
+  const float *M = mu.data_ptr<float>(), *L = logvar.data_ptr<float>(), *E = eps.data_ptr<float>();
+  const float* GZ = gz.data_ptr<float>();
+  float *GM = gmu.data_ptr<float>(), *GL = glogvar.data_ptr<float>();
+  at::parallel_for(0, vectors, 256, [&](int64_t v0, int64_t v1) {
+    const FlushDenormals flush;
+    for (int64_t v = v0; v < v1; ++v) {
+      const int64_t i0 = v * LANES, count = std::min(LANES, n - i0);
+      const lanes_t m = load_lanes(M + i0, count), l = load_lanes(L + i0, count), e = load_lanes(E + i0, count);
+      const lanes_t g = load_lanes(GZ + i0, count), sd = exp_lanes(l * 0.5f);
+      store_lanes(g - (2.f * g_sum) * m, GM + i0, count);
+      store_lanes(0.5f * g * e * sd + g_sum * (1.f - sd * sd), GL + i0, count);
+    }
+  });
+  return {gmu, glogvar};
+}
+
 }  // namespace
 
 TORCH_LIBRARY(idsynth_narrow, m) {
   m.def("ffn_half_forward(Tensor x, Tensor ln_w, Tensor ln_b, Tensor w1, Tensor b1, Tensor w2, Tensor b2, float eps) -> Tensor");
   m.def("ffn_half_backward(Tensor x, Tensor ln_w, Tensor ln_b, Tensor w1, Tensor b1, Tensor w2, Tensor b2, Tensor gy, float eps) -> Tensor[]");
   m.def("attn_half_forward(Tensor x, Tensor ln_w, Tensor ln_b, Tensor w_qkv, Tensor b_qkv, float eps) -> Tensor[]");
-  m.def("attn_half_backward(Tensor x, Tensor o, Tensor lse, Tensor ln_w, Tensor ln_b, Tensor w_qkv, Tensor b_qkv, Tensor gy, float eps) -> Tensor[]");
+  m.def("latent_kl_forward(Tensor mu, Tensor logvar, Tensor eps) -> Tensor[]");
+  m.def("latent_kl_backward(Tensor mu, Tensor logvar, Tensor eps, Tensor gz, Tensor gs) -> Tensor[]");
+  m.def("attn_half_backward(Tensor x, Tensor o, Tensor top, Tensor inv, Tensor ln_w, Tensor ln_b, Tensor w_qkv, Tensor b_qkv, Tensor gy, float eps) -> Tensor[]");
 }
 
 TORCH_LIBRARY_IMPL(idsynth_narrow, CPU, m) {
@@ -486,4 +785,6 @@ TORCH_LIBRARY_IMPL(idsynth_narrow, CPU, m) {
   m.impl("ffn_half_backward", &ffn_half_backward);
   m.impl("attn_half_forward", &attn_half_forward);
   m.impl("attn_half_backward", &attn_half_backward);
+  m.impl("latent_kl_forward", &latent_kl_forward);
+  m.impl("latent_kl_backward", &latent_kl_backward);
 }

@@ -7,18 +7,22 @@ of 64 and more: a training step ran ~20x above the machine's bound (README § Pe
 ``narrow_kernels.cpp`` (beside this file) computes each half of a pre-norm block as one pass:
 
 * :func:`attention_half` ``x + attention(qkv(LayerNorm(x)))`` for one head, 16 batch rows at a
-  time in vector lanes, saving only the attention's output and one log-normaliser per query
-  (the backward pass recomputes LayerNorm, q, k, v and the softmax), and
-* :func:`ffn_half` ``x + FFN(LayerNorm(x))`` over tiles of 64 tokens, the 128-wide hidden
+  time in vector lanes, saving only the attention's output and each query's largest score and
+  inverse softmax sum (the backward pass recomputes LayerNorm, q, k, v and the probabilities), and
+* :func:`ffn_half` ``x + FFN(LayerNorm(x))`` over tiles of tokens, the 128-wide hidden
   activation kept in registers and recomputed in the backward pass (nothing of it is stored),
 
-forward and backward, in float32. The library is compiled on first use with the machine's C++
-compiler (``torch.utils.cpp_extension``, ~10 s, cached under ``$TORCH_EXTENSIONS_DIR`` or
-``~/.cache/torch_extensions``) for the CPU it runs on (``-march=native``). Where that fails (no
-compiler) or ``IDSYNTH_NATIVE_KERNELS=0``, :func:`available` is ``False`` and the callers keep
-their PyTorch path (also inside :func:`disabled`); the tests check both give the same values
-and gradients. Same inputs and thread count, same bits: weight gradients are summed per fixed
-chunk of tokens and the chunks added in order.
+forward and backward, in float32, with the token width a compile-time constant (1 to
+:data:`MAX_WIDTH`; wider tokens take PyTorch's path). :func:`latent_sample_kl` is the VAE's
+reparameterised sample and its KL term in one pass each way. The library is compiled on first
+use with the machine's C++ compiler (``torch.utils.cpp_extension``, ~20 s, cached under
+``$TORCH_EXTENSIONS_DIR`` or ``~/.cache/torch_extensions``) for the CPU it runs on
+(``-march=native``; AVX-512 gathers, permutes and ``vscalefps`` where the CPU has them, plain
+vector code elsewhere). Where that fails (no compiler) or ``IDSYNTH_NATIVE_KERNELS=0``,
+:func:`available` is ``False`` and the callers keep their PyTorch path (also inside
+:func:`disabled`); the tests check both give the same values and gradients. Same inputs and
+thread count, same bits: weight gradients are summed per fixed chunk of tokens and the chunks
+added in order.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from pathlib import Path
 import torch
 
 _SOURCE = Path(__file__).with_name("narrow_kernels.cpp")
-_FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-ffast-math", "-fopenmp"]
+_FLAGS = ["-std=c++20", "-O3", "-march=native", "-mprefer-vector-width=512", "-ffast-math", "-fno-associative-math", "-fopenmp"]
 _enabled = True
 
 
@@ -89,8 +93,18 @@ def disabled():
         _enabled = previous
 
 
+MAX_WIDTH = 8  # token widths the library is compiled for (a compile-time constant in each kernel)
+
+
 def usable(*tensors: torch.Tensor) -> bool:
-    """True when the kernels apply: float32 CPU tensors, no autocast, kernels built and on."""
+    """True when the block kernels apply: :func:`elementwise_usable`, and tokens at most
+    :data:`MAX_WIDTH` wide."""
+    return elementwise_usable(*tensors) and all(t.shape[-1] <= MAX_WIDTH for t in tensors)
+
+
+def elementwise_usable(*tensors: torch.Tensor) -> bool:
+    """True when the kernels apply to these tensors at all: float32 on the CPU, no autocast,
+    kernels built and on."""
     return (all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
             and not torch.is_autocast_enabled("cpu") and available())
 
@@ -115,8 +129,8 @@ class _FFNHalf(torch.autograd.Function):
 class _AttentionHalf(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, ln_w, ln_b, w_qkv, b_qkv, eps: float):
-        out, attended, lse = torch.ops.idsynth_narrow.attn_half_forward(x, ln_w, ln_b, w_qkv, b_qkv, eps)
-        ctx.save_for_backward(x, attended, lse, ln_w, ln_b, w_qkv, b_qkv)
+        out, attended, top, inv = torch.ops.idsynth_narrow.attn_half_forward(x, ln_w, ln_b, w_qkv, b_qkv, eps)
+        ctx.save_for_backward(x, attended, top, inv, ln_w, ln_b, w_qkv, b_qkv)
         ctx.eps = eps
         return out
 
@@ -124,6 +138,34 @@ class _AttentionHalf(torch.autograd.Function):
     def backward(ctx, grad_out):
         grads = torch.ops.idsynth_narrow.attn_half_backward(*ctx.saved_tensors, grad_out.contiguous(), ctx.eps)
         return (*grads, None)
+
+
+class _LatentKL(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, mu, logvar, eps):
+        z, total = torch.ops.idsynth_narrow.latent_kl_forward(mu, logvar, eps)
+        ctx.save_for_backward(mu, logvar, eps)
+        return z, total
+
+    @staticmethod
+    def backward(ctx, grad_z, grad_total):
+        mu, logvar, eps = ctx.saved_tensors
+        grad_z = torch.zeros_like(mu) if grad_z is None else grad_z.contiguous()
+        grad_total = mu.new_zeros(()) if grad_total is None else grad_total
+        return (*torch.ops.idsynth_narrow.latent_kl_backward(mu, logvar, eps, grad_z, grad_total), None)
+
+
+def latent_sample_kl(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(z, kl)``: the reparameterised sample ``z = mu + eps * exp(logvar / 2)`` (``mu``'s shape)
+    and ``KL(N(mu, exp(logvar)) || N(0, I))`` averaged over every coordinate (0-d, as
+    :func:`~idsynth.models.training.gaussian_kl`), in one pass forward and one backward where
+    the kernels apply (else the same formulas as PyTorch ops)."""
+    if elementwise_usable(mu, logvar, eps) and mu.numel():
+        z, total = _LatentKL.apply(mu.contiguous(), logvar.contiguous(), eps.contiguous())
+        return z, total * (-0.5 / mu.numel())
+    from .training import gaussian_kl
+
+    return mu + eps * torch.exp(0.5 * logvar), gaussian_kl(mu, logvar)
 
 
 def ffn_half(x: torch.Tensor, norm: torch.nn.LayerNorm, first: torch.nn.Linear, second: torch.nn.Linear) -> torch.Tensor:

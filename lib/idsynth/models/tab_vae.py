@@ -18,8 +18,9 @@ representation learner:
 
 On a CPU in float32 each half of a one-head block (LayerNorm, q/k/v, attention, residual; and
 LayerNorm, FFN, residual) runs as one C++ kernel (:mod:`idsynth.models.narrow_kernels`; the same
-function, ~3x faster per step), else as PyTorch ops (the FFN in cache-sized chunks,
-:mod:`idsynth.models.fused_ffn`).
+function, ~6x faster per step), else as PyTorch ops (the FFN in cache-sized chunks,
+:mod:`idsynth.models.fused_ffn`); training computes its losses with
+:meth:`TabVAENet.training_losses` (the latent sample and KL in one pass, no padding logits).
 
 Differences from TabSyn's reference code, all **(our choice)**: no [CLS] token (TabSyn drops
 its latent anyway); pre-normalisation in every block; fused scaled-dot-product attention;
@@ -160,6 +161,7 @@ class FeatureReconstructor(nn.Module):
     def __init__(self, n_numeric: int, cardinalities: list[int], d_token: int):
         super().__init__()
         self.n_numeric = n_numeric
+        self.cardinalities = [int(c) for c in cardinalities]
         n_cat, max_card = len(cardinalities), max(cardinalities, default=1)
         self.num_weight = nn.Parameter(_uniform_(torch.empty(n_numeric, d_token), d_token))
         self.num_bias = nn.Parameter(torch.zeros(n_numeric))
@@ -170,9 +172,24 @@ class FeatureReconstructor(nn.Module):
 
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h_num, h_cat = h[:, :self.n_numeric], h[:, self.n_numeric:]
-        num = (h_num * self.num_weight).sum(-1) + self.num_bias
         logits = torch.einsum("nkd,kdc->nkc", h_cat, self.cat_weight) + self.cat_bias
-        return num, logits.masked_fill(self.cat_padding, float("-inf"))
+        return self._numeric(h_num), logits.masked_fill(self.cat_padding, float("-inf"))
+
+    def _numeric(self, h_num: torch.Tensor) -> torch.Tensor:
+        return (h_num * self.num_weight).sum(-1) + self.num_bias
+
+    def losses(self, h: torch.Tensor, x_num: torch.Tensor, x_cat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mse, ce)`` of tokens ``h`` against the rows, as :func:`tab_vae_losses` computes them
+        from :meth:`forward`'s outputs, with each categorical head at its own width (no padding
+        logits: the padded head is ~3x wider on NSL-KDD, where one column has 66 categories)."""
+        zero = h.new_zeros(())
+        h_num, h_cat = h.split([self.n_numeric, h.shape[1] - self.n_numeric], dim=1)  # backward: one cat
+        mse = F.mse_loss(self._numeric(h_num), x_num) if self.n_numeric else zero
+        if not x_cat.shape[1]:
+            return mse, zero
+        ce = sum(F.cross_entropy(h_cat[:, j] @ self.cat_weight[j, :, :card] + self.cat_bias[j, :card], x_cat[:, j],
+                                 reduction="sum") for j, card in enumerate(self.cardinalities))
+        return mse, ce / x_cat.numel()
 
 
 class TabVAENet(nn.Module):
@@ -201,6 +218,16 @@ class TabVAENet(nn.Module):
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         num_hat, logits = self.decode(mu + eps * torch.exp(0.5 * logvar))
         return num_hat, logits, mu, logvar
+
+    def training_losses(self, x_num, x_cat, generator: torch.Generator | None = None):
+        """``(mse, ce, kl)`` of one VAE pass: ``tab_vae_losses(x_num, x_cat, *self(x_num, x_cat,
+        generator))`` (the same noise from ``generator``, the same values up to rounding), computed
+        the cheap way: the sample and the KL in one pass (:func:`narrow_kernels.latent_sample_kl`)
+        and the categorical heads without padding (:meth:`FeatureReconstructor.losses`)."""
+        mu, logvar = self.encode(x_num, x_cat)
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        z, kl = narrow_kernels.latent_sample_kl(mu, logvar, eps)
+        return (*self.reconstructor.losses(self.decoder(z), x_num, x_cat), kl)
 
 
 def tab_vae_losses(x_num, x_cat, num_hat, logits, mu, logvar) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -348,7 +375,7 @@ class TabVAE(TorchEstimatorMixin, BaseEstimator):
         beta_t = torch.tensor(annealer.beta, device=device)  # read by the captured step
 
         def step(xb_num, xb_cat):
-            mse, ce, kl = tab_vae_losses(xb_num, xb_cat, *net(xb_num, xb_cat, runner.generator))
+            mse, ce, kl = net.training_losses(xb_num, xb_cat, runner.generator)
             (mse + ce + beta_t * kl).backward()
             optimizer.step()
             return mse.detach(), ce.detach(), kl.detach()
@@ -408,7 +435,7 @@ class TabVAE(TorchEstimatorMixin, BaseEstimator):
         @torch.no_grad()
         def score() -> float:
             net.eval()
-            mse, ce, _ = tab_vae_losses(h_num, h_cat, *net(h_num, h_cat, noise))
+            mse, ce, _ = net.training_losses(h_num, h_cat, noise)
             net.train()
             return float(mse + ce)
 
