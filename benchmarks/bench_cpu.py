@@ -8,8 +8,10 @@ profile's batch, and prints and writes ``figures/tables/bench_cpu.csv`` with the
 
 The bound of a step is the larger of
 * its multiply-adds (counted by ``torch.utils.flop_counter`` on one forward + backward, or one
-  sampling network evaluation x the evaluations) at the matmul rate measured in the same run
-  (a 4096^3 matmul in that dtype, on the same threads), and
+  sampling network evaluation x the evaluations) at the matmul rate measured interleaved with
+  the stage's own steps (a 4096^3 matmul in that dtype, on the same threads, timed between them:
+  the machine's speed drifts by up to ~25 % between minutes, and a rate measured once at the
+  start moved the TabVAE's ratio by 0.4), and
 * the bytes it must move at the memory bandwidth measured in the same run (a 512 MiB copy):
   the tensors autograd saves for the backward pass, written once and read once, plus the
   parameters, gradients and Adam's two moments, each read and written once.
@@ -51,7 +53,7 @@ from idsynth.models.img_vae import ConvVAENet, img_vae_losses
 from idsynth.models.mageid import mageid
 from idsynth.models.tab_vae import TabVAENet
 from idsynth.models.tabddpm import TabDDPM
-from idsynth.models.training import autocast_bf16, keep_freed_memory
+from idsynth.models.training import autocast_bf16, keep_freed_memory, make_adam
 
 COLUMNS = ["model", "stage", "device", "dtype", "batch", "seconds_per_step", "bound_seconds_per_step", "ratio_to_bound"]
 
@@ -72,6 +74,16 @@ def copy_bandwidth(mib: int = 512, repeats: int = 3) -> float:
     dst.copy_(src)
     best = min(_seconds(lambda: dst.copy_(src)) for _ in range(repeats))
     return 2 * src.numel() * 4 / best
+
+
+PROBE = 4096  # side of the matmul timed beside each stage
+
+
+def matmul_probe(dtype: torch.dtype) -> Callable[[], object]:
+    """One ``PROBE``^3 matmul in ``dtype``: timed interleaved with a stage's steps, its rate is the
+    bound's (``PROBE ** 3 / seconds`` multiply-adds per second)."""
+    a, b = torch.randn(PROBE, PROBE).to(dtype), torch.randn(PROBE, PROBE).to(dtype)
+    return lambda: torch.mm(a, b)
 
 
 def _seconds(fn: Callable[[], object]) -> float:
@@ -152,7 +164,7 @@ def timed_median(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str
 # -- our steps -------------------------------------------------------------------------------------
 def train_step(net: torch.nn.Module, loss: Callable[[], torch.Tensor], bf16: bool) -> tuple[Callable[[], None], Callable[[], None]]:
     """(full step with Adam, forward + backward only) for ``loss()`` of ``net``."""
-    optimiser = torch.optim.Adam(net.parameters(), lr=1e-4)
+    optimiser = make_adam(net.parameters(), 1e-4, 0.0, torch.device("cpu"))  # as the models' fits
 
     def forward_backward():
         with autocast_bf16(torch.device("cpu"), bf16, cache_enabled=False):
@@ -203,12 +215,14 @@ def main() -> None:
     cards = list(samples.cat_cardinalities)
     rows, reference_rows = [], []
 
-    def record(stage: str, dtype: str, batch: int, seconds: float, macs: float, nbytes: float, per: str = "step"):
-        compute, memory = macs / rates[dtype], nbytes / bandwidth
+    def record(stage: str, dtype: str, batch: int, seconds: float, macs: float, nbytes: float, per: str = "step",
+               matmul_seconds: float | None = None):
+        rate = PROBE**3 / matmul_seconds if matmul_seconds else rates[dtype]
+        compute, memory = macs / rate, nbytes / bandwidth
         bound = max(compute, memory)
         print(f"{stage:8s} {dtype} batch {batch:5d}: {seconds:.4f} s/{per}; bound {bound:.4f} s "
               f"(compute {compute:.4f} s for {macs / 1e9:.2f} G multiply-adds, memory {memory:.4f} s for "
-              f"{nbytes / 1e9:.2f} GB) -> ratio {seconds / bound:.2f}", flush=True)
+              f"{nbytes / 1e9:.2f} GB; matmul {rate / 1e9:.1f} G/s) -> ratio {seconds / bound:.2f}", flush=True)
         rows.append({"model": "idsynth", "stage": stage, "device": "cpu", "dtype": dtype, "batch": batch,
                      "seconds_per_step": seconds, "bound_seconds_per_step": bound, "ratio_to_bound": seconds / bound})
 
@@ -220,11 +234,12 @@ def main() -> None:
     x_cat = torch.from_numpy(samples.X_cat[:batch].copy())
     net = TabVAENet(x_num.shape[1], cards, tv["d_token"], tv["n_heads"], tv["n_layers"], tv["d_ff"])
     step, fb = train_step(net, lambda: _tab_vae_loss(net, x_num, x_cat), bf16=False)
-    fns = {"ours": step}
+    fns = {"ours": step, "matmul": matmul_probe(torch.float32)}
     if ref:
         fns["reference"] = ref.tab_vae_step(x_num, x_cat, cards, tv)
     times = timed_median(fns, args.repeats)
-    record("tab_vae", "fp32", batch, times["ours"], *count_step(fb, list(net.parameters()), plain_ffn=True))
+    record("tab_vae", "fp32", batch, times["ours"], *count_step(fb, list(net.parameters()), plain_ffn=True),
+           matmul_seconds=times["matmul"])
     if ref:
         reference_rows.append(("tab_vae", times["ours"], times["reference"]))
 
@@ -232,8 +247,9 @@ def main() -> None:
     images = torch.from_numpy(samples.images[: min(int(iv["batch_size"]), n)].copy())
     img_net = mageid_image_net(samples, iv)
     step, fb = train_step(img_net, lambda: _img_vae_loss(img_net, images), bf16=False)
-    seconds = timed_median({"ours": step}, args.repeats)["ours"]
-    record("img_vae", "fp32", len(images), seconds, *count_step(fb, list(img_net.parameters())))
+    times = timed_median({"ours": step, "matmul": matmul_probe(torch.float32)}, args.repeats)
+    record("img_vae", "fp32", len(images), times["ours"], *count_step(fb, list(img_net.parameters())),
+           matmul_seconds=times["matmul"])
 
     # EDM on the joint latent (NSL-KDD: 42 tokens x 4 + 64 image dimensions), bf16 and fp32
     dim = (samples.X_num.shape[1] + len(cards)) * int(tv["d_token"]) + int(iv["latent_dim"])
@@ -245,11 +261,12 @@ def main() -> None:
     loss_fn = EDMLoss()
     for dtype, bf16 in (("bf16", True), ("fp32", False)):
         step, fb = train_step(denoiser, lambda: loss_fn(denoiser, z, labels).mean(), bf16=bf16)
-        fns = {"ours": step}
+        fns = {"ours": step, "matmul": matmul_probe(torch.bfloat16 if bf16 else torch.float32)}
         if ref and dtype == "bf16":
             fns["reference"] = ref.edm_step(z, ev)
         times = timed_median(fns, args.repeats)
-        record("edm", dtype, batch, times["ours"], *count_step(fb, list(denoiser.parameters())))
+        record("edm", dtype, batch, times["ours"], *count_step(fb, list(denoiser.parameters())),
+               matmul_seconds=times["matmul"])
         if "reference" in times:
             reference_rows.append(("edm", times["ours"], times["reference"]))
 
@@ -264,7 +281,7 @@ def main() -> None:
         with autocast_bf16(torch.device("cpu"), True):
             edm_sampler(denoiser, latents, codes, num_steps=num_steps)
 
-    fns = {"ours": sample_ours}
+    fns = {"ours": sample_ours, "matmul": matmul_probe(torch.bfloat16)}
     if ref:
         fns["reference"] = ref.sample(args.sample_rows, dim, ev)
     times = timed_median(fns, max(2, args.repeats // 2))
@@ -274,14 +291,14 @@ def main() -> None:
     macs = counter.get_total_flops() / 2 * evaluations
     nbytes = evaluations * sum(p.numel() * 2 for p in denoiser.parameters())  # bf16 weights read per evaluation
     record("sample", "bf16", args.sample_rows, times["ours"] / args.sample_rows, macs / args.sample_rows,
-           nbytes / args.sample_rows, per="row")
+           nbytes / args.sample_rows, per="row", matmul_seconds=times["matmul"])
     if ref:
         reference_rows.append(("sample", times["ours"] / args.sample_rows, times["reference"] / args.sample_rows))
 
     # TabDDPM (no reference run here: yandex-research/tab-ddpm is another code base)
     for dtype, bf16 in (("bf16", True), ("fp32", False)):
-        seconds, macs, nbytes, batch = tabddpm_step(samples, ddpm, bf16, args.repeats)
-        record("tabddpm", dtype, batch, seconds, macs, nbytes)
+        seconds, macs, nbytes, batch, matmul_seconds = tabddpm_step(samples, ddpm, bf16, args.repeats)
+        record("tabddpm", dtype, batch, seconds, macs, nbytes, matmul_seconds=matmul_seconds)
 
     out = args.out or figures_dir("paper") / "tables"
     table = pd.DataFrame(rows, columns=COLUMNS)
@@ -312,9 +329,10 @@ def mageid_image_net(samples, section) -> ConvVAENet:
     return vae._build_net()
 
 
-def tabddpm_step(samples, section: dict, bf16: bool, repeats: int) -> tuple[float, float, float, int]:
-    """(median seconds, multiply-adds, bytes, batch) of a TabDDPM training step (its loss: the
-    Gaussian and multinomial diffusions on one drawn timestep) on batches shaped as the same rows."""
+def tabddpm_step(samples, section: dict, bf16: bool, repeats: int) -> tuple[float, float, float, int, float]:
+    """(median seconds, multiply-adds, bytes, batch, median seconds of the interleaved matmul
+    probe) of a TabDDPM training step (its loss: the Gaussian and multinomial diffusions on one
+    drawn timestep) on batches shaped as the same rows."""
     frame = pd.DataFrame(samples.X_num, columns=[f"n{i}" for i in range(samples.X_num.shape[1])])
     for j in range(samples.X_cat.shape[1] - 1):
         frame[f"c{j}"] = samples.X_cat[:, j].astype(str)
@@ -328,9 +346,9 @@ def tabddpm_step(samples, section: dict, bf16: bool, repeats: int) -> tuple[floa
     y = torch.from_numpy(samples.y[:batch].copy())
     net, diffusion = model.net_.train(), model.diffusion_
     step, fb = train_step(net, lambda: sum(diffusion.loss(net, x_num, x_cat, y, rng)), bf16=bf16)
-    seconds = timed_median({"ours": step}, repeats)["ours"]
+    times = timed_median({"ours": step, "matmul": matmul_probe(torch.bfloat16 if bf16 else torch.float32)}, repeats)
     macs, nbytes = count_step(fb, list(net.parameters()))
-    return seconds, macs, nbytes, batch
+    return times["ours"], macs, nbytes, batch, times["matmul"]
 
 
 class Reference:

@@ -98,9 +98,23 @@ def test_checkpoint_round_trip_and_kind_check(tmp_path):
         load_checkpoint(tmp_path / "plain.pt", kind="demo")
 
 
-def test_make_adam_on_cpu_is_not_fused():
-    opt = make_adam(torch.nn.Linear(2, 2).parameters(), 1e-3, 0.0, torch.device("cpu"))
-    assert not opt.defaults.get("fused")
+def test_make_adam_on_cpu_is_fused_and_steps_as_plain_adam():
+    torch.manual_seed(0)
+    fused_net, plain_net = torch.nn.Linear(30, 20), torch.nn.Linear(30, 20)
+    plain_net.load_state_dict(fused_net.state_dict())
+    fused = make_adam(fused_net.parameters(), 1e-3, 1e-4, torch.device("cpu"))
+    plain = torch.optim.Adam(plain_net.parameters(), lr=1e-3, weight_decay=1e-4)
+    assert fused.defaults.get("fused")
+    start = [p.detach().clone() for p in fused_net.parameters()]
+    for _ in range(5):
+        for a, b in zip(fused_net.parameters(), plain_net.parameters()):
+            a.grad = torch.randn_like(a)
+            b.grad = a.grad.clone()
+        fused.step()
+        plain.step()
+    for a, b, a0 in zip(fused_net.parameters(), plain_net.parameters(), start):
+        assert not torch.equal(a, a0)
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
 
 
 def test_check_float_array():

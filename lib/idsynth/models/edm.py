@@ -453,9 +453,9 @@ class LatentEDM:
     rescaled to standard deviation ``sigma_data``, so the data match the preconditioning's
     assumption exactly; with the default ``sigma_data = 0.5`` this is EDM's
     and TabSyn's convention, under which ``P_mean``, ``P_std``, ``sigma_min`` and ``sigma_max``
-    keep their published values. Training minimises :class:`EDMLoss` with Adam (fused on
-    CUDA) over device-resident, device-shuffled batches; ``ema_decay`` (None = off) keeps an
-    exponential moving average of the weights (with the usual ``(1+t)/(10+t)`` warm-up, under which
+    keep their published values. Training minimises :class:`EDMLoss` with fused Adam
+    (:func:`~idsynth.models.training.make_adam`) over device-resident, device-shuffled batches;
+    ``ema_decay`` (None = off) keeps an exponential moving average of the weights (with the usual ``(1+t)/(10+t)`` warm-up, under which
     the weights of step s count ~((s + 6) / (t + 6))^9 at step t < ~9,000: the average is of the
     last ~10 % of a short budget). ``sample_weights``: sample with the average (``"ema"``, where
     kept) or with the raw weights of the last step (``"raw"``); both are saved, so this is a

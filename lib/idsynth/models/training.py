@@ -99,15 +99,17 @@ class DeviceBatches:
 
 def make_adam(params, learning_rate: float, weight_decay: float, device: torch.device,
               decoupled: bool = False) -> torch.optim.Optimizer:
-    """Adam (AdamW when ``decoupled``); on CUDA the fused implementation (one kernel per step),
-    graph-capturable, with the learning rate in a device tensor (a scheduler or
+    """Adam (AdamW when ``decoupled``), the fused implementation (one pass over each parameter
+    per step; on one CPU core 10.6 ms instead of 51 ms for the EDM's 8.9 M parameters, 0.24 ms
+    instead of 1.3 ms for the TabVAE's 60 small tensors; the same update up to rounding). On
+    CUDA it is graph-capturable, with the learning rate in a device tensor (a scheduler or
     :func:`~idsynth.models.graphed_step.set_learning_rate` changes it in place, which a captured
     step then reads). On the CPU it first calls :func:`keep_freed_memory` (every generator's fit
     builds its optimiser here)."""
     optimiser = torch.optim.AdamW if decoupled else torch.optim.Adam
     if torch.device(device).type != "cuda":
         keep_freed_memory()
-        return optimiser(params, lr=float(learning_rate), weight_decay=float(weight_decay))
+        return optimiser(params, lr=float(learning_rate), weight_decay=float(weight_decay), fused=True)
     lr = torch.tensor(float(learning_rate), device=device)
     return optimiser(params, lr=lr, weight_decay=float(weight_decay), fused=True, capturable=True)
 
