@@ -124,6 +124,17 @@ def test_paired_gains_judge_beyond_noise_and_density_by_its_distance_to_one():
     assert one_seed["beyond_noise"].isna().all()
 
 
+def test_against_variant_pairs_what_builds_on_a_recipe_with_it():
+    assert fixes.builds_on("latent_global_drop", "latent_global")
+    assert not fixes.builds_on("latent_drop_collapsed", "latent_global")  # drops, but scales per dimension
+    assert not fixes.builds_on("latent_global", "latent_global")
+    assert fixes.builds_on("edm_cosine_raw", "edm_cosine") and fixes.builds_on("latent_global", "committed")
+    table = rows({"committed": 0.0, "latent_global": 0.1, "latent_global_drop": 0.15, "latent_drop_collapsed": 0.3})
+    gains = fixes.against_variant(table, "latent_global")
+    assert set(gains["variant"]) == {"latent_global_drop"}
+    assert gains.set_index(["model", "metric"]).loc[("MAGE-ID", "precision"), "gain_mean"] == pytest.approx(0.05, abs=0.03)
+
+
 def test_verdict_adopts_a_change_better_somewhere_and_worse_nowhere():
     def cells(model, dataset, flags):
         return [{"dataset": dataset, "model": model, "variant": "v", "metric": m, "beyond_noise": f}

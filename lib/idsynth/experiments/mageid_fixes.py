@@ -272,6 +272,22 @@ def paired_gains(table: pd.DataFrame, reference: str = "committed", alpha: float
     return frame
 
 
+def builds_on(name: str, base: str) -> bool:
+    """Whether variant ``name`` makes every change of variant ``base`` (and more): its gains
+    against ``base`` are then the effect of its further changes alone."""
+    mine, theirs = variant(name).changes, variant(base).changes
+    return name != base and all(all(mine.get(part, {}).get(k, object()) == v for k, v in args.items())
+                                for part, args in theirs.items())
+
+
+def against_variant(table: pd.DataFrame, base: str, alpha: float = 0.05) -> pd.DataFrame:
+    """:func:`paired_gains` of the variants that build on ``base`` (:func:`builds_on`) against
+    ``base``'s rows, per model: how a change does on top of a recipe that an earlier change
+    made the default (``base="latent_global"``: against MAGE-ID's recipe v2)."""
+    names = [v for v in table["variant"].unique() if builds_on(v, base)]
+    return paired_gains(table[table["variant"].isin([base, *names])], reference=base, alpha=alpha)
+
+
 VERDICT_COLUMNS: tuple[str, ...] = ("variant", "model", "better", "worse", "judged", "sets_better", "adopt")
 
 
