@@ -748,8 +748,9 @@ std::vector<at::Tensor> latent_kl_forward(const at::Tensor& mu, const at::Tensor
 std::vector<at::Tensor> latent_kl_backward(const at::Tensor& mu, const at::Tensor& logvar, const at::Tensor& eps,
                                            const at::Tensor& gz, const at::Tensor& gs) {
   check_latent(mu, logvar, eps);
-  check_latent(gz, gz, gz);
-  TORCH_CHECK(gz.sizes() == mu.sizes() && gs.numel() == 1, "latent_kl_backward: gz must have mu's shape, gs one value");
+  TORCH_CHECK(gz.device().is_cpu() && gz.scalar_type() == at::kFloat && gz.is_contiguous() && gz.sizes() == mu.sizes(),
+              "latent_kl_backward: gz must be a contiguous float32 CPU tensor of mu's shape");
+  TORCH_CHECK(gs.numel() == 1, "latent_kl_backward: gs must hold one value");
   const int64_t n = mu.numel(), vectors = (n + LANES - 1) / LANES;
   const float g_sum = gs.to(at::kFloat).item<float>();
   auto gmu = at::empty_like(mu), glogvar = at::empty_like(mu);

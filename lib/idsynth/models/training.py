@@ -107,9 +107,11 @@ def make_adam(params, learning_rate: float, weight_decay: float, device: torch.d
     step then reads). On the CPU it first calls :func:`keep_freed_memory` (every generator's fit
     builds its optimiser here)."""
     optimiser = torch.optim.AdamW if decoupled else torch.optim.Adam
-    if torch.device(device).type != "cuda":
+    kind = torch.device(device).type
+    if kind != "cuda":
         keep_freed_memory()
-        return optimiser(params, lr=float(learning_rate), weight_decay=float(weight_decay), fused=True)
+        fused = True if kind == "cpu" else None  # elsewhere PyTorch's default
+        return optimiser(params, lr=float(learning_rate), weight_decay=float(weight_decay), fused=fused)
     lr = torch.tensor(float(learning_rate), device=device)
     return optimiser(params, lr=lr, weight_decay=float(weight_decay), fused=True, capturable=True)
 
