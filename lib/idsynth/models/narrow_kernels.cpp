@@ -24,8 +24,8 @@
 // * Feed-forward backward: blocks of 256 tokens with the hidden units outer, so each unit's weight
 //   gradients are summed in registers over the block and touch memory once per block; the hidden
 //   activation is recomputed (nothing of it is stored).
-// * Attention: 16 batch rows at a time, one per lane, so every loop over queries, keys and
-//   features is scalar and no T or D leaves a remainder. The forward pass keeps each query's
+// * Attention: 16 batch rows at a time, one per lane (gathered and scattered), so every loop
+//   over queries, keys and features is scalar and no T or D leaves a remainder. The forward pass keeps each query's
 //   largest score and inverse softmax sum; the backward pass recomputes LayerNorm, q, k, v and
 //   the probabilities from them.
 // Weight gradients are summed per lane over a fixed chunk of tokens and the chunks added in
@@ -40,7 +40,6 @@
 #endif
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -423,65 +422,15 @@ std::vector<at::Tensor> ffn_half_backward(const at::Tensor& x, const at::Tensor&
 }
 
 // -- the attention half ------------------------------------------------------------------------------
-// One stage of the 16 x 16 transpose: swaps the off-diagonal B x B blocks (B = 8, 4, 2, 1).
-template <int B>
-inline void swap_blocks(lanes_t* m) {
-  constexpr auto masks = [] {
-    std::array<std::array<int32_t, LANES>, 2> lo_hi{};
-    for (int c = 0; c < LANES; ++c) {
-      lo_hi[0][c] = (c & B) ? LANES + c - B : c;
-      lo_hi[1][c] = (c & B) ? LANES + c : c + B;
-    }
-    return lo_hi;
-  }();
-  ilanes_t lo, hi;
-  std::memcpy(&lo, masks[0].data(), sizeof lo);
-  std::memcpy(&hi, masks[1].data(), sizeof hi);
-#pragma GCC unroll 16
-  for (int r = 0; r < LANES; ++r)
-    if (!(r & B)) {
-      const lanes_t a = m[r], z = m[r + B];
-      m[r] = __builtin_shuffle(a, z, lo);
-      m[r + B] = __builtin_shuffle(a, z, hi);
-    }
-}
-
-// m[r][c] <- m[c][r] for a 16 x 16 block of floats held as 16 lane vectors (64 two-source permutes).
-inline void transpose16(lanes_t* m) {
-  swap_blocks<8>(m);
-  swap_blocks<4>(m);
-  swap_blocks<2>(m);
-  swap_blocks<1>(m);
-}
-
-// Rows [b0, b0 + count) of a (B, E) array -> E lane vectors (lane l = row b0 + l), zero-padded
-// lanes: 16 columns at a time, read as rows and transposed in registers.
+// Rows [b0, b0 + count) of a (B, E) array -> E lane vectors (lane l = row b0 + l), zero-padded lanes.
 inline void load_group(const float* src, int64_t b0, int64_t count, int64_t E, lanes_t* dst) {
-  lanes_t block[LANES];
-  for (int64_t e0 = 0; e0 < E; e0 += LANES) {
-    const int64_t width = std::min(LANES, E - e0);
-    for (int64_t l = 0; l < LANES; ++l) {
-      block[l] = splat(0.f);
-      if (l >= count) continue;
-      if (width == LANES) std::memcpy(&block[l], src + (b0 + l) * E + e0, sizeof(lanes_t));
-      else std::memcpy(&block[l], src + (b0 + l) * E + e0, width * sizeof(float));
-    }
-    transpose16(block);
-    for (int64_t r = 0; r < width; ++r) dst[e0 + r] = block[r];
-  }
+  const StridedLanes lanes(E, count);
+  for (int64_t e = 0; e < E; ++e) dst[e] = lanes.load(src + b0 * E + e);
 }
 
 inline void store_group(const lanes_t* src, int64_t b0, int64_t count, int64_t E, float* dst) {
-  lanes_t block[LANES];
-  for (int64_t e0 = 0; e0 < E; e0 += LANES) {
-    const int64_t width = std::min(LANES, E - e0);
-    for (int64_t r = 0; r < LANES; ++r) block[r] = r < width ? src[e0 + r] : splat(0.f);
-    transpose16(block);
-    for (int64_t l = 0; l < count; ++l) {
-      if (width == LANES) std::memcpy(dst + (b0 + l) * E + e0, &block[l], sizeof(lanes_t));
-      else std::memcpy(dst + (b0 + l) * E + e0, &block[l], width * sizeof(float));
-    }
-  }
+  const StridedLanes lanes(E, count);
+  for (int64_t e = 0; e < E; ++e) lanes.store(src[e], dst + b0 * E + e);
 }
 
 template <int D>

@@ -17,7 +17,7 @@ forward and backward, in float32, with the token width a compile-time constant (
 reparameterised sample and its KL term in one pass each way. The library is compiled on first
 use with the machine's C++ compiler (``torch.utils.cpp_extension``, ~20 s, cached under
 ``$TORCH_EXTENSIONS_DIR`` or ``~/.cache/torch_extensions``) for the CPU it runs on
-(``-march=native``; AVX-512 gathers, permutes and ``vscalefps`` where the CPU has them, plain
+(``-march=native``; AVX-512 gathers, scatters and ``vscalefps`` where the CPU has them, plain
 vector code elsewhere). Where that fails (no compiler) or ``IDSYNTH_NATIVE_KERNELS=0``,
 :func:`available` is ``False`` and the callers keep their PyTorch path (also inside
 :func:`disabled`); the tests check both give the same values and gradients. Same inputs and
