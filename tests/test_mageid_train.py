@@ -1,5 +1,7 @@
 """Cached MAGE-ID / TabSyn training and the tables of notebooks 06 and 07."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,6 +10,7 @@ from idsynth.cache import ArtifactCache
 from idsynth.data.mageid_sets import sample_binary_set
 from idsynth.data.schema import Schema
 from idsynth.experiments import mageid_report
+from idsynth import runs
 from idsynth.experiments.mageid_train import cache_config, frame_fingerprint, make_generator, train_mageid
 from idsynth.models.mageid import MAGEID
 
@@ -21,6 +24,12 @@ SECTION = {
 }
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def stored(root, name):
+    """The stages of the ``name`` models a cache at ``root`` holds (one route: runs.GENERATOR_KIND)."""
+    configs = [json.loads(p.read_text()) for p in (root / runs.GENERATOR_KIND).glob("*.model.config.json")]
+    return sorted(c["stage"] for c in configs if c["generator"] == name)
 
 
 
@@ -51,7 +60,9 @@ def test_cache_key_tracks_what_determines_the_model(toy_set):
     key1, key2 = cache_config(model, X, y, 1, "toy"), cache_config(model, X, y, 2, "toy")
     assert "edm" not in key1["params"] and "edm" in key2["params"]
     assert "device" not in key1["params"] and "verbose" not in key1["params"]
-    assert key1["data"]["sha256"] == frame_fingerprint(X, y) != frame_fingerprint(X, 1 - y)
+    assert key1["data"]["fingerprint"] == frame_fingerprint(X, y) != frame_fingerprint(X, 1 - y)
+    assert (key1["generator"], key1["stage"], key2["stage"], key1["seed"]) == ("MAGE-ID", 1, 2, 0)
+    assert key1["code"] == {"idsynth.models.mageid.MAGEID": MAGEID.CODE_VERSION}
     tabsyn_key = cache_config(make_generator(SECTION, 0, ("tabular",), "cpu"), X, y, 2, "toy")
     assert "img_vae" not in tabsyn_key["params"] and tabsyn_key["params"]["modalities"] == ["tabular"]
     with pytest.raises(ValueError, match="stage"):
@@ -61,7 +72,7 @@ def test_cache_key_tracks_what_determines_the_model(toy_set):
 def test_train_mageid_caches_each_stage(toy_set, tmp_path, monkeypatch):
     cache = ArtifactCache(tmp_path)
     stage1 = train_mageid(toy_set, 0, SECTION, "cpu", cache=cache, stage=1, verbose=False)
-    assert stage1.edm_ is None and len(list((tmp_path / "mageid").glob("*.pt"))) == 1
+    assert stage1.edm_ is None and stored(tmp_path, "MAGE-ID") == [1]
     calls = []
     original = MAGEID.fit_stage1
     monkeypatch.setattr(MAGEID, "fit_stage1", lambda self, X, y: calls.append(1) or original(self, X, y))
@@ -70,7 +81,7 @@ def test_train_mageid_caches_each_stage(toy_set, tmp_path, monkeypatch):
     again = train_mageid(toy_set, 0, SECTION, "cpu", cache=cache, stage=2, verbose=False)
     pd.testing.assert_frame_equal(full.sample({0: 4, 1: 4}, 1)[0], again.sample({0: 4, 1: 4}, 1)[0])
     alone = train_mageid(toy_set, 0, SECTION, "cpu", modalities=("tabular",), cache=cache, verbose=False)
-    assert alone.img_vae_ is None and len(list((tmp_path / "tabsyn").glob("*.pt"))) == 2
+    assert alone.img_vae_ is None and stored(tmp_path, "TabSyn") == [1, 2]
 
     models = {("toy", 0): full}
     recon = mageid_report.stage1_reconstruction(models, {"toy": toy_set})
@@ -135,7 +146,7 @@ def test_stage2_takes_this_calls_edm_settings_over_a_cached_stage1(toy_set, tmp_
     longer = {**SECTION, "edm": {**SECTION["edm"], "epochs": 7, "num_steps": 5}}
     model = train_mageid(toy_set, 0, longer, "cpu", cache=cache, stage=2, verbose=False)
     assert model.edm["epochs"] == 7 and len(model.edm_.loss_history_) == 7 and model.edm_.num_steps == 5
-    assert len(list((tmp_path / "mageid").glob("*.pt"))) == 2  # stage 1 reused, one stage-2 model
+    assert stored(tmp_path, "MAGE-ID") == [1, 2]  # stage 1 reused, one stage-2 model
     reloaded = train_mageid(toy_set, 0, longer, "cpu", cache=cache, stage=2, verbose=False)
     assert len(reloaded.edm_.loss_history_) == 7
 
@@ -159,7 +170,7 @@ def test_sampling_settings_share_one_trained_model(toy_set, tmp_path, monkeypatc
     model = train_mageid(toy_set, 0, SECTION, "cpu", cache=cache, verbose=False)
     monkeypatch.setattr(LatentEDM, "fit", lambda *a, **k: pytest.fail("a sampling change retrained the EDM"))
     quick = train_mageid(toy_set, 0, fewer, "cpu", cache=cache, verbose=False)
-    assert len(list((tmp_path / "mageid").glob("*.pt"))) == 2  # stage 1 + one stage-2 model
+    assert stored(tmp_path, "MAGE-ID") == [1, 2]  # stage 1 + one stage-2 model
     assert quick.sampling_settings()["num_steps"] == 2 and model.sampling_settings()["num_steps"] == 4
     a, b = model.generate({0: 6, 1: 6}, random_state=3), quick.generate({0: 6, 1: 6}, random_state=3)
     assert quick.edm_.num_steps == 2 and quick.edm_.rho == 5.0

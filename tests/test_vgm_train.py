@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from idsynth.cache import ArtifactCache
+from idsynth import runs
 from idsynth.experiments.vgm_train import (
-    PAPER_TABLE7, data_fingerprint, loss_curves, table7_parameters, train_vgm, vgm_cache_config, vgm_models,
+    PAPER_TABLE7, loss_curves, table7_parameters, train_vgm, vgm_cache_config, vgm_models,
 )  # fmt: skip
 from idsynth.models.vgm import VGM
 
@@ -35,7 +36,7 @@ def test_train_vgm_builds_once_then_loads(arrays, tmp_path, monkeypatch):
     cache = ArtifactCache(tmp_path)
     first = train_vgm("C", X, y, seed=1, profile_section=SECTION, device="cpu", cache=cache, verbose=False)
     assert first.epochs == 2 and first.latent_dim == 3 and len(first.loss_history_) == 2
-    assert len(list((tmp_path / "vgm").glob("*.pt"))) == 1
+    assert len(list((tmp_path / runs.GENERATOR_KIND).glob("*.model"))) == 1
     monkeypatch.setattr(VGM, "fit", lambda self, X, y: pytest.fail("a cached model was retrained"))
     again = train_vgm("C", X, y, seed=1, profile_section=SECTION, device="cpu", cache=cache, verbose=False)
     for key, value in first.net_.state_dict().items():
@@ -59,7 +60,8 @@ def test_cache_key_covers_option_seed_data_and_hyper_parameters(arrays):
     assert all(v != base for v in variants)
     assert vgm_cache_config("C", X, y, 0, {**SECTION, "device": "cuda", "verbose": False}) == base
     assert base["params"]["epochs"] == 2 and base["params"]["label_repeat"] == 2
-    assert data_fingerprint(X, y) == data_fingerprint(X.astype(np.float64), y.astype(np.int32))
+    assert base["generator"] == "VGM-C" and base["code"] == {"idsynth.models.vgm.VGM": VGM.CODE_VERSION}
+    assert runs.data_fingerprint(X, y) == runs.data_fingerprint(X.astype(np.float64), y.astype(np.int32))
 
 
 def test_vgm_models_grid_and_loss_curves(arrays, tmp_path):

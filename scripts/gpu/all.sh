@@ -34,7 +34,7 @@ source scripts/gpu/lib.sh
 GPU_ALL_PARTS="a a12 b c d"
 declare -A PART_NAME=([a]=a_nb06-09 [a12]=a_nb12 [b]=b_nb11 [c]=c_bench_vgm [d]=d_table6)
 declare -A PART_NOTEBOOKS=([a]="06 07 08 09" [a12]="12" [b]="11" [c]="" [d]="04")
-declare -A PART_KINDS=([a]="table_i_synthetic" [a12]="tabsyn mageid" [b]="table6_generator_seed cross_eval_generator"
+declare -A PART_KINDS=([a]="synthetic" [a12]="generator" [b]="table6_generator_seed generator"
                        [c]="" [d]="table6_seed table6_mlp_check_seed")
 # Predicted seconds "TF TS EF ES MAXN" (training fixed, per seed; evaluation fixed, per seed; most
 # seeds). paper: one H100, from the measurements in scripts/gpu/README.md (predictions, not yet

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Device call: run one notebook in the paper profile and send back the notebook, figures/ and
-# the cache kinds named (e.g. table6_generator_seed, table_i_synthetic) as $OUT/results.tgz.NN
+# the cache kinds named (e.g. table6_generator_seed, synthetic) as $OUT/results.tgz.NN
 # parts of at most 15 MiB (the run tool brings back 8 files of 16 MiB at most).
 #   source scripts/gpu/setup.sh && scripts/gpu/notebook.sh NN N_SEEDS BUDGET_S [CACHE_KIND...]
 # On the development machine afterwards:  scripts/gpu/unpack.sh FILES_AT

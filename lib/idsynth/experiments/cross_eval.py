@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from sklearn.frozen import FrozenEstimator
 
+from .. import runs
 from ..cache import ArtifactCache, array_digest
 from ..config import Profile, figures_dir, get_profile, resolve_device
 from ..data.nslkdd import CATEGORIES, FEATURES, EncodedSplits, load_vgm_arrays
@@ -47,10 +48,10 @@ from ..sampling import GeneratorOverSampler
 from ..tables import mean_pm_std, summarise, with_profile, write_table
 from . import paper_values
 from .classifier_runs import FitTask
-from .mageid_train import frame_fingerprint, make_generator
+from .mageid_train import make_generator
 from .oversampling import OVERSAMPLER_NAMES, PAPER_NAMES
 from .seed_cache import cached_seed_rows
-from .table_i import cached_fit, generator_params, run_generator, table_i_long
+from .table_i import run_generator, table_i_long
 from .tabddpm_run import tabddpm_factory
 from .vgm_oversample import OversamplingRun, finish_run, fit_and_score, paper_table6
 from .vgm_train import vgm_params
@@ -186,25 +187,15 @@ def table6_training_frame(data: EncodedSplits) -> tuple[pd.DataFrame, np.ndarray
 def fit_table6_generator(name: str, make_generator: Callable[[int], Any], X: pd.DataFrame, y: np.ndarray, seed: int,
                          cache: ArtifactCache | None = None) -> tuple[Any, float]:
     """``(fitted generator, fit seconds)``: ``make_generator(seed)`` fitted on the typed rows
-    ``X`` and labels ``y``, or loaded from ``cache`` (keyed by name, class, parameters without
-    device/verbose, a fingerprint of (X, y) and the seed)."""
-    cache = cache if cache is not None else ArtifactCache()
-    fresh = make_generator(int(seed))
-    return cached_fit(fresh, lambda: (X, y), table6_generator_config(name, fresh, X, y, seed), cache,
-                      kind="cross_eval_generator")
+    ``X`` and labels ``y``, or loaded from ``cache`` (:func:`idsynth.runs.fit_or_load`, data set
+    :data:`TABLE6_DATASET`)."""
+    return runs.fit_or_load(name, make_generator(int(seed)), X, y, seed=seed, dataset=TABLE6_DATASET, cache=cache)
 
 
 def table6_generator_config(name: str, fresh, X: pd.DataFrame, y: np.ndarray, seed: int) -> dict[str, Any]:
-    """The cache key of a Table 6 generator: its name, class, parameters (without device and
-    verbosity), a fingerprint of the typed training rows ``X`` and labels ``y``, and the seed."""
-    cls = type(fresh)
-    return {
-        "model": str(name),
-        "class": f"{cls.__module__}.{cls.__qualname__}",
-        "params": generator_params(fresh),
-        "data": {"dataset": TABLE6_DATASET, "sha256": frame_fingerprint(X, y), "rows": int(len(X))},
-        "seed": int(seed),
-    }
+    """The key of a Table 6 generator fitted on the typed training rows ``X`` and labels ``y``
+    (:func:`idsynth.runs.generator_key`, data set :data:`TABLE6_DATASET`)."""
+    return runs.generator_key(name, fresh, X, y, seed=seed, dataset=TABLE6_DATASET)
 
 
 def balanced_frame(generator, X: pd.DataFrame, y: np.ndarray, seed: int) -> tuple[pd.DataFrame, np.ndarray, float]:

@@ -1,18 +1,14 @@
-"""Fit-or-load, sample-or-load, store: the cache route of the generators of Tables I and 6.
+"""Fit-or-load, sample-or-load, store: :mod:`idsynth.runs`'s route on the MAGE-ID sets (Table I).
 
-A fitted generator is keyed by its name, class and parameters (without ``device`` and
-``verbose``, which change how fast, not what, it learns), the data set's name, size and a
-fingerprint of its training rows, and the seed; a synthetic set by that and the class counts and
-seed it was sampled with. Synthetic sets are stored as plain NumPy columns with their dtype names,
-so that a file reads under every pandas release.
+A fitted generator is keyed as :func:`idsynth.runs.generator_key` says (name, code versions,
+class, parameters without the runtime ones, data set name, fingerprint of its training rows,
+seed); a synthetic set by that and the class counts and seed it was sampled with
+(:func:`idsynth.runs.synthetic_key`). Synthetic sets are stored as plain NumPy columns with
+their dtype names, so that a file reads under every pandas release.
 """
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-import json
-import math
 import pickle
 import time
 from pathlib import Path
@@ -21,15 +17,16 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..cache import ArtifactCache, atomic_write_text
+from .. import runs
+from ..cache import ArtifactCache
 from ..data.mageid_sets import MageIDSet
-from ..models.base import RUNTIME_PARAMS, class_counts
+from ..models.base import class_counts
 from ..models.plain_state import dtype_from_plain, dtype_to_plain
+from ..runs import SYNTHETIC_KIND, generator_params, keyable  # noqa: F401  (re-exported)
 
 _SYNTHETIC_FORMAT = "idsynth.table_i.synthetic/2"
 #: The first format (a pickled DataFrame; read only under the pandas release that wrote it).
 _SYNTHETIC_FORMAT_V1 = "idsynth.table_i.synthetic/1"
-
 
 
 def _check_set(mageid_set) -> None:
@@ -37,127 +34,35 @@ def _check_set(mageid_set) -> None:
         raise TypeError(f"expected a MageIDSet (idsynth.data.mageid_sets), got {type(mageid_set).__name__}")
 
 
-
-def keyable(value: Any) -> Any:
-    """A cache-keyable (JSON) form of a parameter value: an estimator (a generator inside a
-    wrapper) by its class and :func:`generator_params`; unknown objects by their repr."""
-    if hasattr(value, "get_params") and not isinstance(value, type):
-        cls = type(value)
-        return {"class": f"{cls.__module__}.{cls.__qualname__}", "params": generator_params(value)}
-    if isinstance(value, Mapping):
-        return {str(k): keyable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [keyable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return f"{type(value).__module__}.{type(value).__qualname__}:{value!r}"
-
-
-def generator_params(generator, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The parameters that identify a generator's model: ``params`` when given, else its
-    ``get_params(deep=False)`` (scikit-learn style) without :data:`RUNTIME_PARAMS`."""
-    if params is None:
-        if not hasattr(generator, "get_params"):
-            raise TypeError(
-                f"{type(generator).__name__} has no get_params(); pass params={{...}} naming its hyper-parameters"
-            )
-        params = {k: v for k, v in generator.get_params(deep=False).items() if k not in RUNTIME_PARAMS}
-    return keyable(dict(params))
-
-
-def training_fingerprint(mageid_set: MageIDSet) -> str:
-    """16 hex digits of SHA-256 over the training rows' feature names, values and labels."""
-    X, y = mageid_set.xy("train")
-    digest = hashlib.sha256(json.dumps(list(X.columns)).encode())
-    digest.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
-    digest.update(np.ascontiguousarray(y, dtype=np.int64).tobytes())
-    return digest.hexdigest()[:16]
-
-
 def generator_cache_config(
     name: str, generator, mageid_set: MageIDSet, seed: int, params: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The cache key of a fitted generator: model name, class, parameters, data set, seed."""
-    cls = type(generator)
-    return {
-        "model": str(name),
-        "class": f"{cls.__module__}.{cls.__qualname__}",
-        "params": generator_params(generator, params),
-        "dataset": mageid_set.name,
-        "n_rows": int(mageid_set.n_rows),
-        "data": {"sha256": training_fingerprint(mageid_set), "train_rows": int(len(mageid_set.train))},
-        "seed": int(seed),
-    }
+    """The key of ``generator`` (fresh or fitted) fitted on the set's training rows:
+    :func:`idsynth.runs.generator_key` with the set's name."""
+    X, y = mageid_set.xy("train")
+    return runs.generator_key(name, generator, X, y, seed=seed, dataset=mageid_set.name, params=params)
 
 
 def _fresh(make_generator: Callable[[int], Any], seed: int):
     if not callable(make_generator):
         raise TypeError("make_generator must be a callable seed -> fresh, unfitted generator")
     generator = make_generator(int(seed))
-    for method in ("fit", "sample", "save"):
-        if not callable(getattr(generator, method, None)):
-            raise TypeError(f"make_generator returned a {type(generator).__name__} without a {method}() method")
-    if not callable(getattr(type(generator), "load", None)):
-        raise TypeError(f"{type(generator).__name__} has no classmethod load(path); the cache cannot reload it")
+    try:
+        runs.check_generator(generator)
+    except TypeError as error:
+        raise TypeError(f"make_generator returned a generator the cache cannot use: {error}") from None
     return generator
-
-
-def _load_like(fresh, path: Path):
-    """``type(fresh).load(path)``, on ``fresh``'s device when ``load`` takes one."""
-    load = type(fresh).load
-    if hasattr(fresh, "device") and "device" in inspect.signature(load).parameters:
-        return load(path, device=fresh.device)
-    return load(path)
 
 
 def fit_generator(name: str, make_generator: Callable[[int], Any], mageid_set: MageIDSet, seed: int,
                   cache: ArtifactCache | None = None, params: Mapping[str, Any] | None = None) -> tuple[Any, float]:
     """``(fitted generator, fit seconds)``: ``make_generator(seed)`` fitted on the set's real
-    training frame (features only) and its (n,) int64 labels, or loaded from ``cache``.
-
-    The fit time is stored beside the cached model, so a loaded model reports the seconds its
-    fit took (NaN if that record is missing).
-    """
+    training frame (features only) and its (n,) int64 labels, or loaded from ``cache``
+    (:func:`idsynth.runs.fit_or_load`; a loaded model reports the seconds its fit took)."""
     _check_set(mageid_set)
-    cache = cache if cache is not None else ArtifactCache()
-    fresh = _fresh(make_generator, seed)
-    config = generator_cache_config(name, fresh, mageid_set, seed, params)
-    return cached_fit(fresh, lambda: mageid_set.xy("train"), config, cache, kind="table_i_generator")
-
-
-def cached_fit(
-    fresh, training_data: Callable[[], tuple[Any, Any]], config: Mapping[str, Any], cache: ArtifactCache,
-    kind: str,
-) -> tuple[Any, float]:
-    """``(fitted generator, fit seconds)``: ``fresh.fit(*training_data())``, or the model that
-    ``cache`` holds under ``(kind, config)``.
-
-    fresh: an unfitted generator with ``fit``, ``save`` and a classmethod ``load`` (reloaded on
-    ``fresh.device`` when it has one); training_data: returns ``(X, y)``, called only when the
-    model is fitted. The fit time is stored beside the model, so a loaded model reports the
-    seconds its fit took (NaN if that record is missing).
-    """
-    measured: dict[str, float] = {}
-
-    def build():
-        X, y = training_data()
-        start = time.perf_counter()
-        fresh.fit(X, y)
-        measured["fit_seconds"] = time.perf_counter() - start
-        return fresh
-
-    generator = cache.get_or_create(
-        kind, config, build=build, save=lambda g, path: g.save(path), load=lambda path: _load_like(fresh, path),
-        suffix=".model",
-    )  # fmt: skip
-    timing_path = cache.path_for(kind, config, ".fit_seconds.json")
-    if measured:
-        atomic_write_text(timing_path, json.dumps(measured))
-    elif timing_path.exists():
-        measured = json.loads(timing_path.read_text())
-    return generator, float(measured.get("fit_seconds", math.nan))
+    X, y = mageid_set.xy("train")
+    return runs.fit_or_load(name, _fresh(make_generator, seed), X, y, seed=seed, dataset=mageid_set.name,
+                            cache=cache, params=params)
 
 
 def _save_synthetic(result: dict, path: Path) -> None:
@@ -219,19 +124,14 @@ def sample_synthetic(name: str, make_generator: Callable[[int], Any], mageid_set
     return {key: result[key] for key in ("frame", "y", "fit_seconds", "sample_seconds")}
 
 
-#: The cache kind of the synthetic twins that Table I scores (one pickle per generator, set and seed).
-SYNTHETIC_KIND = "table_i_synthetic"
-
-
 def synthetic_cache_config(name: str, generator, mageid_set: MageIDSet, seed: int,
                            params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The cache key of a synthetic twin: :func:`generator_cache_config` (the same for the fresh
-    and the fitted generator: parameters, not weights) plus the sampled class counts and seed."""
+    """The key of a synthetic twin: :func:`generator_cache_config` (the same for the fresh and the
+    fitted generator: parameters, not weights) plus the real training class counts and ``seed``
+    (:func:`idsynth.runs.synthetic_key`)."""
     counts = class_counts(mageid_set.xy("train")[1])
-    return {
-        **generator_cache_config(name, generator, mageid_set, seed, params),
-        "sample": {"counts": {str(k): v for k, v in counts.items()}, "random_state": int(seed)},
-    }
+    key = generator_cache_config(name, generator, mageid_set, seed, params)
+    return runs.synthetic_key(generator, key, counts, seed)
 
 
 def cached_synthetic(name: str, generator, mageid_set: MageIDSet, seed: int, cache: ArtifactCache | None = None,

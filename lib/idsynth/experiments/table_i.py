@@ -15,10 +15,11 @@ through the same steps on each of the two MAGE-ID sets (:mod:`idsynth.data.magei
    compared with) and the train-on-real AUC (``auc_real_ceiling``) beside them.
 
 Fitted generators, synthetic sets and scored rows are cached (:class:`idsynth.cache.ArtifactCache`),
-keyed by the model's name, its class and parameters (without ``device`` and ``verbose``, which
-change how fast, not what, it learns), the data set's name, size and a fingerprint of its
-training rows, and the seed (a row also by the metric settings and :func:`scoring_code_digest`);
-a rerun loads them instead of refitting and rescoring.
+fitted generators through the one route of :mod:`idsynth.runs` (keyed by the model's name, code
+versions, class and parameters without ``device`` and ``verbose``, which change how fast, not
+what, it learns, the data set's name and a fingerprint of its training rows, and the seed), a
+synthetic set by that and its class counts and seed, a row also by the metric settings and
+:func:`scoring_code_digest`; a rerun loads them instead of refitting and rescoring.
 
 Its parts, one job each: :mod:`.table_i_scoring` (step 3: the encoded space and the scores),
 :mod:`.generator_cache` (steps 1-2: fit-or-load and sample-or-load through the cache, the route
@@ -43,9 +44,8 @@ from sklearn.base import ClassifierMixin
 from ..cache import ArtifactCache
 from ..data.mageid_sets import MageIDSet
 from .generator_cache import (  # noqa: F401  (the route's names, imported from here by notebooks and modules)
-    SYNTHETIC_KIND, _fresh, _load_synthetic, _save_synthetic, cached_fit, cached_synthetic, cached_twins,
-    fit_generator, generator_cache_config, generator_params, keyable, sample_synthetic, store_synthetic,
-    synthetic_cache_config, training_fingerprint,
+    SYNTHETIC_KIND, _fresh, _load_synthetic, _save_synthetic, cached_synthetic, cached_twins, fit_generator,
+    generator_cache_config, generator_params, keyable, sample_synthetic, store_synthetic, synthetic_cache_config,
 )
 from .seed_cache import cached_seed_rows
 from .table_i_scoring import (  # noqa: F401
@@ -62,7 +62,6 @@ __all__ = [
     "_fresh",
     "_load_synthetic",
     "_save_synthetic",
-    "cached_fit",
     "cached_synthetic",
     "cached_twins",
     "fit_generator",
@@ -72,7 +71,6 @@ __all__ = [
     "sample_synthetic",
     "store_synthetic",
     "synthetic_cache_config",
-    "training_fingerprint",
     "CEILING",
     "CEILING_TITLE",
     "METRICS",

@@ -1,7 +1,8 @@
 """Training the VGM options through the artefact cache, their loss curves, and Table 7.
 
-A trained model is keyed by everything that determines it: option, seed, every
-hyper-parameter and a SHA-256 fingerprint of the training arrays. Notebook 01 trains the
+A trained model goes through the one route of :func:`idsynth.runs.fit_or_load`, keyed by
+everything that determines it: option, seed, every hyper-parameter, VGM's code version and a
+fingerprint of the training arrays. Notebook 01 trains the
 models; notebook 02 calls the same functions with the same arguments and only loads them.
 The key leaves out ``device``, ``cuda_graph`` and ``verbose``: they change how fast a model
 trains, not its recipe. The same seed on another device gives another model of that recipe, not
@@ -16,7 +17,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..cache import ArtifactCache, array_digest
+from .. import runs
+from ..cache import ArtifactCache
 from ..config import resolve_device
 from ..models.base import RUNTIME_PARAMS
 from ..models.vgm import FILE_FORMAT, VGM
@@ -41,11 +43,6 @@ PAPER_TABLE7 = pd.DataFrame(
 )  # fmt: skip
 
 
-def data_fingerprint(X: np.ndarray, y: np.ndarray) -> str:
-    """:func:`~idsynth.cache.array_digest` of X as float32 and y as int64."""
-    return array_digest(np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.int64))
-
-
 def vgm_params(option: str, seed: int, profile_section: Mapping[str, Any]) -> dict[str, Any]:
     """VGM's parameters: the defaults (the paper's), overridden by the section's VGM keys."""
     names = VGM().get_params()
@@ -54,9 +51,9 @@ def vgm_params(option: str, seed: int, profile_section: Mapping[str, Any]) -> di
 
 
 def vgm_cache_config(option: str, X: np.ndarray, y: np.ndarray, seed: int, profile_section: Mapping[str, Any]) -> dict:
-    """The artefact key: option, seed, all hyper-parameters and the data fingerprint."""
-    params = {k: v for k, v in vgm_params(option, seed, profile_section).items() if k not in RUNTIME_PARAMS}
-    return {"format": FILE_FORMAT, "params": params, "data": {"sha256": data_fingerprint(X, y), "rows": int(len(y))}}
+    """The artefact key (:func:`idsynth.runs.generator_key`): option, seed, all hyper-parameters,
+    VGM's code version and the data fingerprint."""
+    return runs.generator_key(f"VGM-{option}", VGM(**vgm_params(option, seed, profile_section)), X, y, seed=seed)
 
 
 def vgm_identity(profile_section: Mapping[str, Any], options: Iterable[str] = OPTIONS) -> dict:
@@ -97,16 +94,9 @@ def train_vgm(
     """
     if option not in OPTIONS:
         raise ValueError(f"option must be one of {OPTIONS}, got {option!r}")
-    cache = cache or ArtifactCache()
     params = {**vgm_params(option, seed, profile_section), "device": device, "verbose": verbose}
-    return cache.get_or_create(
-        "vgm",
-        vgm_cache_config(option, X, y, seed, profile_section),
-        build=lambda: VGM(**params).fit(X, y),
-        save=lambda model, path: model.save(path),
-        load=lambda path: VGM.load(path, device=device),
-        suffix=".pt",
-    )
+    model, _ = runs.fit_or_load(f"VGM-{option}", VGM(**params), X, y, seed=seed, cache=cache)
+    return model
 
 
 def vgm_models(

@@ -100,6 +100,10 @@ class EncodedFrameGenerator(BaseEstimator):
     ``numeric_``, ``categorical_`` (the columns used).
     """
 
+    #: Bumped when a change alters what a fit learns (beyond rounding): cached models refit
+    #: (:func:`idsynth.runs.code_versions`).
+    CODE_VERSION = 1
+
     def __init__(self, generator, numeric: Sequence[str] | None = None, categorical: Sequence[str] | None = None,
                  integer: Sequence[str] | None = None):
         self.generator = generator

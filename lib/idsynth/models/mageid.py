@@ -52,7 +52,7 @@ from ..data.encoding import SCALINGS, TabularEncoder
 from ..data.paired import PairedSamples, fit_image_pipeline
 from ..data.schema import Schema
 from ..imaging import TabularImager
-from .base import labels_from_counts
+from .base import RUNTIME_PARAMS, labels_from_counts
 from .edm import SAMPLING_PARAMS, LatentEDM
 from .img_vae import ImageVAE
 from .plain_state import dtype_from_plain, dtype_to_plain, from_plain, to_plain
@@ -150,6 +150,38 @@ class MAGEIDSample:
                             decoded_label=self.decoded_label[rows], z=self.z[rows], seconds=self.seconds)
 
 
+def training_settings(edm: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The EDM overrides ``edm`` as a trained model's key names them: without the sampling
+    settings (:data:`~idsynth.models.edm.SAMPLING_PARAMS`), except ``num_steps`` at LatentEDM's
+    default where ``edm`` gives it (the factories always do, so keys written before this rule keep
+    their value). Training never reads them, so every choice of Heun steps, sigmas, rho, guidance
+    or sampling batch shares one trained model, sampled with the requested settings (see
+    :meth:`MAGEID.sampling_settings`)."""
+    if edm is None:
+        return None
+    kept = {name: value for name, value in edm.items() if name not in SAMPLING_PARAMS or name == "num_steps"}
+    if "num_steps" in kept:
+        kept["num_steps"] = LatentEDM().num_steps
+    return kept
+
+
+def stage_params(params: Mapping[str, Any], stage: int) -> dict[str, Any]:
+    """A MAGEID's parameters (without the runtime ones) as the key of its stage-``stage`` model
+    names them: ``modalities`` as a list, no image settings without the image branch, no EDM
+    settings at stage 1 and no sampling settings at stage 2 (:func:`training_settings`)."""
+    params = dict(params)
+    modalities = params.get("modalities", MODALITIES)
+    params["modalities"] = [modalities] if isinstance(modalities, str) else list(modalities)
+    if "image" not in params["modalities"]:
+        params.pop("img_vae", None)
+        params.pop("imager", None)
+    if stage == 1:
+        params.pop("edm", None)
+    else:
+        params["edm"] = training_settings(params.get("edm"))
+    return params
+
+
 class MAGEID(BaseEstimator):
     """Two-stage latent generator of typed rows (and their images), conditioned on the class.
 
@@ -191,6 +223,22 @@ class MAGEID(BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+
+    #: Fitted in two stages (:mod:`idsynth.runs`): 1 = encoders, imager and VAEs, 2 = the EDM.
+    FIT_STAGES = 2
+    #: Bumped when a change alters what a fit learns (beyond rounding): cached models refit.
+    CODE_VERSION = 1
+
+    def key_params(self, stage: int) -> dict[str, Any]:
+        """The parameters the model fitted up to ``stage`` depends on (:func:`stage_params`)."""
+        params = {k: v for k, v in self.get_params().items() if k not in RUNTIME_PARAMS}
+        return stage_params({**params, "modalities": list(self._modalities())}, stage)
+
+    def unkeyed_settings(self) -> dict[str, Any]:
+        """What a model loaded for this one's key takes from it, and what a synthetic set's key
+        adds to the model's: the ``edm`` overrides (the stage-1 key leaves them out, the stage-2
+        key their sampling settings)."""
+        return {"edm": self.edm}
 
     # -- configuration -------------------------------------------------------------------------
     @property

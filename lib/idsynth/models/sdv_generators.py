@@ -128,6 +128,10 @@ class SDVSynthesizer(FrameGenerator):
     ``losses``), ``columns_``, ``dtypes_``, ``classes_``.
     """
 
+    #: Bumped when a change alters what a fit learns (beyond rounding): cached models refit
+    #: (:func:`idsynth.runs.code_versions`).
+    CODE_VERSION = 1
+
     FILE_FORMAT = "idsynth.sdv/1"
 
     def __init__(self, synthesizer: str = "GaussianCopula", options: Mapping[str, Any] | None = None,

@@ -45,6 +45,10 @@ class SMOTEGenerator(BaseEstimator):
     ``classes_``; ``n_features_in_``.
     """
 
+    #: Bumped when a change alters what a fit learns (beyond rounding): cached models refit
+    #: (:func:`idsynth.runs.code_versions`).
+    CODE_VERSION = 1
+
     def __init__(self, k_neighbors: int = 5):
         self.k_neighbors = k_neighbors
 

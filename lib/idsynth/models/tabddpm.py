@@ -124,6 +124,10 @@ class TabDDPM(BaseEstimator):
     ``diffusion_``, ``loss_history_`` (DataFrame: step, loss, loss_gauss, loss_multi).
     """
 
+    #: Bumped when a change alters what a fit learns (beyond rounding): cached models refit
+    #: (:func:`idsynth.runs.code_versions`).
+    CODE_VERSION = 1
+
     def __init__(
         self,
         num_timesteps: int = 1000,

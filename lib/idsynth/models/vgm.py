@@ -66,6 +66,10 @@ class VGM(BaseEstimator):
     ``device_``, ``seed_``, ``fit_seconds_``.
     """
 
+    #: Bumped when a change alters what a fit learns (beyond rounding): cached models refit
+    #: (:func:`idsynth.runs.code_versions`).
+    CODE_VERSION = 1
+
     def __init__(
         self,
         option: str = "C",
