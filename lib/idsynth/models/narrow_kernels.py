@@ -67,7 +67,10 @@ def _built() -> bool:
     try:
         from torch.utils.cpp_extension import load
 
-        load(name=f"idsynth_narrow_{_machine_tag()}", sources=[str(_SOURCE)], extra_cflags=_FLAGS,
+        # one build per CPU kind and source: checkouts of two revisions side by side (a background
+        # run in a worktree) each keep their own instead of rebuilding over each other
+        source = hashlib.sha256(_SOURCE.read_bytes()).hexdigest()[:8]
+        load(name=f"idsynth_narrow_{_machine_tag()}_{source}", sources=[str(_SOURCE)], extra_cflags=_FLAGS,
              extra_ldflags=["-fopenmp"], is_python_module=False, verbose=False)
     except Exception as error:  # no compiler, no headers: the PyTorch path stays
         first_line = str(error).splitlines()[0] if str(error) else ""
