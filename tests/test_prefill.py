@@ -14,8 +14,8 @@ def test_plan_is_seed_major_with_both_mageid_variants():
     assert [u.seed for u in units] == [3] * 6 + [4] * 6
     first = units[:3]
     assert first == [
-        Unit("mageid", "NSL-KDD", 3, ("tabular", "image")),
-        Unit("mageid", "NSL-KDD", 3, ("tabular",)),
+        Unit("mageid", "NSL-KDD", 3, model="MAGE-ID"),
+        Unit("mageid", "NSL-KDD", 3, model="TabSyn"),
         Unit("tabddpm", "NSL-KDD", 3),
     ]
     assert plan_units(["tabddpm"], ["NSL-KDD"], [0]) == [Unit("tabddpm", "NSL-KDD", 0)]
@@ -125,8 +125,8 @@ def test_prefilled_crosseval_generator_is_found_by_notebook_11s_lookup(data_dir,
 
 def test_long_schedule_units_cover_the_first_long_seeds_only():
     units = plan_units(["mageid_long"], ["NSL-KDD", "CIC-IDS-2017"], [0, 1, 2], long_seeds=1)
-    assert units == [Unit("mageid_long", name, 0, modalities)
-                     for name in ("NSL-KDD", "CIC-IDS-2017") for modalities in prefill.VARIANTS]
+    assert units == [Unit("mageid_long", name, 0, model=model)
+                     for name in ("NSL-KDD", "CIC-IDS-2017") for model in prefill.MAGEID_MODELS]
     both = plan_units(["mageid", "mageid_long"], ["NSL-KDD"], [0, 1], long_seeds=1)
     assert [(u.what, u.seed) for u in both] == [("mageid", 0)] * 2 + [("mageid_long", 0)] * 2 + [("mageid", 1)] * 2
 
@@ -165,3 +165,23 @@ def test_a_prefilled_registry_generator_is_found_by_the_table_i_route(data_dir, 
     sets = sdv_peers.peer_sets(profile, data_dir, datasets=["NSL-KDD"])
     _, synthetic = sdv_peers.peer_table_i(profile, [0], sets, ["GaussianCopula"], "cpu", ArtifactCache())
     assert len(synthetic[("NSL-KDD", "GaussianCopula", 0)][0]) == len(sets[0].train)
+
+
+@pytest.mark.slow
+def test_a_prefilled_mageid_unit_is_found_by_the_notebooks_train_mageid(data_dir, tmp_path, monkeypatch):
+    """A "mageid" unit is planned by registry name and fitted through idsynth.runs: notebook 06/07's
+    train_mageid (modalities, profile section) finds both of its stages."""
+    from idsynth.cache import ArtifactCache
+    from idsynth.config import get_profile
+    from idsynth.data.mageid_sets import build_mageid_sets
+    from idsynth.experiments.mageid_train import is_cached
+
+    monkeypatch.setenv("IDSYNTH_CACHE", str(tmp_path / "cache"))
+    unit = Unit("mageid", "NSL-KDD", 0, model="TabSyn")
+    assert prefill.run_unit(unit, "smoke", 0, "cpu", str(data_dir))[0] == unit
+    profile = get_profile("smoke")
+    nslkdd = {s.name: s for s in build_mageid_sets(n_rows=profile["mageid_data"]["n_rows"], seed=0,
+                                                  data_dir=data_dir)}["NSL-KDD"]
+    for stage in (1, 2):
+        assert is_cached(nslkdd, 0, profile["mageid"], ("tabular",), ArtifactCache(), stage=stage)
+    assert not is_cached(nslkdd, 0, profile["mageid"], cache=ArtifactCache())  # MAGE-ID was not made

@@ -15,9 +15,11 @@ TabSyn reuse MAGE-ID's tabular VAE fit (:func:`~idsynth.models.mageid.fitted_tab
     python -m idsynth.prefill --profile paper --what crosseval --only-seeds 2   # 0, 1 done elsewhere
     python -m idsynth.prefill --profile paper --what mageid_long --deadline 540
 
-A unit is one cache entry: ``("mageid", dataset, seed, modalities)`` trains MAGE-ID (both
-modalities) or TabSyn (tabular only) through stage 2 with
-:func:`~idsynth.experiments.mageid_train.train_mageid`, and ``("mageid_long", ...)`` the same on
+A unit is one cache entry, every generator named as in :mod:`idsynth.models.registry` and fitted
+through :func:`idsynth.runs.fit_or_load` (the notebooks' route and keys):
+``("mageid", dataset, seed, model="MAGE-ID")`` trains MAGE-ID (``"TabSyn"``: TabSyn) through
+stage 2 from the profile's ``mageid`` section, as
+:func:`~idsynth.experiments.mageid_train.train_mageid` does, and ``("mageid_long", ...)`` the same on
 the long schedule (:func:`~idsynth.experiments.mageid_schedule.long_section`; the first
 ``mageid_schedule.long_seeds`` seeds only); ``("tabddpm", dataset, seed)`` fits
 TabDDPM and samples its synthetic twin with :func:`~idsynth.experiments.table_i.sample_synthetic`,
@@ -45,18 +47,18 @@ WHAT = ("mageid", "tabddpm", "crosseval", "mageid_long", "table_i")
 TABLE_I_DEFAULT = "TabDDPM"
 #: The data set of the "crosseval" units (notebook 11's Table 6 protocol).
 CROSSEVAL_DATASET = "KDDTrain+"
-#: The MAGE-ID variants of notebook 09: MAGE-ID (both modalities) and TabSyn (tabular only).
-VARIANTS: tuple[tuple[str, ...], ...] = (("tabular", "image"), ("tabular",))
+#: The registry names of the "mageid" and "mageid_long" units (notebooks 06-09, 12): MAGE-ID, then
+#: TabSyn (which reuses its tabular VAE fit within one worker).
+MAGEID_MODELS: tuple[str, ...] = ("MAGE-ID", "TabSyn")
 
 
 class Unit(NamedTuple):
-    """One cache entry to make: the generator family, data set name, seed, modalities (MAGE-ID
-    units) and model name (crosseval units)."""
+    """One cache entry to make: the generator family, data set name, seed and the generator's
+    registry name (empty for a "tabddpm" unit: :data:`TABLE_I_DEFAULT`)."""
 
     what: str
     dataset: str
     seed: int
-    modalities: tuple[str, ...] = ()
     model: str = ""
 
 
@@ -78,7 +80,7 @@ def plan_units(what: Sequence[str], dataset_names: Sequence[str], seeds: Sequenc
         for name in dataset_names:
             for family in ("mageid", "mageid_long"):
                 if family in what and (family == "mageid" or index < long_seeds):
-                    units += [Unit(family, name, int(seed), modalities) for modalities in VARIANTS]
+                    units += [Unit(family, name, int(seed), model=model) for model in MAGEID_MODELS]
             if "tabddpm" in what:
                 units.append(Unit("tabddpm", name, int(seed)))
             if "table_i" in what:
@@ -142,14 +144,16 @@ def _fit_on_mageid_set(unit: Unit, profile, base_seed: int, device: str, data_di
     mageid_set = by_name[unit.dataset]
     cache = ArtifactCache()
     if unit.what in ("mageid", "mageid_long"):
+        from . import runs
         from .experiments.mageid_schedule import long_section
-        from .experiments.mageid_train import train_mageid
+        from .models import registry
 
         section = {k: (dict(v) if hasattr(v, "items") else v) for k, v in profile["mageid"].items()}
         if unit.what == "mageid_long":
             section = long_section(section, profile["mageid_schedule"]["long"])
-        train_mageid(mageid_set, unit.seed, section, device=device, modalities=unit.modalities, cache=cache,
-                     stage=2, verbose=False)
+        fresh = registry.entry(unit.model).factory(section, unit.seed, device=device, verbose=False)
+        X, y = mageid_set.xy("train")
+        runs.fit_or_load(unit.model, fresh, X, y, seed=unit.seed, dataset=mageid_set.name, cache=cache)
     else:
         from .experiments.table_i import sample_synthetic
         from .models import registry
@@ -213,7 +217,7 @@ def prefill(units: Sequence[Unit], profile_name: str, base_seed: int = 0, device
                 continue
             seconds[unit] = took
             print(f"[prefill] {done}/{len(units)} {unit.what} {unit.dataset} seed {unit.seed} "
-                  f"{'+'.join(unit.modalities) or unit.model}: {took:.1f} s", flush=True)
+                  f"{unit.model or TABLE_I_DEFAULT}: {took:.1f} s", flush=True)
     finally:
         pool.terminate()
         pool.join()
