@@ -126,8 +126,10 @@ def test_staged_generator_stores_each_stage_and_refits_only_the_later_one(tmp_pa
     X, y = np.arange(12.0).reshape(4, 3), np.array([0, 1, 0, 1])
     cache = ArtifactCache(tmp_path)
     TwoStage.calls = []
-    model, _ = runs.fit_or_load("two", TwoStage(), X, y, seed=0, cache=cache)
+    model, seconds = runs.fit_or_load("two", TwoStage(), X, y, seed=0, cache=cache)
     assert TwoStage.calls == [1, 2] and model.factor_ == 2.0
+    first = runs.fit_or_load("two", TwoStage(), X, y, seed=0, cache=cache, stage=1)[1]
+    assert 0 <= first <= seconds  # stage 2's record counts stage 1's seconds too
     assert runs.generator_key("two", TwoStage(), X, y, seed=0)["stage"] == 2
     other, _ = runs.fit_or_load("two", TwoStage(scale=3.0), X, y, seed=0, cache=cache)
     assert TwoStage.calls == [1, 2, 2] and other.factor_ == 6.0  # stage 1 came from the cache
@@ -184,7 +186,7 @@ def test_migration_rekeys_rows_that_embed_generator_keys():
                   "params": runs.generator_params(fresh), "data": {"dataset": "KDD", "sha256": fingerprint,
                                                                    "rows": 90}, "seed": 2}
     fingerprints = cache_migration.Fingerprints()
-    kind, config, _ = cache_migration.new_config("table6_generator_seed", {"generators": [old_table6], "seed": 2},
+    kind, config = cache_migration.new_config("table6_generator_seed", {"generators": [old_table6], "seed": 2},
                                                  fingerprints)
     assert config["generators"] == [json.loads(json.dumps(runs.generator_key("SMOTE", fresh, X, y, seed=2,
                                                                              dataset="KDD")))]
@@ -192,7 +194,7 @@ def test_migration_rekeys_rows_that_embed_generator_keys():
     old_row = {"model": "SMOTE", "class": old_table6["class"], "params": old_table6["params"], "dataset": "toy",
                "n_rows": 100, "data": {"sha256": "old0123456789abc", "train_rows": 90}, "seed": 2,
                "sample": {"counts": {"0": 30}, "random_state": 2}, "scoring": {"k": 5}}
-    kind, config, _ = cache_migration.new_config("table_i_row", old_row, fingerprints)
+    kind, config = cache_migration.new_config("table_i_row", old_row, fingerprints)
     expected = runs.synthetic_key(fresh, runs.generator_key("SMOTE", fresh, X, y, seed=2, dataset="toy"), {0: 30}, 2)
     assert kind == "table_i_row" and config == {**json.loads(json.dumps(expected)), "scoring": {"k": 5}}
     assert cache_migration.new_config("table_i_synthetic", {k: v for k, v in old_row.items() if k != "scoring"},

@@ -130,12 +130,12 @@ def _sampling(old_params: Mapping[str, Any], cls: str) -> Any:
     return {"edm": old_params.get("edm")} if cls == MAGEID_CLASS else None
 
 
-def new_config(kind: str, old: Mapping[str, Any], fingerprints: Fingerprints) -> tuple[str, dict, str] | None:
-    """``(new kind, new configuration, note)`` of an old artefact's configuration, or None when it
-    needs no new key (or cannot get one: note printed by the caller)."""
+def new_config(kind: str, old: Mapping[str, Any], fingerprints: Fingerprints) -> tuple[str, dict] | None:
+    """``(new kind, new configuration)`` of an old artefact's configuration, or None when it
+    needs no new key (already the one route's) or cannot get one (its data set not rebuilt)."""
     if kind in OLD_GENERATOR_KINDS:
         key = new_generator_key(old, fingerprints)
-        return None if key is None else (GENERATOR_KIND, key, "")
+        return None if key is None else (GENERATOR_KIND, key)
     if kind in ("table_i_synthetic", "table_i_row", "vgm_decoding_seed") and "model" in old and "generator" not in old:
         key = new_generator_key({f: old[f] for f in TABLE_I_FIELDS}, fingerprints)
         if key is None:
@@ -143,12 +143,12 @@ def new_config(kind: str, old: Mapping[str, Any], fingerprints: Fingerprints) ->
         rest = {k: v for k, v in old.items() if k not in TABLE_I_FIELDS}
         if "sample" in old:
             rest = {"sampling": _sampling(old["params"], old["class"]), **rest}
-        return ({"table_i_synthetic": SYNTHETIC_KIND}.get(kind, kind), {**key, **rest}, "")
+        return ({"table_i_synthetic": SYNTHETIC_KIND}.get(kind, kind), {**key, **rest})
     if kind == "table6_generator_seed" and any("model" in g for g in old.get("generators", [])):
         generators = [new_generator_key(g, fingerprints) for g in old["generators"]]
         if any(g is None for g in generators):
             return None
-        return kind, {**old, "generators": generators}, ""
+        return kind, {**old, "generators": generators}
     return None
 
 
@@ -180,7 +180,7 @@ def migrate(cache: ArtifactCache, dry_run: bool = False, remove_old: bool = Fals
                     counts["untranslated"] += 1
                     log(f"[migrate] {kind}/{artefact.name}: no new key (its data set could not be rebuilt)")
                 continue
-            new_kind, config, _ = made
+            new_kind, config = made
             new_suffix = MODEL_SUFFIX if new_kind == GENERATOR_KIND else suffix
             target = cache.path_for(new_kind, config, new_suffix)
             if target.exists():
