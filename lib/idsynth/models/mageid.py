@@ -226,7 +226,9 @@ class MAGEID(BaseEstimator):
 
     #: Fitted in two stages (:mod:`idsynth.runs`): 1 = encoders, imager and VAEs, 2 = the EDM.
     FIT_STAGES = 2
-    #: Bumped when a change alters what a fit learns (beyond rounding): cached models refit.
+    #: Bumped when a change alters what a fit learns (beyond rounding): cached models refit
+    #: (:func:`idsynth.runs.code_versions`). It covers the parts this class builds: tab_vae.py,
+    #: img_vae.py, edm.py, training.py, the imager and the encoders.
     CODE_VERSION = 1
 
     def key_params(self, stage: int) -> dict[str, Any]:

@@ -125,7 +125,7 @@ class TabDDPM(BaseEstimator):
     """
 
     #: Bumped when a change alters what a fit learns (beyond rounding): cached models refit
-    #: (:func:`idsynth.runs.code_versions`).
+    #: (:func:`idsynth.runs.code_versions`). It covers the parts this class builds: tabddpm_data.py, tabddpm_diffusion.py, tabddpm_network.py.
     CODE_VERSION = 1
 
     def __init__(

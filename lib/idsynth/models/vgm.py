@@ -67,7 +67,7 @@ class VGM(BaseEstimator):
     """
 
     #: Bumped when a change alters what a fit learns (beyond rounding): cached models refit
-    #: (:func:`idsynth.runs.code_versions`).
+    #: (:func:`idsynth.runs.code_versions`). It covers the parts this class builds: vgm_nets.py, vgm_losses.py, vgm_training.py.
     CODE_VERSION = 1
 
     def __init__(
