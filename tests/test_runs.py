@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from idsynth import cache_migration, runs
+from idsynth import cache_migration, code_versions, runs
 from idsynth.cache import ArtifactCache, array_digest
 from idsynth.config import get_profile
 from idsynth.experiments.vgm_train import train_vgm, vgm_params
@@ -207,25 +207,25 @@ def test_every_generators_code_version_is_recorded_with_its_sources_digest():
     """A change to the code a generator's fits run (its module and the idsynth modules it imports)
     must be a decision: bump the class's CODE_VERSION when fits learn something else (every cached
     model of it is refitted), or record that it only changes rounding. Either way, then run
-    ``python -m idsynth.runs --record``."""
-    recorded = runs.recorded_versions()
-    for cls in runs.generator_classes():
-        name = runs.qualified_name(cls)
-        assert name in recorded, f"{name} has no entry in {runs.MANIFEST}: run python -m idsynth.runs --record"
+    ``python -m idsynth.code_versions --record``."""
+    recorded = code_versions.recorded_versions()
+    for cls in code_versions.generator_classes():
+        name = code_versions.qualified_name(cls)
+        assert name in recorded, f"{name} has no entry in {code_versions.MANIFEST}: run python -m idsynth.code_versions --record"
         entry = recorded[name]
         assert entry["version"] == cls.CODE_VERSION, (
-            f"{name}.CODE_VERSION is {cls.CODE_VERSION}, {runs.MANIFEST.name} records {entry['version']}: "
-            "run python -m idsynth.runs --record")
-        assert entry["digest"] == runs.code_digest(cls), (
+            f"{name}.CODE_VERSION is {cls.CODE_VERSION}, {code_versions.MANIFEST.name} records {entry['version']}: "
+            "run python -m idsynth.code_versions --record")
+        assert entry["digest"] == code_versions.code_digest(cls), (
             f"the code {name}'s fits run changed ({', '.join(entry['files'])}): if fits now learn something "
             f"else, bump {cls.__name__}.CODE_VERSION (cached models of it are refitted); then, or if only "
-            "rounding changed, run python -m idsynth.runs --record")
+            "rounding changed, run python -m idsynth.code_versions --record")
 
 
 def test_code_files_follow_imports_and_leave_settings_out():
     from idsynth.models.mageid import MAGEID
 
-    names = {p.name for p in runs.code_files(MAGEID)}
+    names = {p.name for p in code_versions.code_files(MAGEID)}
     assert {"mageid.py", "tab_vae.py", "edm.py", "img_vae.py", "narrow_kernels.cpp", "encoding.py"} <= names
     assert not {"config.py", "cache.py", "runs.py"} & names
-    assert runs.code_digest(MAGEID) != runs.code_digest(SMOTEGenerator)
+    assert code_versions.code_digest(MAGEID) != code_versions.code_digest(SMOTEGenerator)

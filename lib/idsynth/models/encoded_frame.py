@@ -100,8 +100,8 @@ class EncodedFrameGenerator(BaseEstimator):
     ``numeric_``, ``categorical_`` (the columns used).
     """
 
-    #: Bumped when a change alters what a fit learns (beyond rounding): cached models refit
-    #: (:func:`idsynth.runs.code_versions`).
+    #: Bumped when a change alters what a fit learns (beyond rounding): cached models of the class
+    #: are refitted (:mod:`idsynth.code_versions`, which records the code its fits run).
     CODE_VERSION = 1
 
     def __init__(self, generator, numeric: Sequence[str] | None = None, categorical: Sequence[str] | None = None,

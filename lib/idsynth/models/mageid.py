@@ -226,9 +226,8 @@ class MAGEID(BaseEstimator):
 
     #: Fitted in two stages (:mod:`idsynth.runs`): 1 = encoders, imager and VAEs, 2 = the EDM.
     FIT_STAGES = 2
-    #: Bumped when a change alters what a fit learns (beyond rounding): cached models refit
-    #: (:func:`idsynth.runs.code_versions`). It covers the parts this class builds: tab_vae.py,
-    #: img_vae.py, edm.py, training.py, the imager and the encoders.
+    #: Bumped when a change alters what a fit learns (beyond rounding): cached models of the class
+    #: are refitted (:mod:`idsynth.code_versions`, which records the code its fits run).
     CODE_VERSION = 1
 
     def key_params(self, stage: int) -> dict[str, Any]:

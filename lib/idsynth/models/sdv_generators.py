@@ -128,8 +128,8 @@ class SDVSynthesizer(FrameGenerator):
     ``losses``), ``columns_``, ``dtypes_``, ``classes_``.
     """
 
-    #: Bumped when a change alters what a fit learns (beyond rounding): cached models refit
-    #: (:func:`idsynth.runs.code_versions`).
+    #: Bumped when a change alters what a fit learns (beyond rounding): cached models of the class
+    #: are refitted (:mod:`idsynth.code_versions`, which records the code its fits run).
     CODE_VERSION = 1
 
     FILE_FORMAT = "idsynth.sdv/1"

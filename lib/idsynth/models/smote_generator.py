@@ -45,8 +45,8 @@ class SMOTEGenerator(BaseEstimator):
     ``classes_``; ``n_features_in_``.
     """
 
-    #: Bumped when a change alters what a fit learns (beyond rounding): cached models refit
-    #: (:func:`idsynth.runs.code_versions`).
+    #: Bumped when a change alters what a fit learns (beyond rounding): cached models of the class
+    #: are refitted (:mod:`idsynth.code_versions`, which records the code its fits run).
     CODE_VERSION = 1
 
     def __init__(self, k_neighbors: int = 5):

@@ -124,8 +124,8 @@ class TabDDPM(BaseEstimator):
     ``diffusion_``, ``loss_history_`` (DataFrame: step, loss, loss_gauss, loss_multi).
     """
 
-    #: Bumped when a change alters what a fit learns (beyond rounding): cached models refit
-    #: (:func:`idsynth.runs.code_versions`). It covers the parts this class builds: tabddpm_data.py, tabddpm_diffusion.py, tabddpm_network.py.
+    #: Bumped when a change alters what a fit learns (beyond rounding): cached models of the class
+    #: are refitted (:mod:`idsynth.code_versions`, which records the code its fits run).
     CODE_VERSION = 1
 
     def __init__(

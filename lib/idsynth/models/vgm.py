@@ -66,8 +66,8 @@ class VGM(BaseEstimator):
     ``device_``, ``seed_``, ``fit_seconds_``.
     """
 
-    #: Bumped when a change alters what a fit learns (beyond rounding): cached models refit
-    #: (:func:`idsynth.runs.code_versions`). It covers the parts this class builds: vgm_nets.py, vgm_losses.py, vgm_training.py.
+    #: Bumped when a change alters what a fit learns (beyond rounding): cached models of the class
+    #: are refitted (:mod:`idsynth.code_versions`, which records the code its fits run).
     CODE_VERSION = 1
 
     def __init__(
