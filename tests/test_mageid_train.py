@@ -11,7 +11,7 @@ from idsynth.data.mageid_sets import sample_binary_set
 from idsynth.data.schema import Schema
 from idsynth.experiments import mageid_report
 from idsynth import runs
-from idsynth.experiments.mageid_train import cache_config, frame_fingerprint, make_generator, train_mageid
+from idsynth.experiments.mageid_train import cache_config, make_generator, train_mageid
 from idsynth.models.mageid import MAGEID
 
 SECTION = {
@@ -60,7 +60,7 @@ def test_cache_key_tracks_what_determines_the_model(toy_set):
     key1, key2 = cache_config(model, X, y, 1, "toy"), cache_config(model, X, y, 2, "toy")
     assert "edm" not in key1["params"] and "edm" in key2["params"]
     assert "device" not in key1["params"] and "verbose" not in key1["params"]
-    assert key1["data"]["fingerprint"] == frame_fingerprint(X, y) != frame_fingerprint(X, 1 - y)
+    assert key1["data"]["fingerprint"] == runs.data_fingerprint(X, y) != runs.data_fingerprint(X, 1 - y)
     assert (key1["generator"], key1["stage"], key2["stage"], key1["seed"]) == ("MAGE-ID", 1, 2, 0)
     assert key1["code"] == {"idsynth.models.mageid.MAGEID": MAGEID.CODE_VERSION}
     tabsyn_key = cache_config(make_generator(SECTION, 0, ("tabular",), "cpu"), X, y, 2, "toy")

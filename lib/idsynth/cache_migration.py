@@ -90,12 +90,6 @@ def _versions(cls: str, params: Mapping[str, Any]) -> dict[str, int]:
     return versions
 
 
-def _mageid_params(params: Mapping[str, Any], stage: int) -> dict[str, Any]:
-    from .models.mageid import stage_params
-
-    return stage_params(params, stage)
-
-
 def new_generator_key(old: Mapping[str, Any], fingerprints: Fingerprints) -> dict[str, Any] | None:
     """The one route's key of the model an old generator key names (any of the three layouts),
     or None when its data fingerprint cannot be translated."""
@@ -120,7 +114,9 @@ def new_generator_key(old: Mapping[str, Any], fingerprints: Fingerprints) -> dic
         data = {"dataset": old["data"]["dataset"], "fingerprint": old["data"]["sha256"], "rows": int(old["data"]["rows"])}
     stage = None
     if cls == MAGEID_CLASS:
-        stage, params = 2, _mageid_params(params, 2)
+        from .models.mageid import stage_params
+
+        stage, params = 2, stage_params(params, 2)
     return {"generator": old["model"], "code": _versions(cls, old["params"]), "class": cls, "params": params,
             "stage": stage, "data": data, "seed": int(old["seed"])}
 

@@ -30,7 +30,8 @@ from scipy.stats import t as student_t
 from ..cache import ArtifactCache
 from .mageid_eval import MAGEID_NAME, TABSYN_NAME, evaluate_model
 from .mageid_schedule import TARGET_ONE_METRICS
-from .mageid_train import frame_fingerprint, make_generator, train_mageid
+from ..runs import data_fingerprint
+from .mageid_train import make_generator, train_mageid
 from .seed_cache import cached_seed_rows, cached_seeds
 from .table_i import METRICS, SDMETRICS, generator_params, keyable
 
@@ -165,7 +166,7 @@ def row_config(mageid_set, seed: int, changed: Mapping[str, Any], name: str, mod
     X, y = mageid_set.xy("train")
     fresh = make_generator(changed, seed, MODALITIES[model_name], device="cpu", verbose=False)
     return {"model": model_name, "variant": name, "params": generator_params(fresh),
-            "data": {"dataset": mageid_set.name, "sha256": frame_fingerprint(X, y)},
+            "data": {"dataset": mageid_set.name, "sha256": data_fingerprint(X, y)},
             "metrics": keyable(metric_settings)}
 
 

@@ -22,8 +22,6 @@ from .. import runs
 from ..cache import ArtifactCache
 from ..models.mageid import MAGEID, MODALITIES, training_settings  # noqa: F401  (training_settings re-exported)
 from ..models.registry import mageid_factory
-from ..runs import data_fingerprint as frame_fingerprint  # noqa: F401  (the name the experiments use)
-from ..runs import dtype_name  # noqa: F401
 
 
 def make_generator(section: Mapping[str, Any], seed: int, modalities: Sequence[str] = MODALITIES,
