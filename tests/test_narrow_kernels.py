@@ -165,3 +165,67 @@ def test_tab_vae_training_losses_are_the_losses_of_its_forward_pass():
     sum(tab_vae_losses(x_num, x_cat, *net(x_num, x_cat, torch.Generator().manual_seed(3)))).backward()
     for name, p in net.named_parameters():
         torch.testing.assert_close(fast_grads[name], p.grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize("n_num, cards", [(5, [3, 66, 2]), (0, [17, 16, 1]), (4, []), (38, [3, 70, 11, 5])])
+def test_tokens_match_the_pytorch_tokenizer_and_its_gradients(n_num, cards):
+    torch.manual_seed(0)
+    n, d = 41, 4
+    offsets = torch.tensor([0, *cards[:-1]], dtype=torch.long).cumsum(0) if cards else torch.zeros(0, dtype=torch.long)
+    x_num = torch.randn(n, n_num)
+    codes = (torch.stack([torch.randint(0, c, (n,)) for c in cards], 1) if cards
+             else torch.zeros(n, 0, dtype=torch.long)) + offsets
+
+    def fused(num_w, emb, bias):
+        return narrow_kernels.tokens(x_num.to(num_w.dtype), codes, num_w, emb, bias)
+
+    def reference(num_w, emb, bias):
+        return torch.cat([x_num.to(num_w.dtype).unsqueeze(-1) * num_w, emb[codes]], 1) + bias
+
+    num_w, emb, bias = torch.randn(n_num, d), torch.randn(max(sum(cards), 1), d), torch.randn(n_num + len(cards), d)
+    out, grads = _grads(fused, num_w, emb, bias)
+    ref_out, ref_grads = _grads(reference, num_w.double(), emb.double(), bias.double())
+    torch.testing.assert_close(out, ref_out.float(), rtol=1e-5, atol=1e-5)
+    for got, want in zip(grads, ref_grads):
+        torch.testing.assert_close(got, want.float(), rtol=1e-5, atol=1e-5)
+
+
+def test_tokens_reject_a_code_outside_the_embedding():
+    x_num, emb = torch.zeros(3, 1), torch.zeros(4, 4)
+    with pytest.raises(RuntimeError, match=r"codes must lie in \[0, 4\)"):
+        narrow_kernels.tokens(x_num, torch.tensor([[0], [4], [1]]), torch.zeros(1, 4), emb, torch.zeros(2, 4))
+
+
+@pytest.mark.parametrize("n_num, cards", [(5, [3, 66, 2]), (0, [17, 16, 1]), (4, []), (38, [3, 70, 11, 5])])
+def test_reconstruction_losses_match_the_pytorch_losses_and_their_gradients(n_num, cards):
+    torch.manual_seed(0)
+    n, d = 37, 4
+    net = TabVAENet(n_num, cards, d_token=d, n_heads=1, n_layers=1, d_ff=8).reconstructor
+    for p in net.parameters():
+        nn.init.normal_(p)
+    x_num = torch.randn(n, n_num)
+    x_cat = torch.stack([torch.randint(0, c, (n,)) for c in cards], 1) if cards else torch.zeros(n, 0, dtype=torch.long)
+    h = torch.randn(n, n_num + len(cards), d)
+
+    def fused(h, num_w, num_b, cat_w, cat_b):
+        mse, ce = narrow_kernels.reconstruction_losses(h, x_num, x_cat, num_w, num_b, cat_w, cat_b, net.cat_cards)
+        return torch.stack([mse, 3 * ce])
+
+    def reference(h, num_w, num_b, cat_w, cat_b):  # FeatureReconstructor.losses' formulas, in float64
+        zero = h.new_zeros(())
+        mse = F.mse_loss((h[:, :n_num] * num_w).sum(-1) + num_b, x_num.double()) if n_num else zero
+        ce = (sum(F.cross_entropy(h[:, n_num + j] @ cat_w[j, :, :c] + cat_b[j, :c], x_cat[:, j], reduction="sum")
+                  for j, c in enumerate(cards)) / x_cat.numel()) if cards else zero
+        unused = 0 * (num_w.sum() + num_b.sum() + cat_w.sum() + cat_b.sum())  # zero gradients where a block is empty
+        return torch.stack([mse, 3 * ce]) + unused
+
+    params = [net.num_weight, net.num_bias, net.cat_weight, net.cat_bias]
+    _assert_close_to_float64(fused, reference, h, *(p.detach() for p in params), rtol=1e-5, atol=1e-5)
+
+
+def test_reconstruction_losses_reject_a_code_beyond_its_column():
+    net = TabVAENet(1, [3, 5], d_token=4, n_heads=1, n_layers=1, d_ff=8).reconstructor
+    x_cat = torch.tensor([[0, 4], [3, 0]])  # 3 is beyond the first column's 3 categories
+    with pytest.raises(RuntimeError, match="outside its column"):
+        narrow_kernels.reconstruction_losses(torch.zeros(2, 3, 4), torch.zeros(2, 1), x_cat, net.num_weight,
+                                             net.num_bias, net.cat_weight, net.cat_bias, net.cat_cards)

@@ -11,10 +11,10 @@
 // ffn_half_backward  x, ln_w, ln_b, w1, b1, w2, b2, gy, eps -> gx, g ln_w, g ln_b, gw1, gb1, gw2, gb2
 // attn_half_forward  x (B, T, D), ln_w, ln_b (D), w_qkv (3 D, D), b_qkv (3 D), eps
 //                    -> y = x + softmax(q k^T / sqrt(D)) v with q|k|v = LN(x) w_qkv^T + b_qkv,
-//                       o (the attention's output), top (B, T) (each query's largest score, in bits:
-//                       base-2 units) and
+//                       top (B, T) (each query's largest score, in bits: base-2 units) and
 //                       inv (B, T) (1 / its softmax's sum of exp(score - top))
-// attn_half_backward x, o, top, inv, ln_w, ln_b, w_qkv, b_qkv, gy, eps
+// attn_half_backward x, y, top, inv, ln_w, ln_b, w_qkv, b_qkv, gy, eps (the attention's output is
+//                    y - x: the forward pass writes no copy of it)
 //                    -> gx, g ln_w, g ln_b, g w_qkv, g b_qkv
 //
 // Tokens sit in vector lanes (16 floats; one AVX-512 register, or two AVX2 ones) and the token
@@ -58,6 +58,29 @@ inline float lane_sum(lanes_t v) {
   float s = 0.f;
   for (int64_t l = 0; l < LANES; ++l) s += v[l];
   return s;
+}
+
+// the sum and the largest of the 16 lanes as a tree (a few shuffles) rather than a chain of 15 adds:
+// for sums taken per row (the chain's latency, ~60 cycles, would dominate); a different order of
+// addition than lane_sum's
+inline float lane_sum_tree(lanes_t v) {
+#if defined(__AVX512F__)
+  return _mm512_reduce_add_ps(reinterpret_cast<__m512>(v));
+#else
+  for (int64_t half = LANES / 2; half >= 1; half /= 2)
+    for (int64_t l = 0; l < half; ++l) v[l] += v[l + half];
+  return v[0];
+#endif
+}
+
+inline float lane_max(lanes_t v) {
+#if defined(__AVX512F__)
+  return _mm512_reduce_max_ps(reinterpret_cast<__m512>(v));
+#else
+  float m = v[0];
+  for (int64_t l = 1; l < LANES; ++l) m = std::max(m, v[l]);
+  return m;
+#endif
 }
 
 inline lanes_t max_lanes(lanes_t a, lanes_t b) {
@@ -497,14 +520,14 @@ struct GroupState {
 template <int D>
 std::vector<at::Tensor> attn_forward(const at::Tensor& x, const AttentionWeights<D>& a) {
   const int64_t B = x.size(0), T = a.T, TD = T * D;
-  auto y = at::empty_like(x), o = at::empty_like(x);
+  auto y = at::empty_like(x);
   auto top = at::empty({B, T}, x.options()), inv = at::empty({B, T}, x.options());
   const float* X = x.data_ptr<float>();
-  float *Y = y.data_ptr<float>(), *O = o.data_ptr<float>(), *M = top.data_ptr<float>(), *I = inv.data_ptr<float>();
+  float *Y = y.data_ptr<float>(), *M = top.data_ptr<float>(), *I = inv.data_ptr<float>();
   at::parallel_for(0, (B + LANES - 1) / LANES, 4, [&](int64_t g0, int64_t g1) {
     const FlushDenormals flush;
     GroupState<D> s(T);
-    std::vector<lanes_t> og(TD), yg(TD), mg(T), ig(T), scores(T);
+    std::vector<lanes_t> yg(TD), mg(T), ig(T), scores(T);
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t b0 = g * LANES, count = std::min(LANES, B - b0);
       load_group(X, b0, count, TD, s.x.data());
@@ -531,22 +554,18 @@ std::vector<at::Tensor> attn_forward(const at::Tensor& x, const AttentionWeights
         const lanes_t r = 1.f / sum;
         mg[t] = m;
         ig[t] = r;
-        for (int i = 0; i < D; ++i) {
-          og[t * D + i] = out[i] * r;
-          yg[t * D + i] = s.x[t * D + i] + og[t * D + i];  // the residual
-        }
+        for (int i = 0; i < D; ++i) yg[t * D + i] = s.x[t * D + i] + out[i] * r;  // the residual
       }
       store_group(yg.data(), b0, count, TD, Y);
-      store_group(og.data(), b0, count, TD, O);
       store_group(mg.data(), b0, count, T, M);
       store_group(ig.data(), b0, count, T, I);
     }
   });
-  return {y, o, top, inv};
+  return {y, top, inv};
 }
 
 template <int D>
-std::vector<at::Tensor> attn_backward(const at::Tensor& x, const at::Tensor& o, const at::Tensor& top,
+std::vector<at::Tensor> attn_backward(const at::Tensor& x, const at::Tensor& y, const at::Tensor& top,
                                       const at::Tensor& inv, const AttentionWeights<D>& a, const at::Tensor& gy) {
   const int64_t B = x.size(0), T = a.T, TD = T * D;
   auto gx = at::empty_like(x);
@@ -554,7 +573,7 @@ std::vector<at::Tensor> attn_backward(const at::Tensor& x, const at::Tensor& o, 
   // gradients, in this order: ln_w (D), ln_b (D), w_qkv (3 D, D), b_qkv (3 D)
   const int64_t size = 2 * D + 3 * D * D + 3 * D;
   std::vector<std::vector<lanes_t>> partial(chunks, std::vector<lanes_t>(size, splat(0.f)));
-  const float *X = x.data_ptr<float>(), *O = o.data_ptr<float>(), *M = top.data_ptr<float>();
+  const float *X = x.data_ptr<float>(), *Y = y.data_ptr<float>(), *M = top.data_ptr<float>();
   const float *I = inv.data_ptr<float>(), *GY = gy.data_ptr<float>();
   float* GX = gx.data_ptr<float>();
   at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
@@ -569,7 +588,8 @@ std::vector<at::Tensor> attn_backward(const at::Tensor& x, const at::Tensor& o, 
       for (int64_t g = chunk_start(c, chunks, groups); g < chunk_start(c + 1, chunks, groups); ++g) {
         const int64_t b0 = g * LANES, count = std::min(LANES, B - b0);
         load_group(X, b0, count, TD, s.x.data());
-        load_group(O, b0, count, TD, og.data());
+        load_group(Y, b0, count, TD, og.data());
+        for (int64_t e = 0; e < TD; ++e) og[e] -= s.x[e];  // the attention's output, y - x
         load_group(GY, b0, count, TD, gog.data());  // padded rows have zero gradient
         load_group(M, b0, count, T, mg.data());
         load_group(I, b0, count, T, ig.data());
@@ -631,17 +651,17 @@ std::vector<at::Tensor> attn_half_forward(const at::Tensor& x, const at::Tensor&
   });
 }
 
-std::vector<at::Tensor> attn_half_backward(const at::Tensor& x, const at::Tensor& o, const at::Tensor& top,
+std::vector<at::Tensor> attn_half_backward(const at::Tensor& x, const at::Tensor& y, const at::Tensor& top,
                                            const at::Tensor& inv, const at::Tensor& ln_w, const at::Tensor& ln_b,
                                            const at::Tensor& w_qkv, const at::Tensor& b_qkv, const at::Tensor& gy,
                                            double eps) {
   check_attention(x, ln_w, ln_b, w_qkv, b_qkv);
-  check_float(o, "o", 3); check_float(top, "top", 2); check_float(inv, "inv", 2); check_float(gy, "gy", 3);
-  TORCH_CHECK(o.sizes() == x.sizes() && gy.sizes() == x.sizes(), "attn_half_backward: o and gy must have x's shape");
+  check_float(y, "y", 3); check_float(top, "top", 2); check_float(inv, "inv", 2); check_float(gy, "gy", 3);
+  TORCH_CHECK(y.sizes() == x.sizes() && gy.sizes() == x.sizes(), "attn_half_backward: y and gy must have x's shape");
   TORCH_CHECK(top.sizes() == inv.sizes() && top.size(0) == x.size(0) && top.size(1) == x.size(1),
               "attn_half_backward: top and inv must be (B, T)");
   return with_width(x.size(2), [&]<int D>() {
-    return attn_backward<D>(x, o, top, inv, AttentionWeights<D>(x, ln_w, ln_b, w_qkv, b_qkv, eps), gy);
+    return attn_backward<D>(x, y, top, inv, AttentionWeights<D>(x, ln_w, ln_b, w_qkv, b_qkv, eps), gy);
   });
 }
 
@@ -721,6 +741,272 @@ std::vector<at::Tensor> latent_kl_backward(const at::Tensor& mu, const at::Tenso
   return {gmu, glogvar};
 }
 
+// -- the tokenizer and the reconstruction losses: one pass each way ---------------------------------
+// tokens_forward   x_num (N, K), codes (N, C) int64 (rows of emb: each column's codes plus its
+//                  offset), num_w (K, D), emb (E, D), bias (K + C, D)
+//                  -> tokens (N, K + C, D): x_num[n, t] num_w[t] + bias[t], then emb[codes[n, j]] + bias[K + j]
+// tokens_backward  x_num, codes, g (N, K + C, D), E -> g num_w (K, D), g emb (E, D), g bias (K + C, D)
+// recon_losses_forward  h (N, K + C, D), x_num (N, K), x_cat (N, C) int64, num_w (K, D), num_b (K),
+//                  cat_w (C, D, M), cat_b (C, M), cards (C) -> mse (mean over the N K numeric values of
+//                  (<h[n, t], num_w[t]> + num_b[t] - x_num[n, t])^2), ce (mean over the N C categorical
+//                  values of the cross-entropy of the logits h[n, K + j] cat_w[j] + cat_b[j], each head
+//                  at its own width cards[j] <= M)
+// recon_losses_backward h, x_num, x_cat, num_w, num_b, cat_w, cat_b, cards, g_mse, g_ce
+//                  -> g h, g num_w, g num_b, g cat_w, g cat_b (the padding of cat_w, cat_b gets 0)
+// Sums run per fixed chunk of rows and the chunks are added in order: same inputs and thread count,
+// same bits.
+
+void check_rows(const at::Tensor& t, const char* name, int64_t dim, at::ScalarType type) {
+  TORCH_CHECK(t.device().is_cpu() && t.scalar_type() == type && t.is_contiguous() && t.dim() == dim, name,
+              " must be a contiguous CPU tensor of ", dim, " dimensions and type ", type);
+}
+
+// Per-chunk float accumulators -> their sum, chunks in order.
+std::vector<float> sum_chunks(const std::vector<std::vector<float>>& partial, int64_t size) {
+  std::vector<float> total(size, 0.f);
+  for (const auto& chunk : partial)
+    for (int64_t p = 0; p < size; ++p) total[p] += chunk[p];
+  return total;
+}
+
+at::Tensor tokens_forward(const at::Tensor& x_num, const at::Tensor& codes, const at::Tensor& num_w,
+                          const at::Tensor& emb, const at::Tensor& bias) {
+  check_rows(x_num, "x_num", 2, at::kFloat); check_rows(codes, "codes", 2, at::kLong);
+  check_rows(num_w, "num_w", 2, at::kFloat); check_rows(emb, "emb", 2, at::kFloat); check_rows(bias, "bias", 2, at::kFloat);
+  const int64_t N = x_num.size(0), K = x_num.size(1), C = codes.size(1), D = bias.size(1), T = K + C, E = emb.size(0);
+  TORCH_CHECK(codes.size(0) == N && num_w.size(0) == K && num_w.size(1) == D && emb.size(1) == D && bias.size(0) == T,
+              "tokens: shapes disagree (x_num (N, K), codes (N, C), num_w (K, D), emb (E, D), bias (K + C, D))");
+  if (N * C) {
+    const int64_t low = codes.min().item<int64_t>(), high = codes.max().item<int64_t>();
+    TORCH_CHECK(low >= 0 && high < E, "tokens: category codes must lie in [0, ", E, "), got [", low, ", ", high, "]");
+  }
+  auto out = at::empty({N, T, D}, x_num.options());
+  const float *X = x_num.data_ptr<float>(), *W = num_w.data_ptr<float>(), *EM = emb.data_ptr<float>();
+  const float* B = bias.data_ptr<float>();
+  const int64_t* CODE = codes.data_ptr<int64_t>();
+  float* O = out.data_ptr<float>();
+  at::parallel_for(0, N, 64, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      float* o = O + n * T * D;
+      for (int64_t t = 0; t < K; ++t)
+        for (int64_t d = 0; d < D; ++d) o[t * D + d] = X[n * K + t] * W[t * D + d] + B[t * D + d];
+      for (int64_t j = 0; j < C; ++j) {
+        const float* row = EM + CODE[n * C + j] * D;
+        for (int64_t d = 0; d < D; ++d) o[(K + j) * D + d] = row[d] + B[(K + j) * D + d];
+      }
+    }
+  });
+  return out;
+}
+
+std::vector<at::Tensor> tokens_backward(const at::Tensor& x_num, const at::Tensor& codes, const at::Tensor& g,
+                                        int64_t n_emb) {
+  check_rows(x_num, "x_num", 2, at::kFloat); check_rows(codes, "codes", 2, at::kLong); check_rows(g, "g", 3, at::kFloat);
+  const int64_t N = x_num.size(0), K = x_num.size(1), C = codes.size(1), D = g.size(2), T = K + C;
+  TORCH_CHECK(g.size(0) == N && g.size(1) == T && codes.size(0) == N, "tokens_backward: g must be (N, K + C, D)");
+  const int64_t chunks = n_chunks(N), size = K * D + n_emb * D + T * D;
+  std::vector<std::vector<float>> partial(chunks, std::vector<float>(size, 0.f));
+  const float *X = x_num.data_ptr<float>(), *G = g.data_ptr<float>();
+  const int64_t* CODE = codes.data_ptr<int64_t>();
+  at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      float *gw = partial[c].data(), *ge = gw + K * D, *gb = ge + n_emb * D;
+      for (int64_t n = chunk_start(c, chunks, N); n < chunk_start(c + 1, chunks, N); ++n) {
+        const float* gn = G + n * T * D;
+        for (int64_t t = 0; t < K; ++t)
+          for (int64_t d = 0; d < D; ++d) gw[t * D + d] += gn[t * D + d] * X[n * K + t];
+        for (int64_t j = 0; j < C; ++j)
+          for (int64_t d = 0; d < D; ++d) ge[CODE[n * C + j] * D + d] += gn[(K + j) * D + d];
+        for (int64_t i = 0; i < T * D; ++i) gb[i] += gn[i];
+      }
+    }
+  });
+  const std::vector<float> total = sum_chunks(partial, size);
+  return {tensor_from(total, 0, {K, D}), tensor_from(total, K * D, {n_emb, D}), tensor_from(total, K * D + n_emb * D, {T, D})};
+}
+
+// The reconstruction losses' inputs, with each categorical head's weights and bias laid out in
+// lane vectors: MB = ceil(M / 16) per (column, feature), weights 0 and bias -1e30 beyond the
+// column's width (exp takes such a logit to 0 once any real logit is subtracted).
+template <int D>
+struct Recon {
+  int64_t N, K, C, T, M, MB;
+  const float *H, *X, *W, *Bn;
+  const int64_t *Y;
+  std::vector<lanes_t> cw, cb;  // (C, D, MB), (C, MB)
+  std::vector<int64_t> blocks;  // lane vectors of each column: ceil(cards[j] / 16)
+
+  Recon(const at::Tensor& h, const at::Tensor& x_num, const at::Tensor& x_cat, const at::Tensor& num_w,
+        const at::Tensor& num_b, const at::Tensor& cat_w, const at::Tensor& cat_b, const at::Tensor& cards)
+      : N(h.size(0)), K(x_num.size(1)), C(x_cat.size(1)), T(h.size(1)), M(cat_w.size(2)), MB((M + LANES - 1) / LANES),
+        H(h.data_ptr<float>()), X(x_num.data_ptr<float>()), W(num_w.data_ptr<float>()), Bn(num_b.data_ptr<float>()),
+        Y(x_cat.data_ptr<int64_t>()), cw(C * D * MB, splat(0.f)), cb(C * MB, splat(-1.0e30f)), blocks(C) {
+    const float *CW = cat_w.data_ptr<float>(), *CB = cat_b.data_ptr<float>();
+    const int64_t* cards_ = cards.data_ptr<int64_t>();
+    for (int64_t j = 0; j < C; ++j) {
+      blocks[j] = (cards_[j] + LANES - 1) / LANES;
+      for (int64_t c = 0; c < cards_[j]; ++c) {
+        cb[j * MB + c / LANES][c % LANES] = CB[j * M + c];
+        for (int d = 0; d < D; ++d) cw[(j * D + d) * MB + c / LANES][c % LANES] = CW[(j * D + d) * M + c];
+      }
+    }
+  }
+
+  // <h[n, t], num_w[t]> + num_b[t] - x_num[n, t]
+  float residual(int64_t n, int64_t t) const {
+    const float* ht = H + (n * T + t) * D;
+    float v = Bn[t];
+    for (int d = 0; d < D; ++d) v += ht[d] * W[t * D + d];
+    return v - X[n * K + t];
+  }
+
+  // row n's logits of column j -> l[0, blocks[j]); returns their log-sum-exp
+  float logits(int64_t n, int64_t j, lanes_t* l) const {
+    const float* hj = H + (n * T + K + j) * D;
+    lanes_t m = splat(-1.0e30f);
+    for (int64_t b = 0; b < blocks[j]; ++b) {
+      lanes_t v = cb[j * MB + b];
+      for (int d = 0; d < D; ++d) v += hj[d] * cw[(j * D + d) * MB + b];
+      l[b] = v;
+      m = max_lanes(m, v);
+    }
+    const float top = lane_max(m);
+    lanes_t s = splat(0.f);
+    for (int64_t b = 0; b < blocks[j]; ++b) s += exp_lanes(l[b] - top);
+    return top + std::log(lane_sum_tree(s));
+  }
+
+  float target(int64_t n, int64_t j, const lanes_t* l) const {
+    const int64_t y = Y[n * C + j];
+    return l[y / LANES][y % LANES];
+  }
+};
+
+void check_recon(const at::Tensor& h, const at::Tensor& x_num, const at::Tensor& x_cat, const at::Tensor& num_w,
+                 const at::Tensor& num_b, const at::Tensor& cat_w, const at::Tensor& cat_b, const at::Tensor& cards) {
+  check_rows(h, "h", 3, at::kFloat); check_rows(x_num, "x_num", 2, at::kFloat); check_rows(x_cat, "x_cat", 2, at::kLong);
+  check_rows(num_w, "num_w", 2, at::kFloat); check_rows(num_b, "num_b", 1, at::kFloat);
+  check_rows(cat_w, "cat_w", 3, at::kFloat); check_rows(cat_b, "cat_b", 2, at::kFloat); check_rows(cards, "cards", 1, at::kLong);
+  const int64_t N = h.size(0), K = x_num.size(1), C = x_cat.size(1), D = h.size(2), M = cat_w.size(2);
+  TORCH_CHECK(h.size(1) == K + C && x_num.size(0) == N && x_cat.size(0) == N && num_w.size(0) == K &&
+                  num_w.size(1) == D && num_b.size(0) == K && cat_w.size(0) == C && cat_w.size(1) == D &&
+                  cat_b.size(0) == C && cat_b.size(1) == M && cards.size(0) == C,
+              "recon_losses: shapes disagree (h (N, K + C, D), x_num (N, K), x_cat (N, C), num_w (K, D), num_b (K), "
+              "cat_w (C, D, M), cat_b (C, M), cards (C))");
+  if (C) {
+    TORCH_CHECK(cards.min().item<int64_t>() >= 1 && cards.max().item<int64_t>() <= M, "recon_losses: cards must lie in [1, M]");
+    if (N) {
+      TORCH_CHECK(x_cat.min().item<int64_t>() >= 0 && (x_cat < cards.unsqueeze(0)).all().item<bool>(),
+                  "recon_losses: a category code lies outside its column's cards");
+    }
+  }
+}
+
+template <int D>
+std::vector<at::Tensor> recon_forward(const Recon<D>& r, const at::Tensor& h) {
+  const int64_t chunks = n_chunks(r.N);
+  std::vector<double> sq(chunks, 0.0), ce(chunks, 0.0);
+  at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+    const FlushDenormals flush;
+    std::vector<lanes_t> l(r.MB);
+    for (int64_t c = c0; c < c1; ++c)
+      for (int64_t n = chunk_start(c, chunks, r.N); n < chunk_start(c + 1, chunks, r.N); ++n) {
+        float row_sq = 0.f, row_ce = 0.f;
+        for (int64_t t = 0; t < r.K; ++t) {
+          const float e = r.residual(n, t);
+          row_sq += e * e;
+        }
+        for (int64_t j = 0; j < r.C; ++j) row_ce += r.logits(n, j, l.data()) - r.target(n, j, l.data());
+        sq[c] += row_sq, ce[c] += row_ce;
+      }
+  });
+  double sq_total = 0.0, ce_total = 0.0;
+  for (int64_t c = 0; c < chunks; ++c) sq_total += sq[c], ce_total += ce[c];
+  const double nk = static_cast<double>(r.N * r.K), nc = static_cast<double>(r.N * r.C);
+  return {at::scalar_tensor(nk ? sq_total / nk : 0.0, h.options()), at::scalar_tensor(nc ? ce_total / nc : 0.0, h.options())};
+}
+
+template <int D>
+std::vector<at::Tensor> recon_backward(const Recon<D>& r, const at::Tensor& h, float g_mse, float g_ce) {
+  const int64_t N = r.N, K = r.K, C = r.C, T = r.T, M = r.M, MB = r.MB;
+  const float num_scale = K ? 2.f * g_mse / static_cast<float>(N * K) : 0.f;
+  const float cat_scale = C ? g_ce / static_cast<float>(N * C) : 0.f;
+  auto gh = at::empty_like(h);
+  float* GH = gh.data_ptr<float>();
+  const int64_t chunks = n_chunks(N), num_size = K * D + K, cat_size = C * D * MB + C * MB;
+  std::vector<std::vector<float>> num_partial(chunks, std::vector<float>(num_size, 0.f));
+  std::vector<std::vector<lanes_t>> cat_partial(chunks, std::vector<lanes_t>(cat_size, splat(0.f)));
+  at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+    const FlushDenormals flush;
+    std::vector<lanes_t> l(MB);
+    for (int64_t c = c0; c < c1; ++c) {
+      float *gw = num_partial[c].data(), *gb = gw + K * D;
+      lanes_t *gcw = cat_partial[c].data(), *gcb = gcw + C * D * MB;
+      for (int64_t n = chunk_start(c, chunks, N); n < chunk_start(c + 1, chunks, N); ++n) {
+        for (int64_t t = 0; t < K; ++t) {
+          const float e = num_scale * r.residual(n, t);
+          const float* ht = r.H + (n * T + t) * D;
+          for (int d = 0; d < D; ++d) {
+            GH[(n * T + t) * D + d] = e * r.W[t * D + d];
+            gw[t * D + d] += e * ht[d];
+          }
+          gb[t] += e;
+        }
+        for (int64_t j = 0; j < C; ++j) {
+          const float lse = r.logits(n, j, l.data());
+          const int64_t y = r.Y[n * C + j];
+          const float* hj = r.H + (n * T + K + j) * D;
+          lanes_t ghj[D];
+          for (int d = 0; d < D; ++d) ghj[d] = splat(0.f);
+          for (int64_t b = 0; b < r.blocks[j]; ++b) {
+            lanes_t dl = exp_lanes(l[b] - lse);  // the probabilities (0 beyond the column's width)
+            if (y / LANES == b) dl[y % LANES] -= 1.f;
+            dl *= cat_scale;
+            gcb[j * MB + b] += dl;
+            for (int d = 0; d < D; ++d) {
+              gcw[(j * D + d) * MB + b] += hj[d] * dl;
+              ghj[d] += dl * r.cw[(j * D + d) * MB + b];
+            }
+          }
+          for (int d = 0; d < D; ++d) GH[(n * T + K + j) * D + d] = lane_sum_tree(ghj[d]);
+        }
+      }
+    }
+  });
+  const std::vector<float> num = sum_chunks(num_partial, num_size);
+  std::vector<float> cat(cat_size * LANES, 0.f);  // lane by lane, chunks in order
+  for (const auto& chunk : cat_partial)
+    for (int64_t p = 0; p < cat_size; ++p)
+      for (int64_t lane = 0; lane < LANES; ++lane) cat[p * LANES + lane] += chunk[p][lane];
+  auto gcw = at::empty({C, D, M}, h.options()), gcb = at::empty({C, M}, h.options());
+  float *GCW = gcw.data_ptr<float>(), *GCB = gcb.data_ptr<float>();
+  for (int64_t j = 0; j < C; ++j)
+    for (int64_t m = 0; m < M; ++m) {
+      GCB[j * M + m] = cat[(C * D * MB + j * MB) * LANES + m];
+      for (int d = 0; d < D; ++d) GCW[(j * D + d) * M + m] = cat[((j * D + d) * MB) * LANES + m];
+    }
+  return {gh, tensor_from(num, 0, {K, D}), tensor_from(num, K * D, {K}), gcw, gcb};
+}
+
+std::vector<at::Tensor> recon_losses_forward(const at::Tensor& h, const at::Tensor& x_num, const at::Tensor& x_cat,
+                                             const at::Tensor& num_w, const at::Tensor& num_b, const at::Tensor& cat_w,
+                                             const at::Tensor& cat_b, const at::Tensor& cards) {
+  check_recon(h, x_num, x_cat, num_w, num_b, cat_w, cat_b, cards);
+  return with_width(h.size(2), [&]<int D>() {
+    return recon_forward<D>(Recon<D>(h, x_num, x_cat, num_w, num_b, cat_w, cat_b, cards), h);
+  });
+}
+
+std::vector<at::Tensor> recon_losses_backward(const at::Tensor& h, const at::Tensor& x_num, const at::Tensor& x_cat,
+                                              const at::Tensor& num_w, const at::Tensor& num_b, const at::Tensor& cat_w,
+                                              const at::Tensor& cat_b, const at::Tensor& cards, const at::Tensor& g_mse,
+                                              const at::Tensor& g_ce) {
+  check_recon(h, x_num, x_cat, num_w, num_b, cat_w, cat_b, cards);
+  const float gm = g_mse.item<float>(), gc = g_ce.item<float>();
+  return with_width(h.size(2), [&]<int D>() {
+    return recon_backward<D>(Recon<D>(h, x_num, x_cat, num_w, num_b, cat_w, cat_b, cards), h, gm, gc);
+  });
+}
 }  // namespace
 
 TORCH_LIBRARY(idsynth_narrow, m) {
@@ -729,7 +1015,11 @@ TORCH_LIBRARY(idsynth_narrow, m) {
   m.def("attn_half_forward(Tensor x, Tensor ln_w, Tensor ln_b, Tensor w_qkv, Tensor b_qkv, float eps) -> Tensor[]");
   m.def("latent_kl_forward(Tensor mu, Tensor logvar, Tensor eps) -> Tensor[]");
   m.def("latent_kl_backward(Tensor mu, Tensor logvar, Tensor eps, Tensor gz, Tensor gs) -> Tensor[]");
-  m.def("attn_half_backward(Tensor x, Tensor o, Tensor top, Tensor inv, Tensor ln_w, Tensor ln_b, Tensor w_qkv, Tensor b_qkv, Tensor gy, float eps) -> Tensor[]");
+  m.def("attn_half_backward(Tensor x, Tensor y, Tensor top, Tensor inv, Tensor ln_w, Tensor ln_b, Tensor w_qkv, Tensor b_qkv, Tensor gy, float eps) -> Tensor[]");
+  m.def("tokens_forward(Tensor x_num, Tensor codes, Tensor num_w, Tensor emb, Tensor bias) -> Tensor");
+  m.def("tokens_backward(Tensor x_num, Tensor codes, Tensor g, int n_emb) -> Tensor[]");
+  m.def("recon_losses_forward(Tensor h, Tensor x_num, Tensor x_cat, Tensor num_w, Tensor num_b, Tensor cat_w, Tensor cat_b, Tensor cards) -> Tensor[]");
+  m.def("recon_losses_backward(Tensor h, Tensor x_num, Tensor x_cat, Tensor num_w, Tensor num_b, Tensor cat_w, Tensor cat_b, Tensor cards, Tensor g_mse, Tensor g_ce) -> Tensor[]");
 }
 
 TORCH_LIBRARY_IMPL(idsynth_narrow, CPU, m) {
@@ -739,4 +1029,8 @@ TORCH_LIBRARY_IMPL(idsynth_narrow, CPU, m) {
   m.impl("attn_half_backward", &attn_half_backward);
   m.impl("latent_kl_forward", &latent_kl_forward);
   m.impl("latent_kl_backward", &latent_kl_backward);
+  m.impl("tokens_forward", &tokens_forward);
+  m.impl("tokens_backward", &tokens_backward);
+  m.impl("recon_losses_forward", &recon_losses_forward);
+  m.impl("recon_losses_backward", &recon_losses_backward);
 }

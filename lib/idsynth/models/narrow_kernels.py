@@ -7,14 +7,17 @@ of 64 and more: a training step ran ~20x above the machine's bound (README § Pe
 ``narrow_kernels.cpp`` (beside this file) computes each half of a pre-norm block as one pass:
 
 * :func:`attention_half` ``x + attention(qkv(LayerNorm(x)))`` for one head, 16 batch rows at a
-  time in vector lanes, saving only the attention's output and each query's largest score and
-  inverse softmax sum (the backward pass recomputes LayerNorm, q, k, v and the probabilities), and
+  time in vector lanes, saving only each query's largest score and inverse softmax sum beside its
+  input and output (the backward pass recomputes LayerNorm, q, k, v and the probabilities, and
+  the attention's output as output - input), and
 * :func:`ffn_half` ``x + FFN(LayerNorm(x))`` over tiles of tokens, the 128-wide hidden
   activation kept in registers and recomputed in the backward pass (nothing of it is stored),
 
 forward and backward, in float32, with the token width a compile-time constant (1 to
 :data:`MAX_WIDTH`; wider tokens take PyTorch's path). :func:`latent_sample_kl` is the VAE's
-reparameterised sample and its KL term in one pass each way. The library is compiled on first
+reparameterised sample and its KL term, :func:`tokens` the tokenizer and
+:func:`reconstruction_losses` the read-outs' MSE and cross-entropy, each in one pass each way
+(they replaced ~25 small PyTorch ops a step, 6 % of the TabVAE's step on 2 cores). The library is compiled on first
 use with the machine's C++ compiler (``torch.utils.cpp_extension``, ~20 s, cached under
 ``$TORCH_EXTENSIONS_DIR`` or ``~/.cache/torch_extensions``) for the CPU it runs on
 (``-march=native``; AVX-512 gathers, scatters and ``vscalefps`` where the CPU has them, plain
@@ -135,8 +138,8 @@ class _FFNHalf(torch.autograd.Function):
 class _AttentionHalf(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, ln_w, ln_b, w_qkv, b_qkv, eps: float):
-        out, attended, top, inv = torch.ops.idsynth_narrow.attn_half_forward(x, ln_w, ln_b, w_qkv, b_qkv, eps)
-        ctx.save_for_backward(x, attended, top, inv, ln_w, ln_b, w_qkv, b_qkv)
+        out, top, inv = torch.ops.idsynth_narrow.attn_half_forward(x, ln_w, ln_b, w_qkv, b_qkv, eps)
+        ctx.save_for_backward(x, out, top, inv, ln_w, ln_b, w_qkv, b_qkv)  # the output: the next half keeps it
         ctx.eps = eps
         return out
 
@@ -159,6 +162,57 @@ class _LatentKL(torch.autograd.Function):
         grad_z = torch.zeros_like(mu) if grad_z is None else grad_z.contiguous()
         grad_total = mu.new_zeros(()) if grad_total is None else grad_total
         return (*torch.ops.idsynth_narrow.latent_kl_backward(mu, logvar, eps, grad_z, grad_total), None)
+
+
+class _Tokens(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x_num, codes, num_w, emb, bias):
+        ctx.save_for_backward(x_num, codes)
+        ctx.n_emb = emb.shape[0]
+        return torch.ops.idsynth_narrow.tokens_forward(x_num, codes, num_w, emb, bias)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x_num, codes = ctx.saved_tensors
+        return (None, None, *torch.ops.idsynth_narrow.tokens_backward(x_num, codes, grad_out.contiguous(), ctx.n_emb))
+
+
+def tokens(x_num: torch.Tensor, codes: torch.Tensor, num_w: torch.Tensor, emb: torch.Tensor,
+           bias: torch.Tensor) -> torch.Tensor:
+    """The TabVAE's tokens in one pass each way: ``x_num (n, k)`` and ``codes (n, c)`` (int64,
+    rows of ``emb``) -> ``(n, k + c, d)``, numeric token ``t`` = ``x_num[:, t] num_w[t] + bias[t]``
+    and categorical token ``j`` = ``emb[codes[:, j]] + bias[k + j]``; gradients for the weights
+    only (the rows are data). The caller checks :func:`elementwise_usable`."""
+    if x_num.requires_grad:
+        raise ValueError("tokens: x_num is data here; it must not require a gradient")
+    return _Tokens.apply(x_num.contiguous(), codes.contiguous(), *_contiguous(num_w, emb, bias))
+
+
+class _ReconLosses(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, h, x_num, x_cat, num_w, num_b, cat_w, cat_b, cards):
+        ctx.save_for_backward(h, x_num, x_cat, num_w, num_b, cat_w, cat_b, cards)
+        return tuple(torch.ops.idsynth_narrow.recon_losses_forward(h, x_num, x_cat, num_w, num_b, cat_w, cat_b, cards))
+
+    @staticmethod
+    def backward(ctx, grad_mse, grad_ce):  # both given: autograd passes 0 for an unused loss
+        gh, gw, gb, gcw, gcb = torch.ops.idsynth_narrow.recon_losses_backward(*ctx.saved_tensors, grad_mse, grad_ce)
+        return gh, None, None, gw, gb, gcw, gcb, None
+
+
+def reconstruction_losses(h: torch.Tensor, x_num: torch.Tensor, x_cat: torch.Tensor, num_w: torch.Tensor,
+                          num_b: torch.Tensor, cat_w: torch.Tensor, cat_b: torch.Tensor,
+                          cards: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mse, ce)`` of decoded tokens ``h (n, k + c, d)`` against the rows in one pass each way:
+    numeric value ``t`` = ``<h[:, t], num_w[t]> + num_b[t]`` against ``x_num (n, k)`` (mean squared
+    error) and categorical column ``j``'s logits ``h[:, k + j] cat_w[j, :, :cards[j]] + cat_b[j,
+    :cards[j]]`` against ``x_cat[:, j]`` (cross-entropy, mean over rows and columns); as
+    :meth:`~idsynth.models.tab_vae.FeatureReconstructor.losses` computes them with PyTorch ops. The
+    caller checks :func:`usable`."""
+    if x_num.requires_grad:
+        raise ValueError("reconstruction_losses: x_num is data here; it must not require a gradient")
+    return _ReconLosses.apply(h.contiguous(), x_num.contiguous(), x_cat.contiguous(),
+                              *_contiguous(num_w, num_b, cat_w, cat_b), cards.contiguous())
 
 
 def latent_sample_kl(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -20,7 +20,8 @@ On a CPU in float32 each half of a one-head block (LayerNorm, q/k/v, attention, 
 LayerNorm, FFN, residual) runs as one C++ kernel (:mod:`idsynth.models.narrow_kernels`; the same
 function, ~6x faster per step), else as PyTorch ops (the FFN in cache-sized chunks,
 :mod:`idsynth.models.fused_ffn`); training computes its losses with
-:meth:`TabVAENet.training_losses` (the latent sample and KL in one pass, no padding logits).
+:meth:`TabVAENet.training_losses` (the latent sample and KL in one pass, no padding logits; on a
+CPU in float32 the tokenizer and the reconstruction losses are one C++ pass each way too).
 
 Differences from TabSyn's reference code, all **(our choice)**: no [CLS] token (TabSyn drops
 its latent anyway); pre-normalisation in every block; fused scaled-dot-product attention;
@@ -107,9 +108,11 @@ class FeatureTokenizer(nn.Module):
         _uniform_(self.cat_embedding.weight, d_token)
 
     def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
+        codes = x_cat + self.cat_offsets
+        if narrow_kernels.elementwise_usable(x_num, self.num_weight) and not x_num.requires_grad:  # one C++ pass
+            return narrow_kernels.tokens(x_num, codes, self.num_weight, self.cat_embedding.weight, self.bias)
         num_tokens = x_num.unsqueeze(-1) * self.num_weight
-        cat_tokens = self.cat_embedding(x_cat + self.cat_offsets)
-        return torch.cat([num_tokens, cat_tokens], dim=1) + self.bias
+        return torch.cat([num_tokens, self.cat_embedding(codes)], dim=1) + self.bias
 
 
 class TransformerBlock(nn.Module):
@@ -167,8 +170,9 @@ class FeatureReconstructor(nn.Module):
         self.num_bias = nn.Parameter(torch.zeros(n_numeric))
         self.cat_weight = nn.Parameter(_uniform_(torch.empty(n_cat, d_token, max_card), d_token))
         self.cat_bias = nn.Parameter(torch.zeros(n_cat, max_card))
-        padding = torch.arange(max_card)[None, :] >= torch.tensor(cardinalities, dtype=torch.long).view(-1, 1)
-        self.register_buffer("cat_padding", padding, persistent=False)
+        cards = torch.tensor(self.cardinalities, dtype=torch.long)
+        self.register_buffer("cat_cards", cards, persistent=False)
+        self.register_buffer("cat_padding", torch.arange(max_card)[None, :] >= cards.view(-1, 1), persistent=False)
 
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h_num, h_cat = h[:, :self.n_numeric], h[:, self.n_numeric:]
@@ -182,6 +186,9 @@ class FeatureReconstructor(nn.Module):
         """``(mse, ce)`` of tokens ``h`` against the rows, as :func:`tab_vae_losses` computes them
         from :meth:`forward`'s outputs, with each categorical head at its own width (no padding
         logits: the padded head is ~3x wider on NSL-KDD, where one column has 66 categories)."""
+        if narrow_kernels.usable(h) and not x_num.requires_grad:  # one C++ pass each way
+            return narrow_kernels.reconstruction_losses(h, x_num, x_cat, self.num_weight, self.num_bias, self.cat_weight,
+                                                        self.cat_bias, self.cat_cards)
         zero = h.new_zeros(())
         h_num, h_cat = h.split([self.n_numeric, h.shape[1] - self.n_numeric], dim=1)  # backward: one cat
         mse = F.mse_loss(self._numeric(h_num), x_num) if self.n_numeric else zero

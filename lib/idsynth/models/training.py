@@ -130,6 +130,9 @@ def shuffled_index_batches(n: int, batch_size: int, generator: torch.Generator, 
 
 
 _ALLOCATOR_TUNED = False
+#: glibc's M_TRIM_THRESHOLD set by :func:`keep_freed_memory`: the largest value its ``int`` holds
+#: (2 GiB - 1). Until 2026-12-06 the call passed 4 GiB, which wrapped to 0 (trim at every free).
+TRIM_THRESHOLD = (1 << 31) - 1
 
 
 def keep_freed_memory() -> None:
@@ -139,7 +142,7 @@ def keep_freed_memory() -> None:
     blocks above its mmap threshold with fresh ``mmap`` calls, so each step page-faults its
     activations in again (measured: ~525,000 faults and ~36 % of a TabVAE step at batch 4096 on 2
     cores; the first steps take 4 s instead of 0.6 s). ``mallopt(M_MMAP_MAX, 0)`` serves them from
-    the heap and ``M_TRIM_THRESHOLD`` of 4 GiB keeps it. The process's resident memory then stays
+    the heap and ``M_TRIM_THRESHOLD`` of 2 GiB (:data:`TRIM_THRESHOLD`) keeps it. The process's resident memory then stays
     at its peak. No-op off glibc or with ``IDSYNTH_KEEP_FREED_MEMORY=0``.
     """
     global _ALLOCATOR_TUNED
@@ -150,9 +153,10 @@ def keep_freed_memory() -> None:
         import ctypes
 
         libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]  # an out-of-range value raises, not wraps
         M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc's malloc.h
         libc.mallopt(M_MMAP_MAX, 0)
-        libc.mallopt(M_TRIM_THRESHOLD, 4 << 30)
+        libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     except (OSError, AttributeError):
         pass
 
