@@ -229,3 +229,14 @@ def test_reconstruction_losses_reject_a_code_beyond_its_column():
     with pytest.raises(RuntimeError, match="outside its column"):
         narrow_kernels.reconstruction_losses(torch.zeros(2, 3, 4), torch.zeros(2, 1), x_cat, net.num_weight,
                                              net.num_bias, net.cat_weight, net.cat_bias, net.cat_cards)
+
+
+def test_tokens_and_reconstruction_losses_refuse_rows_that_require_a_gradient():
+    x_num = torch.zeros(2, 1, requires_grad=True)  # the kernels give gradients for the weights only
+    with pytest.raises(ValueError, match="must not require a gradient"):
+        narrow_kernels.tokens(x_num, torch.zeros(2, 1, dtype=torch.long), torch.zeros(1, 4), torch.zeros(3, 4),
+                              torch.zeros(2, 4))
+    net = TabVAENet(1, [3], d_token=4, n_heads=1, n_layers=1, d_ff=8)
+    tokens = net.tokenizer(x_num, torch.zeros(2, 1, dtype=torch.long))  # the PyTorch path instead
+    tokens.sum().backward()
+    assert x_num.grad is not None
