@@ -458,6 +458,20 @@ inline void store_group(const lanes_t* src, int64_t b0, int64_t count, int64_t E
   for (int64_t e = 0; e < E; ++e) lanes.store(src[e], dst + b0 * E + e);
 }
 
+// Asks for rows [b0, b0 + 16) of a (B, E) array (clipped at B) to be brought into cache ahead of
+// their gathers (for reading) or scatters (write = true): a group's rows are 16 strided streams,
+// which the hardware prefetchers miss (measured: the attention forward 1.5 ms a call with its rows
+// in cache, 1.9-2.0 ms with them in L3, 2 threads)
+inline void prefetch_group(const float* src, int64_t b0, int64_t B, int64_t E, bool write = false) {
+#if defined(__SSE__)
+  const char* begin = reinterpret_cast<const char*>(src + std::min(b0, B) * E);
+  const char* end = reinterpret_cast<const char*>(src + std::min(b0 + LANES, B) * E);
+  for (const char* line = begin; line < end; line += 64)
+    if (write) __builtin_prefetch(line, 1, 3);
+    else _mm_prefetch(line, _MM_HINT_T0);
+#endif
+}
+
 template <int D>
 struct AttentionWeights {
   LayerNormLanes<D> norm;
@@ -530,6 +544,8 @@ std::vector<at::Tensor> attn_forward(const at::Tensor& x, const AttentionWeights
     std::vector<lanes_t> yg(TD), mg(T), ig(T), scores(T);
     for (int64_t g = g0; g < g1; ++g) {
       const int64_t b0 = g * LANES, count = std::min(LANES, B - b0);
+      prefetch_group(X, b0 + LANES, B, TD);  // the next group's rows, while this one computes
+      prefetch_group(Y, b0 + LANES, B, TD, true);
       load_group(X, b0, count, TD, s.x.data());
       s.project(a);
       for (int64_t t = 0; t < T; ++t) {
@@ -626,6 +642,10 @@ std::vector<at::Tensor> attn_backward(const at::Tensor& x, const at::Tensor& y, 
       lanes_t* g_b = g_w + 3 * D * D;
       for (int64_t g = chunk_start(c, chunks, groups); g < chunk_start(c + 1, chunks, groups); ++g) {
         const int64_t b0 = g * LANES, count = std::min(LANES, B - b0);
+        prefetch_group(X, b0 + LANES, B, TD);  // the next group's rows, while this one computes
+        prefetch_group(Y, b0 + LANES, B, TD);
+        prefetch_group(GY, b0 + LANES, B, TD);
+        prefetch_group(GX, b0 + LANES, B, TD, true);
         load_group(X, b0, count, TD, s.x.data());
         load_group(Y, b0, count, TD, og.data());
         for (int64_t e = 0; e < TD; ++e) og[e] -= s.x[e];  // the attention's output, y - x
