@@ -521,3 +521,33 @@ def test_plot_ranking_draws_one_cell_per_generator_and_column(tmp_path):
     assert image.shape == (4, 8) and image.mask.sum() == 2 * 2 + 2 * 6  # grey where not run
     fig.savefig(tmp_path / "rank.png")
     assert (tmp_path / "rank.png").stat().st_size > 0
+
+
+def test_table6_merge_replaces_every_seed_of_a_method_rerun_at_another_setting(tmp_path):
+    from idsynth.experiments.cross_eval import update_table6_tables
+    from idsynth.experiments.vgm_oversample import OversamplingRun
+
+    def run(method, seeds, setting):
+        scores = pd.DataFrame([{"method": method, "classifier": "MLP", "seed": s, "accuracy": 0.5 + s / 10,
+                                "f1_weighted": 0.5, "f1_macro": 0.5, "setting": setting} for s in seeds])
+        recall = pd.DataFrame([{"method": method, "classifier": "MLP", "seed": s, "class": "DoS", "recall": 0.5,
+                                "setting": setting} for s in seeds])
+        samplers = pd.DataFrame([{"method": method, "seed": s, "seconds": 1.0, "setting": setting} for s in seeds])
+        return OversamplingRun(scores, recall, samplers, 0.0)
+
+    def seeds_of(method):
+        table = pd.read_csv(tmp_path / "tables" / "table6_oversamplers.csv")
+        return sorted(table.loc[table["method"] == method, "seed"])
+
+    update_table6_tables(run("SMOTE", [0, 1, 2], "s"), tmp_path)
+    update_table6_tables(run("MAGE-ID", [0, 1, 2], "old"), tmp_path)
+    old = pd.read_csv(tmp_path / "tables" / "table6_oversamplers.csv").drop(columns="setting")
+    old.to_csv(tmp_path / "tables" / "table6_oversamplers.csv", index=False)  # rows from before settings
+    update_table6_tables(run("MAGE-ID", [0, 1], "new"), tmp_path)
+    assert seeds_of("MAGE-ID") == [0, 1] and seeds_of("SMOTE") == [0, 1, 2]
+    update_table6_tables(run("MAGE-ID", [2], "new"), tmp_path)  # one seed per call, one setting
+    assert seeds_of("MAGE-ID") == [0, 1, 2]
+    update_table6_tables(run("MAGE-ID", [0], "newer"), tmp_path)
+    assert seeds_of("MAGE-ID") == [0] and seeds_of("SMOTE") == [0, 1, 2]
+    recall = pd.read_csv(tmp_path / "tables" / "table6_recall.csv")
+    assert sorted(recall.loc[recall["method"] == "MAGE-ID", "seed"]) == [0]

@@ -27,6 +27,7 @@ Rows are merged into the tables the other notebooks write (Table I through
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -36,7 +37,7 @@ import pandas as pd
 from sklearn.frozen import FrozenEstimator
 
 from .. import runs
-from ..cache import ArtifactCache, array_digest
+from ..cache import ArtifactCache, array_digest, config_key
 from ..config import Profile, figures_dir, get_profile, resolve_device
 from ..data.nslkdd import CATEGORIES, FEATURES, EncodedSplits, load_vgm_arrays
 from ..data.schema import Schema
@@ -273,11 +274,36 @@ def run_generator_oversampling(
 
     start = time.perf_counter()
     rows: dict[str, list[dict]] = {"scores": [], "recall": [], "samplers": []}
+    settings: dict[str, set[str]] = {method: set() for method in factories}
     for seed in seeds:
-        done = cached_seed_rows(cache, "table6_generator_seed", seed_config(seed), seed, lambda seed=seed: one_seed(seed))
+        config = seed_config(seed)
+        for method, key in zip(factories, config["generators"]):
+            settings[method].add(generator_setting(key))
+        done = cached_seed_rows(cache, "table6_generator_seed", config, seed, lambda seed=seed: one_seed(seed))
         for part in rows:
             rows[part] += done[part]
-    return finish_run(rows["scores"], rows["recall"], rows["samplers"], start, "Table 6 generators", verbose)
+    if any(len(found) != 1 for found in settings.values()):
+        raise ValueError(f"one generator's seeds have different settings: {settings}")
+    run = finish_run(rows["scores"], rows["recall"], rows["samplers"], start, "Table 6 generators", verbose)
+    return with_settings(run, {method: found.pop() for method, found in settings.items()})
+
+
+def generator_setting(key: Mapping[str, Any]) -> str:
+    """12 hex digits naming a generator's setting: its cache key (:func:`idsynth.runs.generator_key`)
+    without the seed (``seed``, and ``random_state`` among its parameters), so that every seed
+    of one setting (code versions, parameters such as the step budgets, data) shares it."""
+    params = {k: v for k, v in dict(key["params"]).items() if k != "random_state"}
+    return config_key({**{k: v for k, v in key.items() if k != "seed"}, "params": params})[:12]
+
+
+def with_settings(run: OversamplingRun, settings: Mapping[str, str]) -> OversamplingRun:
+    """``run`` with a ``setting`` column (:func:`generator_setting` by method) in its scores,
+    recall and balanced-set rows."""
+    def stamped(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(setting=frame["method"].map(dict(settings))) if "method" in frame else frame
+
+    return dataclasses.replace(run, scores=stamped(run.scores), recall=stamped(run.recall),
+                               samplers=stamped(run.samplers))
 
 
 # --- merging into the shared CSVs -----------------------------------------------------------------
@@ -352,11 +378,27 @@ TABLE6_TITLES: dict[str, str] = {
 }
 
 
+def without_other_settings(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame | None:
+    """``old`` without the rows of ``new``'s methods that another setting made (their ``setting``
+    differs from ``new``'s for that method, or they have none: rows written before settings were
+    recorded). So a rerun at another step budget replaces every seed of its method, while seeds
+    run one call at a time under one setting accumulate. Unchanged when ``new`` has no
+    ``setting`` column (e.g. notebook 04's over-samplers)."""
+    if old is None or "setting" not in new.columns:
+        return old
+    stale = pd.Series(False, index=old.index)
+    recorded = old["setting"].astype(str) if "setting" in old.columns else pd.Series("", index=old.index)
+    for method, setting in new.groupby("method")["setting"].first().items():
+        stale |= (old["method"] == method) & (recorded != str(setting))
+    return old[~stale]
+
+
 def update_table6_tables(run: OversamplingRun, out_dir: str | Path) -> dict[str, pd.DataFrame]:
     """Merge ``run``'s scores, recall and balanced-set rows into notebook 04's tables under
     ``out_dir/tables``: ``table6_oversamplers``, ``table6_recall``, ``table6_balanced_sets``
     (``.csv`` long form + ``.md``; rows of other methods, e.g. notebook 04's, are kept; rows
-    with the same keys, :data:`TABLE6_KEYS`, are replaced; files need not exist). The Markdown
+    with the same keys, :data:`TABLE6_KEYS`, are replaced, and so are all rows of a method that
+    another setting made, :func:`without_other_settings`; files need not exist). The Markdown
     of ``table6_oversamplers`` shows every method beside the paper (:func:`table6_beside_paper`).
     Returns the merged frames by name."""
     tables = Path(out_dir) / "tables"
@@ -364,7 +406,8 @@ def update_table6_tables(run: OversamplingRun, out_dir: str | Path) -> dict[str,
     merged = {}
     for name, frame in frames.items():
         path = tables / f"{name}.csv"
-        merged[name] = merge_rows(pd.read_csv(path) if path.exists() else None, frame, TABLE6_KEYS[name])
+        old = without_other_settings(pd.read_csv(path) if path.exists() else None, frame)
+        merged[name] = merge_rows(old, frame, TABLE6_KEYS[name])
         view = table6_beside_paper(merged[name]) if name == "table6_oversamplers" else None
         write_table(merged[name], name, out_dir, markdown=view, title=TABLE6_TITLES[name])
     return merged
