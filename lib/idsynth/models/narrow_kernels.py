@@ -211,7 +211,7 @@ def reconstruction_losses(h: torch.Tensor, x_num: torch.Tensor, x_cat: torch.Ten
     caller checks :func:`usable`."""
     if x_num.requires_grad:
         raise ValueError("reconstruction_losses: x_num is data here; it must not require a gradient")
-    return _ReconLosses.apply(h.contiguous(), x_num.contiguous(), x_cat.contiguous(),
+    return _ReconLosses.apply(h.contiguous(), x_num.contiguous(), x_cat.long().contiguous(),
                               *_contiguous(num_w, num_b, cat_w, cat_b), cards.contiguous())
 
 
