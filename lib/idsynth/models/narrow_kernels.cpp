@@ -153,23 +153,29 @@ struct FlushDenormals {
 #endif
 };
 
-void check_float(const at::Tensor& t, const char* name, int64_t dim) {
+void check_rows(const at::Tensor& t, const char* name, int64_t dim, at::ScalarType type) {
   TORCH_CHECK(t.device().is_cpu(), name, " must be on the CPU");
-  TORCH_CHECK(t.scalar_type() == at::kFloat, name, " must be float32, got ", t.scalar_type());
+  TORCH_CHECK(t.scalar_type() == type, name, " must be ", type, ", got ", t.scalar_type());
   TORCH_CHECK(t.dim() == dim, name, " must have ", dim, " dimensions, got ", t.dim());
   TORCH_CHECK(t.is_contiguous(), name, " must be contiguous");
 }
+
+void check_float(const at::Tensor& t, const char* name, int64_t dim) { check_rows(t, name, dim, at::kFloat); }
 
 // Splits [0, items) into `chunks` fixed ranges (the same for a given thread count).
 inline int64_t chunk_start(int64_t c, int64_t chunks, int64_t items) { return c * items / chunks; }
 
 int64_t n_chunks(int64_t items) { return std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), items)); }
 
-// Per-chunk weight-gradient accumulators (lane vectors) -> the summed gradients, chunks in order.
-std::vector<float> reduce_chunks(const std::vector<std::vector<lanes_t>>& partial, int64_t size) {
+// Per-chunk accumulators (lane vectors or floats) -> their sums, chunks in order.
+inline float lane_total(lanes_t v) { return lane_sum(v); }
+inline float lane_total(float v) { return v; }
+
+template <typename T>
+std::vector<float> reduce_chunks(const std::vector<std::vector<T>>& partial, int64_t size) {
   std::vector<float> total(size, 0.f);
   for (const auto& chunk : partial)
-    for (int64_t p = 0; p < size; ++p) total[p] += lane_sum(chunk[p]);
+    for (int64_t p = 0; p < size; ++p) total[p] += lane_total(chunk[p]);
   return total;
 }
 
@@ -802,18 +808,6 @@ std::vector<at::Tensor> latent_kl_backward(const at::Tensor& mu, const at::Tenso
 // Sums run per fixed chunk of rows and the chunks are added in order: same inputs and thread count,
 // same bits.
 
-void check_rows(const at::Tensor& t, const char* name, int64_t dim, at::ScalarType type) {
-  TORCH_CHECK(t.device().is_cpu() && t.scalar_type() == type && t.is_contiguous() && t.dim() == dim, name,
-              " must be a contiguous CPU tensor of ", dim, " dimensions and type ", type);
-}
-
-// Per-chunk float accumulators -> their sum, chunks in order.
-std::vector<float> sum_chunks(const std::vector<std::vector<float>>& partial, int64_t size) {
-  std::vector<float> total(size, 0.f);
-  for (const auto& chunk : partial)
-    for (int64_t p = 0; p < size; ++p) total[p] += chunk[p];
-  return total;
-}
 
 at::Tensor tokens_forward(const at::Tensor& x_num, const at::Tensor& codes, const at::Tensor& num_w,
                           const at::Tensor& emb, const at::Tensor& bias) {
@@ -867,7 +861,7 @@ std::vector<at::Tensor> tokens_backward(const at::Tensor& x_num, const at::Tenso
       }
     }
   });
-  const std::vector<float> total = sum_chunks(partial, size);
+  const std::vector<float> total = reduce_chunks(partial, size);
   return {tensor_from(total, 0, {K, D}), tensor_from(total, K * D, {n_emb, D}), tensor_from(total, K * D + n_emb * D, {T, D})};
 }
 
@@ -1019,7 +1013,7 @@ std::vector<at::Tensor> recon_backward(const Recon<D>& r, const at::Tensor& h, f
       }
     }
   });
-  const std::vector<float> num = sum_chunks(num_partial, num_size);
+  const std::vector<float> num = reduce_chunks(num_partial, num_size);
   std::vector<float> cat(cat_size * LANES, 0.f);  // lane by lane, chunks in order
   for (const auto& chunk : cat_partial)
     for (int64_t p = 0; p < cat_size; ++p)
