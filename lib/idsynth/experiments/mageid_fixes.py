@@ -92,6 +92,11 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("edm_batch_1024", {"edm": {"batch_size": 1024}}, BOTH,
             "a quarter of TabSyn's batch for 4x the optimiser steps: the same rows seen (the same "
             "multiply-adds), four times the updates", {"edm": 4}),
+    Variant("edm_lr_2e-3", {"edm": {"learning_rate": 2e-3}}, BOTH,
+            "the EDM's Adam learning rate 1e-3 -> 2e-3 (constant): more progress per step on a budget "
+            "that ends with the loss still falling"),
+    Variant("edm_lr_4e-3", {"edm": {"learning_rate": 4e-3}}, BOTH,
+            "the EDM's Adam learning rate 1e-3 -> 4e-3 (constant)"),
     Variant("edm_plateau", {"edm": {"lr_schedule": "plateau", "keep_best": True, "early_stop_patience": 500}},
             BOTH, "the reference's EDM rule: LR x0.9 after 20 flat epochs, best-loss weights, stop after 500"),
     Variant("tabvae_holdout", {"tab_vae": {"plateau_on": "holdout"}}, BOTH,
