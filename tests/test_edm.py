@@ -362,3 +362,24 @@ def test_sampling_from_raw_weights_is_a_sampling_setting(tmp_path):
         fitted.set_sampling(sample_weights="best")
     with pytest.raises(ValueError, match="sample_weights must be one of"):
         LatentEDM(sample_weights="last", verbose=False).fit(Z, y)
+
+
+def test_stochastic_sampling_is_a_seeded_sampling_setting(tmp_path):
+    rng = np.random.default_rng(5)
+    Z, y = rng.normal(size=(200, 3)).astype(np.float32), rng.integers(0, 2, size=200)
+    fitted = LatentEDM(hidden=16, n_layers=1, epochs=4, batch_size=64, num_steps=6, random_state=3,
+                       verbose=False).fit(Z, y)
+    deterministic = fitted.sample({0: 5, 1: 5}, 1)[0]
+    assert fitted.S_churn == 0.0
+    fitted.set_sampling(S_churn=1.0)
+    churned = fitted.sample({0: 5, 1: 5}, 1)[0]
+    assert not np.allclose(churned, deterministic)  # the churn noise moved the rows
+    np.testing.assert_array_equal(fitted.sample({0: 5, 1: 5}, 1)[0], churned)  # from the seed alone
+    assert not np.allclose(fitted.sample({0: 5, 1: 5}, 2)[0], churned)
+    fitted.save(tmp_path / "m.pt")
+    loaded = LatentEDM.load(tmp_path / "m.pt")
+    assert loaded.S_churn == 1.0
+    np.testing.assert_array_equal(loaded.sample({0: 5, 1: 5}, 1)[0], churned)
+    np.testing.assert_array_equal(loaded.set_sampling(S_churn=0.0).sample({0: 5, 1: 5}, 1)[0], deterministic)
+    with pytest.raises(ValueError, match="S_churn must be >= 0"):
+        fitted.set_sampling(S_churn=-1.0)

@@ -75,6 +75,14 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("edm_raw_weights", {"edm": {"sample_weights": "raw"}}, BOTH,
             "the committed models sampled from the raw weights of the last step instead of the EMA "
             "(the reference keeps no EMA)"),
+    Variant("sample_churn", {"edm": {"S_churn": 1.0}}, BOTH,
+            "the committed models sampled as TabSyn's reference samples: EDM's stochastic sampler with "
+            "S_churn = 1 (each Heun step first raises the noise level by 2 % with fresh noise)"),
+    Variant("sample_guidance_1.5", {"edm": {"guidance": 1.5}}, BOTH,
+            "the committed models sampled with classifier-free guidance 1.5 (the null class is trained "
+            "by the 10 % label dropout): rows pushed towards their class, twice the network evaluations"),
+    Variant("sample_guidance_2", {"edm": {"guidance": 2.0}}, BOTH,
+            "the committed models sampled with classifier-free guidance 2"),
     Variant("latent_global", {"edm": {"latent_scaling": "global"}}, BOTH,
             "the joint latent centred and divided by one pooled deviation (TabSyn's (z - mean) / 2) "
             "instead of standardised per dimension"),
