@@ -159,7 +159,8 @@ def test_the_plan_gives_expected_times_and_warns_before_a_paper_run_on_a_cpu(tmp
     assert "2.0 h (last run on cuda [H100])" in out and "02_c.ipynb" in out and "no recorded run" in out
     assert "WARNING: the paper profile is about to run on a CPU" in out and "--profile cpu" in out
     runner.main(["--notebooks", str(tmp_path), "--device", "cpu", "--profile", "smoke", "--plan"])
-    assert "WARNING" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "WARNING" not in out and "30 s (last run in the paper profile, on cpu [cpu (2 cores)])" in out
 
 
 def test_help_gives_the_run_times(tmp_path, monkeypatch, capsys):

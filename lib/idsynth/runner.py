@@ -12,8 +12,8 @@ any other profile (``cpu``, ...) writes there too unless ``--in-place`` asks for
 notebooks. Each notebook is executed into a temporary file beside its target and renamed onto
 it only once complete, so an interrupted or failed run never leaves a half-written notebook
 (a failed one is kept under ``build/failed/`` for reading). Before starting, a plan lists each
-notebook, the device and its expected time (from the profile's ``tables/notebook_runs.csv``)
-and warns when the paper profile is about to run on a CPU. The wall time of each notebook is
+notebook, the device and its expected time (from the profile's ``tables/notebook_runs.csv``,
+and what its models cost from an empty cache, :mod:`idsynth.cold_cost`) and warns when the paper profile is about to run on a CPU. The wall time of each notebook is
 printed and recorded, with the header of its outputs, in ``tables/notebook_runs.csv``
 (:mod:`idsynth.run_record`). The run stops at the first failing notebook, printing its name and
 the failing cell's error.
@@ -218,28 +218,43 @@ def _duration(seconds: float) -> str:
 
 
 def expected_time(stem: str, profile: str) -> tuple[float | None, str]:
-    """(seconds or None, a phrase) for notebook ``stem`` in ``profile``, from the last recorded run."""
+    """(seconds or None, a phrase) for notebook ``stem`` in ``profile``, from the last recorded run
+    (the phrase names the run's profile where it was another one)."""
     row = recorded_runs(profile).get(stem)
     if row is None:
         return None, "no recorded run"
     seconds = float(row["duration_s"])
-    return seconds, f"{_duration(seconds)} (last run on {row['device'] or 'an unknown device'})"
+    other = row.get("profile") and row["profile"] != profile
+    where = f" in the {row['profile']} profile," if other else ""
+    return seconds, f"{_duration(seconds)} (last run{where} on {row['device'] or 'an unknown device'})"
 
 
-def plan(notebooks: list[Path], profile: str, device: str, out_dir: Path) -> str:
-    """The lines printed before a run: device, destination, each notebook's expected time, and
-    a warning when the paper profile is about to run on a CPU."""
-    from .config import resolve_device
+def plan(notebooks: list[Path], profile: str, device: str, out_dir: Path, n_seeds: int | None = None) -> str:
+    """The lines printed before a run: device, destination, each notebook's expected time (its
+    last recorded run, and what its models cost to train from an empty cache where the profile's
+    tables record it: :mod:`idsynth.cold_cost`), and a warning when the paper profile is about to
+    run on a CPU. ``n_seeds``: the run's seeds (default: the profile's)."""
+    from .cold_cost import cold_costs
+    from .config import get_profile, resolve_device
 
     resolved = resolve_device(device)
+    seeds = len(get_profile(profile).seeds(0, n_seeds))
+    cold = cold_costs([path.stem for path in notebooks], figures_dir(profile) / "tables", seeds)
     lines = [f"[run_all] plan: profile={profile}, device={device} -> {resolved}, notebooks written to {out_dir}"]
     total, known = 0.0, True
     for path in notebooks:
         seconds, phrase = expected_time(path.stem, profile)
         known &= seconds is not None
         total += seconds or 0.0
+        if path.stem in cold:
+            cost = cold[path.stem]
+            phrase += (f"; its models from an empty cache: +{_duration(cost.seconds)} of one process "
+                       f"({seeds} seeds, from {cost.measured_seeds} measured in {', '.join(cost.tables)})")
         lines.append(f"[run_all]   {path.name:<32} {phrase}")
-    lines.append(f"[run_all] expected total: {'at least ' if not known else ''}{_duration(total)}")
+    lines.append(f"[run_all] expected total: {'at least ' if not known else ''}{_duration(total)}"
+                 + ("" if not cold else " with every model in the cache; from an empty cache add "
+                    f"{_duration(sum(c.seconds for c in cold.values()))} of one process (the model fits and "
+                    "sampling as recorded; background runs, one per core, divide it among the cores)"))
     if profile == "paper" and resolved.type == "cpu":
         lines.append(
             "[run_all] WARNING: the paper profile is about to run on a CPU; its trainings were sized for a GPU and "
@@ -316,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         if name in parameters:
             parser.error(f"-p {name}: set it with its own option")
         parameters[name] = value
-    print(plan(notebooks, args.profile, args.device, out_dir), flush=True)
+    print(plan(notebooks, args.profile, args.device, out_dir, args.n_seeds), flush=True)
     if args.plan:
         return 0
     return run(notebooks, parameters, args.kernel, out_dir)
