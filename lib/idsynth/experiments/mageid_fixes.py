@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -215,6 +216,33 @@ def run_rows(sets, seeds: Sequence[int], section: Mapping[str, Any], metric_sett
     return fixes_table(rows)
 
 
+def restore_rows(table: pd.DataFrame, sets, section: Mapping[str, Any], metric_settings: Mapping[str, Any],
+                 cache: ArtifactCache) -> int:
+    """Put the rows of a committed ``table`` (notebook 13's ``mageid_fixes.csv``) into ``cache``
+    under their keys (:func:`row_config` from ``section``, the profile's ``mageid`` section), where
+    it holds none: after the cache is lost, a notebook run with ``only_cached`` then shows them
+    again beside newly made rows instead of dropping them. A row the cache holds (made again by
+    the current code) is kept as it is. A variant no longer known or a data set not in ``sets`` is
+    refused by name before anything is written. Returns how many rows were restored."""
+    by_name = {s.name: s for s in sets}
+    unknown_sets = sorted(set(table["dataset"]) - set(by_name))
+    unknown_variants = sorted(set(table["variant"]) - set(VARIANT_NAMES))
+    if unknown_sets or unknown_variants:
+        raise ValueError(f"cannot restore rows of data sets {unknown_sets} / variants {unknown_variants}: "
+                         f"known sets {sorted(by_name)}, variants {list(VARIANT_NAMES)}")
+    restored = 0
+    for record in table.drop(columns=["profile"], errors="ignore").to_dict("records"):
+        chosen, seed = variant(record["variant"]), int(record["seed"])
+        changed = variant_section(section, chosen.changes, chosen.step_factor)
+        config = row_config(by_name[record["dataset"]], seed, changed, chosen.name, record["model"], metric_settings)
+        if cached_seeds(cache, ROW_KIND, config, [seed]):
+            continue
+        row = {**record, "seed": seed, "fit_seconds": record.get("fit_seconds", record["train_seconds"])}
+        cached_seed_rows(cache, ROW_KIND, config, seed, lambda: row)
+        restored += 1
+    return restored
+
+
 def fixes_table(rows) -> pd.DataFrame:
     """Rows -> the long table of :data:`COLUMNS` (then ``fit_seconds``-style extras if present)."""
     rows = list(rows)
@@ -368,6 +396,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANT_NAMES), choices=VARIANT_NAMES)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--restore-from", type=Path, default=None,
+                        help="a committed mageid_fixes.csv: put its rows into the cache where it has none, train nothing")
     args = parser.parse_args(argv)
     profile = get_profile(args.profile)
     sets = build_mageid_sets(n_rows=profile["mageid_data"]["n_rows"], seed=0, data_dir=args.data_dir)
@@ -377,6 +407,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             parser.error(f"unknown data sets {unknown}; known: {[s.name for s in sets]}")
         sets = [s for s in sets if s.name in args.datasets]
     section = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in profile["mageid"].items()}
+    if args.restore_from is not None:
+        table = pd.read_csv(args.restore_from)
+        table = table[table["dataset"].isin([s.name for s in sets])]
+        count = restore_rows(table, sets, section, dict(profile["table_i"]), ArtifactCache())
+        print(f"restored {count} of {len(table)} rows from {args.restore_from} (the others were in the cache)")
+        return
     run_rows(sets, args.seeds, section, dict(profile["table_i"]), args.variants, device=args.device,
              cache=ArtifactCache(), progress=lambda line: print(line, flush=True))
 
