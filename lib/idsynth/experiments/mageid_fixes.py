@@ -69,6 +69,10 @@ class Variant:
 #: reuses its models), then those that retrain a VAE.
 VARIANTS: tuple[Variant, ...] = (
     Variant("committed", {}, BOTH, "the committed recipe: the profile's mageid section on BASE_RECIPE"),
+    Variant("committed_retrain", {}, BOTH,
+            "the committed recipe's models as the current code trains them again after the cache was lost "
+            "(session 17): what a retrain alone moves a row, the noise floor of a one-seed screen; the "
+            "sampling-only screens of that session were sampled from these models"),
     Variant("sample_steps_25", {"edm": {"num_steps": 25}}, BOTH,
             "the committed models sampled with 25 Heun steps (49 network evaluations) instead of 50 (99)"),
     Variant("sample_steps_12", {"edm": {"num_steps": 12}}, BOTH,
