@@ -231,3 +231,10 @@ def test_committed_rows_are_restored_into_a_cache_that_lacks_them_and_never_over
     assert fixes.restore_rows(table, sets, section(), metrics, cache) == 0  # idempotent
     with pytest.raises(ValueError, match="variants \\['edm_magic'\\]"):
         fixes.restore_rows(table.assign(variant="edm_magic"), sets, section(), metrics, cache)
+
+
+def test_screens_of_the_retrained_models_pair_with_them():
+    table = rows({"committed": 0.0, "committed_retrain": 0.03, "sample_churn": 0.05, "latent_global": 0.1})
+    gains = fixes.against_retrain(table)
+    assert set(gains["variant"]) == {"sample_churn"}  # only the retrain's screens, against it
+    assert np.allclose(gains["gain_mean"], 0.02) and set(fixes.PAIRED_WITH_RETRAIN) <= set(fixes.VARIANT_NAMES)

@@ -319,6 +319,19 @@ def paired_gains(table: pd.DataFrame, reference: str = "committed", alpha: float
     return frame
 
 
+#: The variants screened in session 17 after the cache was lost: sampled from, or trained on the
+#: VAEs of, the committed recipe's retrained models, so ``committed_retrain`` is their exact pair
+#: (against ``committed`` their gains would also hold what a retrain alone moves).
+PAIRED_WITH_RETRAIN: tuple[str, ...] = ("sample_churn", "sample_guidance_1.5", "sample_guidance_2", "edm_lr_2e-3",
+                                        "edm_lr_5e-4")
+
+
+def against_retrain(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """:func:`paired_gains` of the :data:`PAIRED_WITH_RETRAIN` variants against ``committed_retrain``."""
+    return paired_gains(table[table["variant"].isin(["committed_retrain", *PAIRED_WITH_RETRAIN])],
+                        reference="committed_retrain", alpha=alpha)
+
+
 def builds_on(name: str, base: str) -> bool:
     """Whether variant ``name`` makes every change of variant ``base`` (and more): its gains
     against ``base`` are then the effect of its further changes alone."""
