@@ -412,6 +412,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--datasets", nargs="+", default=None, help="set names (default: both)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=list(VARIANT_NAMES), choices=VARIANT_NAMES)
+    parser.add_argument("--models", nargs="+", default=list(BOTH), choices=BOTH)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--restore-from", type=Path, default=None,
@@ -431,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         count = restore_rows(table, sets, section, dict(profile["table_i"]), ArtifactCache())
         print(f"restored {count} of {len(table)} rows from {args.restore_from} (the others were in the cache)")
         return
-    run_rows(sets, args.seeds, section, dict(profile["table_i"]), args.variants, device=args.device,
+    run_rows(sets, args.seeds, section, dict(profile["table_i"]), args.variants, args.models, device=args.device,
              cache=ArtifactCache(), progress=lambda line: print(line, flush=True))
 
 
