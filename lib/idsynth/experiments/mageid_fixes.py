@@ -243,7 +243,7 @@ def restore_rows(table: pd.DataFrame, sets, section: Mapping[str, Any], metric_s
         if cached_seeds(cache, ROW_KIND, config, [seed]):
             continue
         row = {**record, "seed": seed, "fit_seconds": record.get("fit_seconds", record["train_seconds"])}
-        cached_seed_rows(cache, ROW_KIND, config, seed, lambda: row)
+        cached_seed_rows(cache, ROW_KIND, config, seed, lambda row=row: row)
         restored += 1
     return restored
 
