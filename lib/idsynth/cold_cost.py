@@ -60,16 +60,17 @@ class ColdCost:
 
 
 def fit_seconds(cost: FitCost, tables_dir: Path) -> tuple[float, int] | None:
-    """(seconds per seed, seeds measured) from ``cost``'s rows, or None without a table or rows.
-    A seconds column the table lacks is an error naming the file and its columns."""
+    """(seconds per seed, seeds measured) from ``cost``'s rows, or None where nothing is recorded:
+    no table, no matching rows, or a table written before it recorded these columns (the paper
+    profile's Table 6 rows of notebook 04 have no ``fit_seconds``). The plan only informs, so a
+    table it cannot read never stops a run; ``tests/test_cold_cost.py`` checks that the ``cpu``
+    profile's committed tables hold every column named here."""
     path = Path(tables_dir) / cost.table
     if not path.is_file():
         return None
     table = pd.read_csv(path)
-    wanted = [*cost.seconds, "seed", *cost.where]
-    missing = [c for c in wanted if c not in table.columns]
-    if missing:
-        raise ValueError(f"{path}: no column(s) {missing}; it has {list(table.columns)}")
+    if any(c not in table.columns for c in (*cost.seconds, "seed", *cost.where)):
+        return None
     for column, values in cost.where.items():
         table = table[table[column].isin(values)]
     seeds = table["seed"].nunique()
