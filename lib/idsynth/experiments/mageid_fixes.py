@@ -111,6 +111,10 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("edm_lr_5e-4", {"edm": {"learning_rate": 5e-4}}, BOTH,
             "the EDM's Adam learning rate 1e-3 -> 5e-4 (constant): at 2e-3 the loss stays on its early "
             "plateau (~0.7) where 1e-3 breaks through to ~0.2; does a lower rate break through sooner?"),
+    Variant("edm_steps_2x", {}, BOTH,
+            "the EDM trained for twice the profile's steps on the same VAEs: notebook 12's longer "
+            "schedule doubles every part; this asks how much of its gain is the EDM's alone",
+            {"edm": 2}),
     Variant("edm_plateau", {"edm": {"lr_schedule": "plateau", "keep_best": True, "early_stop_patience": 500}},
             BOTH, "the reference's EDM rule: LR x0.9 after 20 flat epochs, best-loss weights, stop after 500"),
     Variant("tabvae_holdout", {"tab_vae": {"plateau_on": "holdout"}}, BOTH,
@@ -323,7 +327,7 @@ def paired_gains(table: pd.DataFrame, reference: str = "committed", alpha: float
 #: VAEs of, the committed recipe's retrained models, so ``committed_retrain`` is their exact pair
 #: (against ``committed`` their gains would also hold what a retrain alone moves).
 PAIRED_WITH_RETRAIN: tuple[str, ...] = ("sample_churn", "sample_guidance_1.5", "sample_guidance_2", "edm_lr_2e-3",
-                                        "edm_lr_5e-4")
+                                        "edm_lr_5e-4", "edm_steps_2x")
 
 
 def against_retrain(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:

@@ -1,0 +1,126 @@
+"""What stage 1 allows stage 2: Table I's scores of real rows passed through a fitted TabVAE
+(issue 16; notebook 13).
+
+MAGE-ID and TabSyn generate a row by sampling a latent from the EDM and decoding it with the
+TabVAE. The EDM is trained on the TabVAE's posterior means of the real training rows, so the
+best it can do is to give back latents distributed as those; decoded, they are the TabVAE's
+reconstructions of the real rows. Scored like a synthetic set, those reconstructions are the
+*ceiling* of the pair: what a perfect stage 2 would reach with this stage 1. The gap between a
+model's row and its ceiling says which stage limits it: a row far below a high ceiling is the
+EDM's to close, a low ceiling the TabVAE's.
+
+MAGE-ID's rows are decoded by the same TabVAE as TabSyn's (the ablation shares it; the image
+latent is not decoded into the row), so one ceiling per set and seed serves both.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..cache import ArtifactCache
+from ..runs import data_fingerprint
+from .mageid_eval import MAGEID_NAME, TABSYN_NAME
+from .mageid_train import is_cached, make_generator, train_mageid
+from .seed_cache import cached_seed_rows
+from .table_i import METRICS, SDMETRICS, evaluate_synthetic, keyable, scoring_code_digest
+
+#: The cache kind of a scored ceiling row.
+ROW_KIND = "mageid_ceiling_row"
+#: Which real rows are autoencoded: ``train`` (the rows the EDM learns from; scored against
+#: themselves at equal counts, like a generated twin) and ``test`` (held out from both stages).
+SPLITS: tuple[str, ...] = ("train", "test")
+#: The columns of ``mageid_ceiling.csv`` (``profile`` is added by ``write_table``).
+COLUMNS: tuple[str, ...] = ("dataset", "seed", "split", *METRICS, SDMETRICS)
+#: The columns of :func:`stage2_share`.
+SHARE_COLUMNS: tuple[str, ...] = (
+    "dataset", "model", "variant", "metric", "n_seeds", "ceiling_mean", "generated_mean", "gap_mean", "share_mean",
+)  # fmt: skip
+_TABULAR: tuple[str, ...] = ("tabular",)
+
+
+def autoencoded_rows(model, mageid_set, split: str = "train") -> tuple[pd.DataFrame, np.ndarray]:
+    """The real ``split`` rows of ``mageid_set`` encoded by ``model``'s TabVAE to their posterior
+    means and decoded: ``(typed frame (n, len(features)) in raw units, labels (n,) the real
+    ones)``. ``model``: a :class:`~idsynth.models.mageid.MAGEID` fitted at least to stage 1.
+    Rows holding a category the model never saw (a few test rows) have no latent and are left
+    out, so ``n`` is the split's rows less those."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    samples = model.paired(*mageid_set.xy(split), drop_unknown=True)
+    frame, _, _ = model.decode(model.encode_samples(samples))
+    labels = np.asarray(model.classes_)[np.asarray(samples.y)]
+    return frame[mageid_set.features].reset_index(drop=True), labels.astype(np.int64)
+
+
+def ceiling_config(mageid_set, seed: int, section: Mapping[str, Any], split: str,
+                   metric_settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The cache key of a ceiling row (without the seed): the stage-1 parameters of the TabVAE
+    that ``section`` (a profile's ``mageid`` section) makes, the split, the training rows'
+    fingerprint, the metric settings and the scoring code."""
+    X, y = mageid_set.xy("train")
+    fresh = make_generator(section, seed, _TABULAR, device="cpu", verbose=False)
+    return {"stage1": keyable(fresh.key_params(1)), "split": split,
+            "data": {"dataset": mageid_set.name, "sha256": data_fingerprint(X, y)},
+            "metrics": keyable(dict(metric_settings)), "scoring": scoring_code_digest()}
+
+
+def ceiling_row(mageid_set, seed: int, section: Mapping[str, Any], metric_settings: Mapping[str, Any],
+                split: str = "train", device: str = "auto", cache: ArtifactCache | None = None,
+                only_cached: bool = False) -> dict[str, Any] | None:
+    """One row of :data:`COLUMNS`: Table I's metrics (``metric_settings``: the profile's
+    ``table_i`` section) of :func:`autoencoded_rows` of the TabVAE that ``section`` trains on
+    ``mageid_set`` with ``seed`` (the model is loaded from ``cache``, or trained). Cached.
+    ``only_cached``: None instead of training a TabVAE the cache does not hold."""
+    config = ceiling_config(mageid_set, seed, section, split, metric_settings)
+
+    def build() -> dict[str, Any]:
+        model = train_mageid(mageid_set, seed, section, device=device, modalities=_TABULAR, cache=cache, stage=1,
+                             verbose=False)
+        frame, y = autoencoded_rows(model, mageid_set, split)
+        scores = evaluate_synthetic(mageid_set, frame, y, int(seed), **dict(metric_settings))
+        return {"dataset": mageid_set.name, "seed": int(seed), "split": split,
+                **{m: float(scores[m]) for m in (*METRICS, SDMETRICS)}}
+
+    if cache is not None and not cache.has(ROW_KIND, {**config, "seed": int(seed)}, ".json"):
+        if only_cached and not is_cached(mageid_set, seed, section, _TABULAR, cache, stage=1):
+            return None
+    return cached_seed_rows(cache, ROW_KIND, config, seed, build)
+
+
+def ceiling_table(rows) -> pd.DataFrame:
+    """Rows of :func:`ceiling_row` -> a frame of :data:`COLUMNS`, sorted."""
+    frame = pd.DataFrame(list(rows), columns=list(COLUMNS))
+    return frame.sort_values(["dataset", "split", "seed"], kind="stable", ignore_index=True)
+
+
+def stage2_share(fixes: pd.DataFrame, ceiling: pd.DataFrame, variants=("committed_retrain",),
+                 models=(MAGEID_NAME, TABSYN_NAME), metrics=("detectability", SDMETRICS, "precision", "recall",
+                                                             "density", "coverage")) -> pd.DataFrame:
+    """How much of its ceiling each generated row reaches, paired by set and seed.
+
+    fixes: rows of notebook 13 (``dataset, model, variant, seed`` and the metrics); ceiling:
+    :func:`ceiling_table` rows (its ``train`` split is used: the rows the EDM learns from).
+    For each (set, model, variant, metric): the means over the seeds both have of the ceiling,
+    the generated value, ``gap`` = ceiling − generated and ``share`` = generated / ceiling (1:
+    stage 2 gives back all that stage 1 allows; above 1 is possible, e.g. recall). Pairs exist
+    only where the variant's model was trained on the TabVAE the ceiling was scored with, i.e.
+    the same recipe's stage 1 and seed: the callers pass such variants."""
+    train = ceiling[ceiling["split"] == "train"].set_index(["dataset", "seed"])
+    out = []
+    chosen = fixes[fixes["variant"].isin(list(variants)) & fixes["model"].isin(list(models))]
+    for (dataset, model, name), rows in chosen.groupby(["dataset", "model", "variant"], sort=False):
+        rows = rows.set_index("seed")
+        seeds = sorted(s for s in rows.index if (dataset, s) in train.index)
+        if not seeds:
+            continue
+        for metric in metrics:
+            generated = rows.loc[seeds, metric].to_numpy(float)
+            top = train.loc[[(dataset, s) for s in seeds], metric].to_numpy(float)
+            out.append({"dataset": dataset, "model": model, "variant": name, "metric": metric,
+                        "n_seeds": len(seeds), "ceiling_mean": float(top.mean()),
+                        "generated_mean": float(generated.mean()), "gap_mean": float((top - generated).mean()),
+                        "share_mean": float((generated / top).mean())})
+    return pd.DataFrame(out, columns=list(SHARE_COLUMNS))

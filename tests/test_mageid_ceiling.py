@@ -1,0 +1,114 @@
+"""The stage-1 ceiling of MAGE-ID and TabSyn (issue 16, notebook 13): real rows through the
+TabVAE, scored as a synthetic set, and the share of it a generated row reaches."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from idsynth.cache import ArtifactCache
+from idsynth.config import get_profile
+from idsynth.experiments import mageid_ceiling as ceiling
+from idsynth.experiments.table_i import METRICS, SDMETRICS
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def smoke():
+    profile = get_profile("smoke")
+    section = {k: (dict(v) if hasattr(v, "items") else v) for k, v in profile["mageid"].items()}
+    return section, dict(profile["table_i"])
+
+
+@pytest.fixture(scope="module")
+def nsl():
+    from idsynth.data.mageid_sets import build_mageid_sets
+
+    sets = build_mageid_sets(n_rows=get_profile("smoke")["mageid_data"]["n_rows"], seed=0)
+    return next(s for s in sets if s.name == "NSL-KDD")
+
+
+class Identity:
+    """An autoencoder that gives every row back exactly (its latent: the row's position)."""
+
+    classes_ = np.array([0, 1])
+
+    def __init__(self, mageid_set):
+        self.rows = {"train": mageid_set.train, "test": mageid_set.test}
+        self.split = None
+
+    def paired(self, X, y, drop_unknown=False):
+        self.split = next(k for k, v in self.rows.items() if len(v) == len(X))
+        return SimpleNamespace(position=np.arange(len(X)), y=np.asarray(y))
+
+    def encode_samples(self, samples):
+        return samples.position.astype(np.float32)[:, None]
+
+    def decode(self, z):
+        frame = self.rows[self.split].iloc[z[:, 0].astype(int)].reset_index(drop=True)
+        return frame, None, None
+
+
+def test_an_exact_autoencoder_reaches_the_real_rows_own_scores(nsl, tmp_path, monkeypatch):
+    section, metrics = smoke()
+    built = []
+
+    def fake_train(mageid_set, seed, section, **kwargs):
+        built.append(kwargs["stage"])
+        return Identity(mageid_set)
+
+    monkeypatch.setattr(ceiling, "train_mageid", fake_train)
+    cache = ArtifactCache(tmp_path / "cache")
+    frame, y = ceiling.autoencoded_rows(Identity(nsl), nsl, "train")
+    assert list(frame.columns) == nsl.features and np.array_equal(y, nsl.xy("train")[1])
+    pd.testing.assert_frame_equal(frame, nsl.train[nsl.features].reset_index(drop=True))
+    with pytest.raises(ValueError, match="split"):
+        ceiling.autoencoded_rows(Identity(nsl), nsl, "valid")
+
+    assert ceiling.ceiling_row(nsl, 0, section, metrics, cache=cache, only_cached=True) is None  # no TabVAE cached
+    row = ceiling.ceiling_row(nsl, 0, section, metrics, cache=cache)
+    assert built == [1] and set(row) == set(ceiling.COLUMNS)
+    assert row["precision"] == pytest.approx(1.0) and row["coverage"] == pytest.approx(1.0)
+    assert row["recall"] == pytest.approx(1.0) and row["detectability"] > 0.9  # the real rows, indistinguishable
+    again = ceiling.ceiling_row(nsl, 0, section, metrics, cache=cache, only_cached=True)
+    assert again == row and built == [1]  # the scored row is cached: nothing rebuilt
+    test_row = ceiling.ceiling_row(nsl, 0, section, metrics, split="test", cache=cache)
+    assert built == [1, 1] and test_row["split"] == "test"
+    table = ceiling.ceiling_table([test_row, row])
+    assert table["split"].tolist() == ["test", "train"] and list(table.columns) == list(ceiling.COLUMNS)
+
+
+def test_a_real_tabvae_gives_typed_rows_in_the_sets_columns(nsl):
+    from idsynth.experiments.mageid_train import train_mageid
+
+    section, _ = smoke()
+    model = train_mageid(nsl, 0, section, device="cpu", modalities=("tabular",), stage=1, verbose=False)
+    frame, y = ceiling.autoencoded_rows(model, nsl, "test")
+    unseen = model.paired(*nsl.xy("test")).X_cat.min(axis=1) < 0  # test rows with a category fit never saw
+    assert unseen.any() and frame.shape == (int((~unseen).sum()), len(nsl.features))
+    assert np.array_equal(y, nsl.xy("test")[1][~unseen])
+    assert dict(frame.dtypes) == dict(nsl.test[nsl.features].dtypes)
+    for column in nsl.schema.categorical:  # decoded categories are categories the data has
+        assert set(frame[column]) <= set(nsl.train[column])
+
+
+def test_stage2_share_pairs_rows_with_the_ceiling_of_their_set_and_seed():
+    metrics = ("detectability", "coverage")
+    ceiling_rows = ceiling.ceiling_table(
+        [{"dataset": d, "seed": s, "split": split, **{m: top + 0.1 * s for m in (*METRICS, SDMETRICS)}}
+         for d, top in (("A", 0.8), ("B", 0.5)) for s in (0, 1) for split in ("train", "test")])
+    fixes = pd.DataFrame([{"dataset": d, "model": m, "variant": v, "seed": s,
+                           **{k: 0.4 + 0.1 * s for k in (*METRICS, SDMETRICS)}}
+                          for d in ("A", "B") for m in ("MAGE-ID", "TabSyn") for v in ("committed_retrain", "other")
+                          for s in ((0, 1, 2) if d == "A" else (0,))])
+    share = ceiling.stage2_share(fixes, ceiling_rows, metrics=metrics)
+    assert list(share.columns) == list(ceiling.SHARE_COLUMNS) and set(share["variant"]) == {"committed_retrain"}
+    a = share[(share["dataset"] == "A") & (share["model"] == "TabSyn") & (share["metric"] == "coverage")].iloc[0]
+    assert a["n_seeds"] == 2  # seed 2 has no ceiling
+    assert a["ceiling_mean"] == pytest.approx(0.85) and a["generated_mean"] == pytest.approx(0.45)
+    assert a["gap_mean"] == pytest.approx(0.4) and a["share_mean"] == pytest.approx((0.4 / 0.8 + 0.5 / 0.9) / 2)
+    b = share[(share["dataset"] == "B") & (share["metric"] == "detectability")]
+    assert b["n_seeds"].tolist() == [1, 1] and b["share_mean"].to_numpy() == pytest.approx([0.8, 0.8])
