@@ -98,6 +98,12 @@ def test_evaluate_model_keeps_its_rows_for_rescoring_without_the_model(tmp_path)
     pd.testing.assert_frame_equal(synthetic_again, synthetic)
     assert {m: again[m] for m in METRICS} == {m: row[m] for m in METRICS}
     assert again["sample_seconds"] == row["sample_seconds"]
+    # a transform changes what is scored and returned, never the rows kept for rescoring
+    shifted, moved, _ = evaluate_model("TabSyn", model, toy, seed=3, cache=cache, n_splits=2,
+                                       transform=lambda frame: frame.assign(a=frame["a"] + 100.0))
+    np.testing.assert_allclose(moved["a"], synthetic["a"] + 100.0)
+    assert shifted["precision"] < row["precision"]
+    pd.testing.assert_frame_equal(cached_synthetic("TabSyn", fresh, toy, 3, cache)["frame"], synthetic)
 
     with pytest.raises(ValueError, match="expected the real training counts"):
         store_synthetic("TabSyn", fresh, toy, 5, {**stored, "y": np.zeros_like(y)}, cache)

@@ -54,6 +54,7 @@ def test_sampling_variants_reuse_the_models_they_sample_and_run_after_them():
     for name, base in (("sample_steps_25", "committed"), ("sample_steps_12", "committed"),
                        ("edm_raw_weights", "committed"), ("sample_churn", "committed"),
                        ("sample_guidance_1.5", "committed"), ("sample_guidance_2", "committed"),
+                       ("keep_identities", "committed"),
                        ("edm_cosine_raw", "edm_cosine")):
         assert trained(name) == trained(base) and order.index(base) < order.index(name)
     assert trained("edm_cosine") != trained("committed")

@@ -26,7 +26,7 @@ MAGEID_NAME, TABSYN_NAME = "MAGE-ID", "TabSyn"
 
 
 def evaluate_model(name: str, model: MAGEID, mageid_set, seed: int, cache: ArtifactCache | None = None,
-                   **metric_settings) -> tuple[dict, pd.DataFrame, np.ndarray]:
+                   transform=None, **metric_settings) -> tuple[dict, pd.DataFrame, np.ndarray]:
     """One Table I row of a fitted ``model`` on ``mageid_set``: sample the real training class
     counts with ``random_state=seed`` and score them (``metric_settings``: ``max_rows``, ``k``,
     ``n_splits``, ``classifier``, ``detectability``, ``prdc_dtype`` of :func:`evaluate_synthetic`).
@@ -35,6 +35,10 @@ def evaluate_model(name: str, model: MAGEID, mageid_set, seed: int, cache: Artif
     (:func:`~idsynth.experiments.table_i.store_synthetic`, keyed by ``name``, the model's
     parameters, the set and the seed), and take them from there when present (no sampling), so
     that the rows a GPU sampled can be re-scored elsewhere (notebook 10).
+
+    ``transform``: ``frame -> frame`` applied to the sampled rows before they are scored (and
+    returned), never to the rows kept in ``cache`` (e.g.
+    :func:`~idsynth.data.identities.keep_identities`).
 
     Returns ``(row, synthetic frame, synthetic y)``; ``row`` holds ``dataset, model, seed``, the
     six metrics, ``detectability_sdmetrics``, ``auc_real_ceiling``, ``fit_seconds`` (all stages), ``sample_seconds`` (as
@@ -52,6 +56,8 @@ def evaluate_model(name: str, model: MAGEID, mageid_set, seed: int, cache: Artif
         if cache is not None:
             store_synthetic(name, model, mageid_set, int(seed), stored, cache)
     frame, y = stored["frame"], stored["y"]
+    if transform is not None:
+        frame = transform(frame)
     scores = evaluate_synthetic(mageid_set, frame, y, int(seed), **metric_settings)
     row = {
         "dataset": mageid_set.name, "model": str(name), "seed": int(seed),
