@@ -319,3 +319,21 @@ class _FrameToArray(ClassGaussianGenerator):
 
     def fit(self, X, y):
         return super().fit(X.select_dtypes("number"), y)
+
+
+def test_keep_identities_makes_the_synthetic_rows_keep_the_columns_derived_from_others():
+    from sampling_fakes import ClassFrameGenerator
+
+    X, y = _typed()
+    X = X.assign(bytes_copy=X["bytes"], total=lambda f: f["bytes"] + 2 * f["bytes_copy"])  # derived columns
+    plain_X, _ = GeneratorOverSampler(ClassFrameGenerator(), random_state=0).fit_resample(X, y)
+    new = plain_X.iloc[len(X):]
+    assert not np.allclose(new["bytes_copy"], new["bytes"])  # a column-by-column generator breaks them
+    sampler = GeneratorOverSampler(ClassFrameGenerator(), random_state=0, keep_identities=True)
+    X_res, y_res = sampler.fit_resample(X, y)
+    new = X_res.iloc[len(X):]
+    assert [r.target for r in sampler.identities_] == ["bytes_copy", "total"]
+    assert (new["bytes_copy"] == new["bytes"]).all() and np.allclose(new["total"], 3 * new["bytes"])
+    pd.testing.assert_frame_equal(X_res.iloc[: len(X)], X)  # the real rows are untouched
+    untouched = [c for c in X.columns if c not in ("bytes_copy", "total")]
+    pd.testing.assert_frame_equal(new[untouched], plain_X.iloc[len(X):][untouched])

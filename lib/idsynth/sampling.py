@@ -110,6 +110,11 @@ class GeneratorOverSampler(BaseOverSampler):
         store it as ``check_`` and warn (``"warn"``), or also print it (``"print"``).
     min_own_class_share, max_violation_share : float in [0, 1], defaults 0.5 and 0.05
         The report's thresholds (see :func:`~idsynth.metrics.synthetic_check`).
+    keep_identities : bool, default=False
+        Recompute every numeric column that is an exact linear function of other numeric
+        columns in all rows of ``X`` (a copy, a sum, a rate difference: flow features derived
+        from one another, :func:`idsynth.data.identities.find_identities`) from those columns in
+        the synthetic rows, so that they hold there too (``identities_`` lists them).
 
     Attributes
     ----------
@@ -123,6 +128,8 @@ class GeneratorOverSampler(BaseOverSampler):
         The labels of ``y``, sorted.
     check_ : SyntheticCheck
         The synthetic-data check of the last ``fit_resample`` (with ``report`` set).
+    identities_ : list of Identity
+        The rules kept in the synthetic rows (with ``keep_identities``; [] if none holds).
     n_features_in_ : int
         Number of columns of ``X``.
     """
@@ -135,10 +142,11 @@ class GeneratorOverSampler(BaseOverSampler):
         "report": [None, StrOptions(set(REPORTS))],
         "min_own_class_share": [Interval(numbers.Real, 0, 1, closed="both")],
         "max_violation_share": [Interval(numbers.Real, 0, 1, closed="both")],
+        "keep_identities": ["boolean"],
     }
 
     def __init__(self, generator, *, sampling_strategy="auto", random_state=None, columns=None, categorical=None,
-                 report=None, min_own_class_share=0.5, max_violation_share=0.05):
+                 report=None, min_own_class_share=0.5, max_violation_share=0.05, keep_identities=False):
         super().__init__(sampling_strategy=sampling_strategy)
         self.generator = generator
         self.random_state = random_state
@@ -147,6 +155,7 @@ class GeneratorOverSampler(BaseOverSampler):
         self.report = report
         self.min_own_class_share = min_own_class_share
         self.max_violation_share = max_violation_share
+        self.keep_identities = keep_identities
 
     def _check_X_y(self, X, y, accept_sparse=None):
         if not isinstance(X, pd.DataFrame) and not hasattr(X, "__array__") and not isinstance(X, (list, tuple)):
@@ -205,6 +214,10 @@ class GeneratorOverSampler(BaseOverSampler):
         self.generator_ = self._fitted_generator(generator, X_in, table.codes if coded else y, seed)
         n_per_class = {label: int(n) for label, n in self.sampling_strategy_.items() if int(n) > 0}
         self.__dict__.pop("check_", None)
+        if self.keep_identities:
+            from .data.identities import find_identities
+
+            self.identities_ = find_identities(table.frame, table.numeric)
         if not n_per_class:
             return self._output(table, None), y.copy()
         asked = {table.code_of(label) if coded else label: n for label, n in n_per_class.items()}
@@ -218,6 +231,10 @@ class GeneratorOverSampler(BaseOverSampler):
         if coded:
             y_new = table.labels(y_new)
         X_new = _frame_like(X_new, table, name)
+        if self.keep_identities:
+            from .data.identities import keep_identities
+
+            X_new = keep_identities(X_new, self.identities_)
         labels, counts = np.unique(y_new, return_counts=True)
         got = dict(zip(labels.tolist(), counts.tolist()))
         if got != {np.asarray(k).item(): v for k, v in n_per_class.items()}:
