@@ -54,6 +54,17 @@ def test_keep_identities_recomputes_the_targets_of_generated_rows():
     assert (generated["copy_a"] != generated["a"]).all()  # the input is not changed
 
 
+def test_a_relation_seen_on_the_probed_rows_must_hold_on_all(monkeypatch):
+    import idsynth.data.identities as identities
+
+    frame = table(n=1000)
+    frame.loc[1, "copy_a"] += 1  # breaks the copy on one row the probe skips
+    monkeypatch.setattr(identities, "MAX_ROWS", 100)  # rows 0, 10, 20, ...
+    assert [r.target for r in identities.find_identities(frame, list(frame.columns))] == ["affine"]
+    monkeypatch.setattr(identities, "MAX_ROWS", 20_000)
+    assert [r.target for r in identities.find_identities(frame, list(frame.columns))] == ["affine"]
+
+
 def test_no_rule_where_none_holds_exactly_or_the_values_are_bad():
     frame = table()
     assert find_identities(frame, ["a", "b", "noisy", "free", "const"]) == []

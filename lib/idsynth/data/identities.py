@@ -27,6 +27,8 @@ import pandas as pd
 NULL_TOLERANCE = 1e-7
 #: A coefficient of a relation (standardised units) below this is taken as 0.
 COEFFICIENT_TOLERANCE = 1e-6
+#: Relations are looked for on at most this many rows (evenly spaced), then checked on all.
+MAX_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,8 @@ def find_identities(frame: pd.DataFrame, columns: Sequence[str], rtol: float = 1
 
     A relation's target is the latest of its columns in ``columns`` (a copy: the second of the
     two; ``c = a + b``: whichever of the three comes last), its sources the earlier ones it
-    involves. Each rule is refitted by least squares on the raw values and kept only if it
+    involves. Relations are looked for on at most :data:`MAX_ROWS` evenly spaced rows; each
+    rule is then refitted by least squares on the raw values of all rows and kept only if it
     holds on every row to ``rtol`` times the target's largest absolute value. Constant columns
     take no part. Raises ``ValueError`` for a non-numeric or non-finite column."""
     columns = list(columns)
@@ -105,11 +108,12 @@ def find_identities(frame: pd.DataFrame, columns: Sequence[str], rtol: float = 1
         row, column = np.argwhere(~np.isfinite(values))[0]
         raise ValueError(f"find_identities needs finite values: column {columns[column]!r} holds "
                          f"{values[row, column]} at row {row} (position; index {frame.index[row]!r})")
-    varying = np.flatnonzero(values.std(axis=0) > 0) if len(values) > 1 else np.array([], dtype=int)
+    probe = values[np.unique(np.linspace(0, len(values) - 1, min(len(values), MAX_ROWS)).astype(int))]
+    varying = np.flatnonzero(probe.std(axis=0) > 0) if len(probe) > 1 else np.array([], dtype=int)
     if len(varying) < 2:
         return []
     rules = []
-    for position, coefficients in _relations(_null_space(values[:, varying])):
+    for position, coefficients in _relations(_null_space(probe[:, varying])):
         involved = np.flatnonzero(np.abs(coefficients) > COEFFICIENT_TOLERANCE)
         sources = [varying[j] for j in involved if j != position]
         target = varying[position]
