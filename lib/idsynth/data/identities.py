@@ -92,13 +92,28 @@ def _snapped(weights: np.ndarray, intercept: float, scale: float) -> tuple[np.nd
     return weights, (0.0 if abs(intercept) <= 1e-8 * scale else intercept)
 
 
+def _sum_target(position: int, coefficients: np.ndarray, involved: np.ndarray, others: list[np.ndarray]) -> int:
+    """The relation's target: the one column of three or more whose coefficient's sign differs
+    from all the others' (``c = a + b``: ``c``, so the formula adds non-negative parts and
+    keeps a non-negative total non-negative, where ``b = c - a`` could go below 0), if no other
+    relation involves it; else ``position`` (the latest column)."""
+    if len(involved) < 3:
+        return position
+    signs = np.sign(coefficients[involved])
+    for sign in (1.0, -1.0):
+        alone = involved[signs == sign]
+        if len(alone) == 1 and not any(alone[0] in other for other in others):
+            return int(alone[0])
+    return position
+
+
 def find_identities(frame: pd.DataFrame, columns: Sequence[str], rtol: float = 1e-6) -> list[Identity]:
     """Every column of ``columns`` (numeric, in ``frame``) that is an affine function of the
     others on every row of ``frame``, as :class:`Identity` rules in column order of their targets.
 
     A relation's target is the latest of its columns in ``columns`` (a copy: the second of the
-    two; ``c = a + b``: whichever of the three comes last), its sources the earlier ones it
-    involves. Relations are looked for on at most :data:`MAX_ROWS` evenly spaced rows; each
+    two), except where one column is a sum of the others with positive weights (``c = a + b``,
+    wherever ``c`` stands): then that column; its sources are the other columns it involves. Relations are looked for on at most :data:`MAX_ROWS` evenly spaced rows; each
     rule is then refitted by least squares on the raw values of all rows and kept only if it
     holds on every row to ``rtol`` times the target's largest absolute value. Constant columns
     take no part. Raises ``ValueError`` for a non-numeric or non-finite column."""
@@ -112,9 +127,12 @@ def find_identities(frame: pd.DataFrame, columns: Sequence[str], rtol: float = 1
     varying = np.flatnonzero(probe.std(axis=0) > 0) if len(probe) > 1 else np.array([], dtype=int)
     if len(varying) < 2:
         return []
+    relations = _relations(_null_space(probe[:, varying]))
+    supports = [np.flatnonzero(np.abs(coefficients) > COEFFICIENT_TOLERANCE) for _, coefficients in relations]
     rules = []
-    for position, coefficients in _relations(_null_space(probe[:, varying])):
-        involved = np.flatnonzero(np.abs(coefficients) > COEFFICIENT_TOLERANCE)
+    for (position, coefficients), involved in zip(relations, supports):
+        position = _sum_target(position, coefficients, involved,
+                               [other for other in supports if other is not involved])
         sources = [varying[j] for j in involved if j != position]
         target = varying[position]
         if not sources:

@@ -97,7 +97,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("keep_identities", {}, BOTH,
             "the committed models' rows with every column that is an exact linear function of others "
             "in all real training rows recomputed from them (CIC-IDS-2017: 9 columns, e.g. Subflow Fwd "
-            "Packets = Total Fwd Packets, Bwd Packets/s = Flow Packets/s - Fwd Packets/s; NSL-KDD: none)",
+            "Packets = Total Fwd Packets, Flow Packets/s = Fwd Packets/s + Bwd Packets/s; NSL-KDD: none)",
             keep_identities=True),
     Variant("latent_global", {"edm": {"latent_scaling": "global"}}, BOTH,
             "the joint latent centred and divided by one pooled deviation (TabSyn's (z - mean) / 2) "
