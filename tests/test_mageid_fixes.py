@@ -37,6 +37,11 @@ def test_variants_change_only_what_they_name():
     counted = fixes.variant_section({**base, "edm": {**base["edm"], "epochs": None, "steps": 30}}, batch.changes,
                                     batch.step_factor)
     assert counted["edm"]["steps"] == 120 and counted["edm"]["batch_size"] == 1024
+    shifted = fixes.variant("budget_to_edm")
+    counted = fixes.variant_section({**base, "tab_vae": {**base["tab_vae"], "epochs": None, "steps": 31},
+                                     "edm": {**base["edm"], "epochs": None, "steps": 30}},
+                                    shifted.changes, shifted.step_factor)
+    assert counted["tab_vae"]["steps"] == 16 and counted["edm"]["steps"] == 60  # 15.5 rounds to even
     by_epochs = fixes.variant_section(base, batch.changes, batch.step_factor)
     assert by_epochs["edm"].get("steps") is None and by_epochs["edm"]["epochs"] == base["edm"]["epochs"]
 
