@@ -91,6 +91,11 @@ def test_variants_change_the_base_recipe_and_rows_are_keyed_by_the_resolved_mode
                                   "committed", "MAGE-ID", metrics)
     assert global_key != key  # same name, another model: another row
     # a base recipe that changes its defaults changes the row's key under the same section
+    # a variant that keeps identities is keyed by the rules found (none on the smoke NSL-KDD set)
+    kept = fixes.row_config(data, 0, committed, "keep_identities", "MAGE-ID", metrics)
+    assert kept["identities"] == [str(r) for r in fixes.identities_of(data)] and "identities" not in key
+    monkeypatch.setattr(fixes, "identities_of", lambda s: ["x = 1·y"])
+    assert fixes.row_config(data, 0, committed, "keep_identities", "MAGE-ID", metrics)["identities"] == ["x = 1·y"]
     edited = {**mageid_module.MAGEID_RECIPES["v1"], "edm": {**mageid_module.TABSYN_EDM, "sigma_data": 0.25}}
     monkeypatch.setitem(mageid_module.MAGEID_RECIPES, "v1", edited)
     assert fixes.row_config(data, 0, committed, "committed", "MAGE-ID", metrics) != key

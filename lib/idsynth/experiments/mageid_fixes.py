@@ -197,8 +197,7 @@ def variant_row(mageid_set, seed: int, section: Mapping[str, Any], chosen: Varia
                              cache=cache, stage=2, verbose=verbose)
         transform = None
         if chosen.keep_identities:
-            rules = find_identities(mageid_set.train, mageid_set.schema.numeric)
-            transform = partial(keep_identities, identities=rules)
+            transform = partial(keep_identities, identities=identities_of(mageid_set))
         row, _, _ = evaluate_model(model_name, model, mageid_set, seed, cache, transform, **metric_settings)
         return {**row, "variant": chosen.name, "train_seconds": float(row["fit_seconds"])}
 
@@ -210,12 +209,21 @@ def row_config(mageid_set, seed: int, changed: Mapping[str, Any], name: str, mod
     """The cache key of a scored row (without the seed, which :func:`cached_seed_rows` adds): the
     model's parameters as its factory resolves them from ``changed`` (so a changed default recipe
     or factory default makes another row, never an old one), the variant's name, the training
-    rows' fingerprint and the metric settings."""
+    rows' fingerprint and the metric settings; for a variant that keeps the identities, the rules
+    (so a change in how they are found makes another row)."""
     X, y = mageid_set.xy("train")
     fresh = make_generator(changed, seed, MODALITIES[model_name], device="cpu", verbose=False)
-    return {"model": model_name, "variant": name, "params": generator_params(fresh),
-            "data": {"dataset": mageid_set.name, "sha256": data_fingerprint(X, y)},
-            "metrics": keyable(metric_settings)}
+    config = {"model": model_name, "variant": name, "params": generator_params(fresh),
+              "data": {"dataset": mageid_set.name, "sha256": data_fingerprint(X, y)},
+              "metrics": keyable(metric_settings)}
+    if name in VARIANT_NAMES and variant(name).keep_identities:
+        config["identities"] = [str(rule) for rule in identities_of(mageid_set)]
+    return config
+
+
+def identities_of(mageid_set) -> list:
+    """The exact linear identities among ``mageid_set``'s numeric columns in its training rows."""
+    return find_identities(mageid_set.train, mageid_set.schema.numeric)
 
 
 def plan(variants: Iterable[str] = VARIANT_NAMES, models: Sequence[str] = BOTH) -> list[tuple[str, str]]:
