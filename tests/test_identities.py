@@ -81,6 +81,8 @@ def test_no_rule_where_none_holds_exactly_or_the_values_are_bad():
     bad = frame.assign(b=frame["b"].where(frame.index != 3, np.inf))
     with pytest.raises(ValueError, match="column 'b' holds inf at row 3"):
         find_identities(bad, list(frame.columns))
+    with pytest.raises(ValueError, match=r"\['proto'\] are not"):
+        find_identities(frame.assign(proto="tcp"), ["a", "proto"])
     # an integer target computed from non-integer weights is rounded back to whole numbers
     rule = Identity("a", ("b",), (0.5,), 0.0, 0.0)
     assert keep_identities(frame, [rule])["a"].dtype == frame["a"].dtype

@@ -113,11 +113,17 @@ def find_identities(frame: pd.DataFrame, columns: Sequence[str], rtol: float = 1
 
     A relation's target is the latest of its columns in ``columns`` (a copy: the second of the
     two), except where one column is a sum of the others with positive weights (``c = a + b``,
-    wherever ``c`` stands): then that column; its sources are the other columns it involves. Relations are looked for on at most :data:`MAX_ROWS` evenly spaced rows; each
-    rule is then refitted by least squares on the raw values of all rows and kept only if it
-    holds on every row to ``rtol`` times the target's largest absolute value. Constant columns
-    take no part. Raises ``ValueError`` for a non-numeric or non-finite column."""
+    wherever ``c`` stands): then that column; its sources are the other columns it involves.
+    Relations are looked for on at most :data:`MAX_ROWS` evenly spaced rows; each rule is then
+    refitted by least squares on the raw values of all rows and kept only if it holds on every
+    row to ``rtol`` times the target's largest absolute value. Constant columns take no part.
+    Raises ``ValueError`` naming a non-numeric column, or the column and row of a non-finite
+    value."""
     columns = list(columns)
+    text = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])]
+    if text:
+        raise ValueError(f"find_identities needs numeric columns; {text} are not (dtypes "
+                         f"{[str(frame[c].dtype) for c in text]})")
     values = frame[columns].to_numpy(dtype=np.float64) if columns else np.zeros((len(frame), 0))
     if not np.isfinite(values).all():
         row, column = np.argwhere(~np.isfinite(values))[0]
