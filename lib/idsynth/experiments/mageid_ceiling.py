@@ -24,7 +24,7 @@ from ..cache import ArtifactCache
 from ..runs import data_fingerprint
 from .mageid_eval import MAGEID_NAME, TABSYN_NAME
 from .mageid_train import is_cached, make_generator, train_mageid
-from .seed_cache import cached_seed_rows
+from .seed_cache import cached_seed_rows, cached_seeds
 from .table_i import METRICS, SDMETRICS, evaluate_synthetic, keyable, scoring_code_digest
 
 #: The cache kind of a scored ceiling row.
@@ -84,9 +84,9 @@ def ceiling_row(mageid_set, seed: int, section: Mapping[str, Any], metric_settin
         return {"dataset": mageid_set.name, "seed": int(seed), "split": split,
                 **{m: float(scores[m]) for m in (*METRICS, SDMETRICS)}}
 
-    if cache is not None and not cache.has(ROW_KIND, {**config, "seed": int(seed)}, ".json"):
-        if only_cached and not is_cached(mageid_set, seed, section, _TABULAR, cache, stage=1):
-            return None
+    if only_cached and not cached_seeds(cache, ROW_KIND, config, [seed]) \
+            and not is_cached(mageid_set, seed, section, _TABULAR, cache, stage=1):
+        return None
     return cached_seed_rows(cache, ROW_KIND, config, seed, build)
 
 
