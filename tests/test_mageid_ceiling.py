@@ -75,6 +75,8 @@ def test_an_exact_autoencoder_reaches_the_real_rows_own_scores(nsl, tmp_path, mo
     assert row["recall"] == pytest.approx(1.0) and row["detectability"] > 0.9  # the real rows, indistinguishable
     again = ceiling.ceiling_row(nsl, 0, section, metrics, cache=cache, only_cached=True)
     assert again == row and built == [1]  # the scored row is cached: nothing rebuilt
+    relabelled = ceiling.ceiling_row(nsl, 0, section, metrics, cache=cache, only_cached=True, tab_vae="other")
+    assert built == [1] and relabelled == {**row, "tab_vae": "other"}  # the label is not part of the key
     test_row = ceiling.ceiling_row(nsl, 0, section, metrics, split="test", cache=cache)
     assert built == [1, 1] and test_row["split"] == "test"
     table = ceiling.ceiling_table([test_row, row])
@@ -98,8 +100,11 @@ def test_a_real_tabvae_gives_typed_rows_in_the_sets_columns(nsl):
 def test_stage2_share_pairs_rows_with_the_ceiling_of_their_set_and_seed():
     metrics = ("detectability", "coverage")
     ceiling_rows = ceiling.ceiling_table(
-        [{"dataset": d, "seed": s, "split": split, **{m: top + 0.1 * s for m in (*METRICS, SDMETRICS)}}
-         for d, top in (("A", 0.8), ("B", 0.5)) for s in (0, 1) for split in ("train", "test")])
+        [{"dataset": d, "seed": s, "tab_vae": "committed", "split": split,
+          **{m: top + 0.1 * s for m in (*METRICS, SDMETRICS)}}
+         for d, top in (("A", 0.8), ("B", 0.5)) for s in (0, 1) for split in ("train", "test")]
+        + [{"dataset": "A", "seed": s, "tab_vae": "shorter", "split": "train", **{m: 0.5 for m in (*METRICS, SDMETRICS)}}
+           for s in (0, 1, 2)])
     fixes = pd.DataFrame([{"dataset": d, "model": m, "variant": v, "seed": s,
                            **{k: 0.4 + 0.1 * s for k in (*METRICS, SDMETRICS)}}
                           for d in ("A", "B") for m in ("MAGE-ID", "TabSyn") for v in ("committed_retrain", "other")
@@ -112,3 +117,7 @@ def test_stage2_share_pairs_rows_with_the_ceiling_of_their_set_and_seed():
     assert a["gap_mean"] == pytest.approx(0.4) and a["share_mean"] == pytest.approx((0.4 / 0.8 + 0.5 / 0.9) / 2)
     b = share[(share["dataset"] == "B") & (share["metric"] == "detectability")]
     assert b["n_seeds"].tolist() == [1, 1] and b["share_mean"].to_numpy() == pytest.approx([0.8, 0.8])
+    # rows of a variant that trains its own TabVAE pair with that TabVAE's ceiling only
+    own = ceiling.stage2_share(fixes, ceiling_rows, variants=("other",), metrics=metrics, tab_vae="shorter")
+    assert set(own["dataset"]) == {"A"} and set(own["tab_vae"]) == {"shorter"} and (own["n_seeds"] == 3).all()
+    assert own["share_mean"].to_numpy() == pytest.approx([(0.4 + 0.5 + 0.6) / 3 / 0.5] * len(own))

@@ -32,11 +32,12 @@ ROW_KIND = "mageid_ceiling_row"
 #: Which real rows are autoencoded: ``train`` (the rows the EDM learns from; scored against
 #: themselves at equal counts, like a generated twin) and ``test`` (held out from both stages).
 SPLITS: tuple[str, ...] = ("train", "test")
-#: The columns of ``mageid_ceiling.csv`` (``profile`` is added by ``write_table``).
-COLUMNS: tuple[str, ...] = ("dataset", "seed", "split", *METRICS, SDMETRICS)
+#: The columns of ``mageid_ceiling.csv`` (``profile`` is added by ``write_table``); ``tab_vae``
+#: names whose TabVAE it is (the caller's label: ``committed``, or a variant that trains its own).
+COLUMNS: tuple[str, ...] = ("dataset", "seed", "tab_vae", "split", *METRICS, SDMETRICS)
 #: The columns of :func:`stage2_share`.
 SHARE_COLUMNS: tuple[str, ...] = (
-    "dataset", "model", "variant", "metric", "n_seeds", "ceiling_mean", "generated_mean", "gap_mean", "share_mean",
+    "dataset", "model", "variant", "tab_vae", "metric", "n_seeds", "ceiling_mean", "generated_mean", "gap_mean", "share_mean",
 )  # fmt: skip
 _TABULAR: tuple[str, ...] = ("tabular",)
 
@@ -69,10 +70,11 @@ def ceiling_config(mageid_set, seed: int, section: Mapping[str, Any], split: str
 
 def ceiling_row(mageid_set, seed: int, section: Mapping[str, Any], metric_settings: Mapping[str, Any],
                 split: str = "train", device: str = "auto", cache: ArtifactCache | None = None,
-                only_cached: bool = False) -> dict[str, Any] | None:
+                only_cached: bool = False, tab_vae: str = "committed") -> dict[str, Any] | None:
     """One row of :data:`COLUMNS`: Table I's metrics (``metric_settings``: the profile's
     ``table_i`` section) of :func:`autoencoded_rows` of the TabVAE that ``section`` trains on
-    ``mageid_set`` with ``seed`` (the model is loaded from ``cache``, or trained). Cached.
+    ``mageid_set`` with ``seed`` (the model is loaded from ``cache``, or trained). Cached (keyed
+    by the TabVAE's parameters; ``tab_vae``, the label it is shown under, is not part of the key).
     ``only_cached``: None instead of training a TabVAE the cache does not hold."""
     config = ceiling_config(mageid_set, seed, section, split, metric_settings)
 
@@ -87,28 +89,30 @@ def ceiling_row(mageid_set, seed: int, section: Mapping[str, Any], metric_settin
     if only_cached and not cached_seeds(cache, ROW_KIND, config, [seed]) \
             and not is_cached(mageid_set, seed, section, _TABULAR, cache, stage=1):
         return None
-    return cached_seed_rows(cache, ROW_KIND, config, seed, build)
+    return {**cached_seed_rows(cache, ROW_KIND, config, seed, build), "tab_vae": tab_vae}
 
 
 def ceiling_table(rows) -> pd.DataFrame:
     """Rows of :func:`ceiling_row` -> a frame of :data:`COLUMNS`, sorted."""
     frame = pd.DataFrame(list(rows), columns=list(COLUMNS))
-    return frame.sort_values(["dataset", "split", "seed"], kind="stable", ignore_index=True)
+    return frame.sort_values(["dataset", "tab_vae", "split", "seed"], kind="stable", ignore_index=True)
 
 
 def stage2_share(fixes: pd.DataFrame, ceiling: pd.DataFrame, variants=("committed_retrain",),
                  models=(MAGEID_NAME, TABSYN_NAME), metrics=("detectability", SDMETRICS, "precision", "recall",
-                                                             "density", "coverage")) -> pd.DataFrame:
+                                                             "density", "coverage"),
+                 tab_vae: str = "committed") -> pd.DataFrame:
     """How much of its ceiling each generated row reaches, paired by set and seed.
 
     fixes: rows of notebook 13 (``dataset, model, variant, seed`` and the metrics); ceiling:
-    :func:`ceiling_table` rows (its ``train`` split is used: the rows the EDM learns from).
+    :func:`ceiling_table` rows (its ``train`` split of the TabVAE labelled ``tab_vae`` is used:
+    the rows the EDM learns from).
     For each (set, model, variant, metric): the means over the seeds both have of the ceiling,
     the generated value, ``gap`` = ceiling − generated and ``share`` = generated / ceiling (1:
     stage 2 gives back all that stage 1 allows; above 1 is possible, e.g. recall). Pairs exist
     only where the variant's model was trained on the TabVAE the ceiling was scored with, i.e.
     the same recipe's stage 1 and seed: the callers pass such variants."""
-    train = ceiling[ceiling["split"] == "train"].set_index(["dataset", "seed"])
+    train = ceiling[(ceiling["split"] == "train") & (ceiling["tab_vae"] == tab_vae)].set_index(["dataset", "seed"])
     out = []
     chosen = fixes[fixes["variant"].isin(list(variants)) & fixes["model"].isin(list(models))]
     for (dataset, model, name), rows in chosen.groupby(["dataset", "model", "variant"], sort=False):
@@ -119,7 +123,7 @@ def stage2_share(fixes: pd.DataFrame, ceiling: pd.DataFrame, variants=("committe
         for metric in metrics:
             generated = rows.loc[seeds, metric].to_numpy(float)
             top = train.loc[[(dataset, s) for s in seeds], metric].to_numpy(float)
-            out.append({"dataset": dataset, "model": model, "variant": name, "metric": metric,
+            out.append({"dataset": dataset, "model": model, "variant": name, "tab_vae": tab_vae, "metric": metric,
                         "n_seeds": len(seeds), "ceiling_mean": float(top.mean()),
                         "generated_mean": float(generated.mean()), "gap_mean": float((top - generated).mean()),
                         "share_mean": float((generated / top).mean())})
