@@ -249,3 +249,9 @@ def test_screens_of_the_retrained_models_pair_with_them():
     gains = fixes.against_retrain(table)
     assert set(gains["variant"]) == {"sample_churn"}  # only the retrain's screens, against it
     assert np.allclose(gains["gain_mean"], 0.02) and set(fixes.PAIRED_WITH_RETRAIN) <= set(fixes.VARIANT_NAMES)
+    # the verdict's gains: each variant against its exact pair
+    exact = fixes.exact_pair_gains(table)
+    assert set(exact["variant"]) == {"committed_retrain", "sample_churn", "latent_global"}
+    churn = exact[exact["variant"] == "sample_churn"]
+    assert np.allclose(churn["gain_mean"], 0.02) and len(churn) == len(gains)
+    assert np.allclose(exact.loc[exact["variant"] == "latent_global", "gain_mean"], 0.1)

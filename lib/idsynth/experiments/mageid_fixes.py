@@ -381,6 +381,16 @@ def against_retrain(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
                         reference="committed_retrain", alpha=alpha)
 
 
+def exact_pair_gains(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Each variant against its exact pair: :func:`against_retrain` for the
+    :data:`PAIRED_WITH_RETRAIN` variants (made on the retrained committed models), :func:`paired_gains`
+    against ``committed`` for the others (``committed_retrain`` among them). What the verdict
+    judges: against ``committed``, a screen of the retrained models would also carry what the
+    retrain alone moved."""
+    others = paired_gains(table[~table["variant"].isin(PAIRED_WITH_RETRAIN)], alpha=alpha)
+    return pd.concat([others, against_retrain(table, alpha)], ignore_index=True)
+
+
 def builds_on(name: str, base: str) -> bool:
     """Whether variant ``name`` makes every change of variant ``base`` (and more): its gains
     against ``base`` are then the effect of its further changes alone."""
