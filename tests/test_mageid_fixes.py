@@ -101,6 +101,39 @@ def test_variants_change_the_base_recipe_and_rows_are_keyed_by_the_resolved_mode
     assert fixes.row_config(data, 0, committed, "committed", "MAGE-ID", metrics) != key
 
 
+def test_the_ablation_keeps_its_base_when_the_profile_moves_its_budget():
+    """``mageid_fixes.base`` pins the section the variants change: a profile that doubles its own
+    EDM steps and pins the old count keys the ablation's rows as before; without the pin they move."""
+    from dataclasses import replace
+
+    from idsynth.data.mageid_sets import build_mageid_sets
+
+    cpu = get_profile("cpu")
+    assert cpu["mageid_fixes"]["base"] is None and fixes.ablation_section(cpu) == {
+        k: (dict(v) if hasattr(v, "items") else v) for k, v in cpu["mageid"].items()}
+    steps = cpu["mageid"]["edm"]["steps"]
+    sections = {name: dict(cpu.sections[name]) for name in cpu.sections}
+    sections["mageid"] = {**sections["mageid"], "edm": {**cpu["mageid"]["edm"], "steps": 2 * steps}}
+    moved = replace(cpu, sections=sections)
+    pinned = replace(cpu, sections={**sections, "mageid_fixes": {"variants": None, "base": {"edm": {"steps": steps}}}})
+    assert fixes.ablation_section(moved)["edm"]["steps"] == 2 * steps
+    assert fixes.ablation_section(pinned) == fixes.ablation_section(cpu)
+    assert fixes.ablation_section(pinned)["tab_vae"] == dict(cpu["mageid"]["tab_vae"])
+
+    data = next(iter(build_mageid_sets(n_rows=get_profile("smoke")["mageid_data"]["n_rows"], seed=0)))
+    metrics = dict(cpu["table_i"])
+
+    def key(profile, name="committed"):
+        chosen = fixes.variant(name)
+        changed = fixes.variant_section(fixes.ablation_section(profile), chosen.changes, chosen.step_factor)
+        return fixes.row_config(data, 0, changed, name, "TabSyn", metrics)
+
+    assert key(pinned) == key(cpu) and key(pinned, "edm_steps_2x") == key(cpu, "edm_steps_2x")
+    assert key(moved) != key(cpu)
+    with pytest.raises(KeyError, match="names part 'edn'"):
+        fixes.ablation_section(replace(cpu, sections={**sections, "mageid_fixes": {"base": {"edn": {"steps": 1}}}}))
+
+
 def rows(gain_of: dict[str, float], seeds=(0, 1, 2), noise=0.01):
     """A table where each variant's metrics are the committed ones plus ``gain_of[variant]`` plus
     ``noise`` times +1, -1, 0 for the three seeds (a paired spread with mean 0)."""

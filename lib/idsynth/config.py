@@ -79,7 +79,11 @@ _PAPER: dict[str, dict[str, Any]] = {
     # -- section: mageid_fixes (13) --
     # The changes to the MAGE-ID / TabSyn recipe to compare with the committed one (names of
     # idsynth.experiments.mageid_fixes.VARIANTS; None: all of them), at the "mageid" schedule.
-    "mageid_fixes": {"variants": None},
+    # "base": {part: {argument: value}} applied to the "mageid" section before any variant's
+    # change (idsynth.experiments.mageid_fixes.ablation_section); None: the "mageid" section as it
+    # is. A profile that moves its own "mageid" budget pins the ablation's old one here, so the
+    # rows already run keep their pairs and their cache keys.
+    "mageid_fixes": {"variants": None, "base": None},
     # -- section: tabddpm (08) --
     # TabDDPM's defaults (Kotelnikov et al. 2023; the official code's MLPDiffusion and AdamW
     # settings): T = 1000, the (512, 1024, 1024, 512) MLP, 20,000 steps of 4,096 rows, lr 2e-3

@@ -171,6 +171,19 @@ def variant(name: str) -> Variant:
 BASE_RECIPE = "v1"
 
 
+def ablation_section(profile) -> dict[str, Any]:
+    """The ``mageid`` section every variant changes: ``profile["mageid"]`` with the parts that
+    ``profile["mageid_fixes"]["base"]`` (``{part: {argument: value}}``, or None) names updated. A
+    profile whose own budget moves keeps the ablation's old one there, so the committed rows
+    keep their pairs and cache keys (:func:`row_config` resolves the parameters from this)."""
+    section = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in profile["mageid"].items()}
+    for part, values in (profile["mageid_fixes"].get("base") or {}).items():
+        if part not in section:
+            raise KeyError(f"mageid_fixes.base names part {part!r}; the mageid section has {sorted(section)}")
+        section[part] = {**(section[part] or {}), **dict(values)}
+    return section
+
+
 def variant_section(section: Mapping[str, Any], changes: Mapping[str, Mapping[str, Any]],
                     step_factor: Mapping[str, float] | None = None) -> dict[str, Any]:
     """The ``mageid`` section on :data:`BASE_RECIPE` with ``changes`` applied to its parts and
@@ -484,7 +497,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if unknown:
             parser.error(f"unknown data sets {unknown}; known: {[s.name for s in sets]}")
         sets = [s for s in sets if s.name in args.datasets]
-    section = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in profile["mageid"].items()}
+    section = ablation_section(profile)
     if args.restore_from is not None:
         table = pd.read_csv(args.restore_from)
         table = table[table["dataset"].isin([s.name for s in sets])]
