@@ -180,6 +180,36 @@ def test_mlp_denoiser_shapes_null_class_and_label_dropout():
         net(x, c_noise, labels[:10])
 
 
+def test_class_init_std_scales_only_the_class_table():
+    def built(**kwargs):
+        torch.manual_seed(0)
+        return MLPDenoiser(dim=5, hidden=16, n_layers=1, n_classes=3, **kwargs).state_dict()
+
+    default, same, small = built(), built(class_init_std=1.0), built(class_init_std=0.02)
+    for name, weight in default.items():
+        torch.testing.assert_close(same[name], weight, rtol=0, atol=0)  # 1.0 draws PyTorch's default
+        expected = weight * 0.02 if name == "class_embedding.weight" else weight
+        torch.testing.assert_close(small[name], expected, rtol=0, atol=0)
+    assert default["class_embedding.weight"].std().item() > 0.5  # nn.Embedding's N(0, 1)
+    with pytest.raises(ValueError, match="class_init_std"):
+        MLPDenoiser(dim=5, hidden=16, n_classes=3, class_init_std=-1.0)
+    with pytest.raises(ValueError, match="class_init_std"):
+        LatentEDM(hidden=8, n_layers=1, steps=1, class_init_std=float("nan"), verbose=False)._check_params()
+
+
+def test_class_init_std_is_saved_and_changes_the_fit(tmp_path):
+    rng = np.random.default_rng(4)
+    Z, y = rng.normal(size=(120, 3)).astype(np.float32), rng.integers(0, 2, size=120)
+    common = dict(hidden=8, n_layers=1, steps=6, batch_size=40, num_steps=3, device="cpu", verbose=False)
+    small = LatentEDM(class_init_std=0.02, **common).fit(Z, y)
+    default = LatentEDM(**common).fit(Z, y)
+    assert not np.allclose(small.loss_history_, default.loss_history_)
+    small.save(tmp_path / "m.pt")
+    loaded = LatentEDM.load(tmp_path / "m.pt")
+    assert loaded.class_init_std == 0.02
+    np.testing.assert_array_equal(loaded.sample({0: 3, 1: 2}, 1)[0], small.sample({0: 3, 1: 2}, 1)[0])
+
+
 # ---- LatentEDM on a class-conditional 2-D Gaussian mixture ----------------------------------
 # Class 0: two round components (bimodal); class 1: one elongated, correlated component.
 COMPONENTS = {

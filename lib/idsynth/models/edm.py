@@ -216,6 +216,11 @@ class MLPDenoiser(nn.Module):
     in training mode, in place of a fraction ``label_dropout`` of the labels (classifier-free
     guidance, Ho & Salimans 2022). That dropout draws from a private generator seeded by
     ``dropout_seed``, so training is reproducible without touching torch's global RNG.
+    ``class_init_std``: the class vectors' initial standard deviation per entry (the table is
+    drawn as ``nn.Embedding``'s N(0, 1) and scaled, so 1.0 is PyTorch's default and draws the
+    same weights). At 1.0 the class vector outweighs ``proj(x_in)`` (entries of variance ~1/3
+    for unit inputs) three to one at initialisation; EDM's own networks embed labels through a
+    linear layer of that ~1/3 variance, DiT draws its label table at std 0.02.
     """
 
     def __init__(
@@ -226,6 +231,7 @@ class MLPDenoiser(nn.Module):
         n_classes: int | None = None,
         label_dropout: float = 0.1,
         dropout_seed: int = 0,
+        class_init_std: float = 1.0,
     ):
         super().__init__()
         if dim < 1 or hidden < 2 or n_layers < 1:
@@ -234,6 +240,8 @@ class MLPDenoiser(nn.Module):
             raise ValueError(f"n_classes must be None (unconditional) or >= 1, got {n_classes}")
         if not 0.0 <= label_dropout < 1.0:
             raise ValueError(f"label_dropout must be in [0, 1), got {label_dropout}")
+        if not float(class_init_std) >= 0.0:
+            raise ValueError(f"class_init_std must be >= 0, got {class_init_std!r}")
         self.dim, self.hidden, self.n_layers = int(dim), int(hidden), int(n_layers)
         self.n_classes = None if n_classes is None else int(n_classes)
         self.label_dropout = float(label_dropout)
@@ -248,6 +256,9 @@ class MLPDenoiser(nn.Module):
             SinusoidalEmbedding(hidden), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, hidden)
         )
         self.class_embedding = None if n_classes is None else nn.Embedding(self.n_classes + 1, hidden)
+        if self.class_embedding is not None and float(class_init_std) != 1.0:
+            with torch.no_grad():
+                self.class_embedding.weight.mul_(float(class_init_std))
         wide = 2 * hidden
         layers: list[nn.Module] = [nn.Linear(hidden, wide), nn.SiLU()]
         for _ in range(n_layers - 1):
@@ -468,7 +479,8 @@ class LatentEDM:
     original latent scale, by :func:`edm_sampler` in batches of ``sample_batch_size``.
 
     ``hidden`` / ``n_layers``: :class:`MLPDenoiser`'s width and number of wide layers (TabSyn:
-    1024 and 2). ``guidance`` != 1 applies classifier-free guidance, which needs
+    1024 and 2); ``class_init_std``: its class vectors' initial scale (1.0, PyTorch's
+    ``nn.Embedding`` default, is the committed recipe). ``guidance`` != 1 applies classifier-free guidance, which needs
     ``label_dropout > 0`` in training. ``mixed_precision``: bf16 autocast for the network on
     CUDA and on CPUs with native bf16 matmuls (:func:`~idsynth.models.training.autocast_bf16`;
     fp32 elsewhere). ``steps``: the training length in optimiser steps of ``batch_size`` rows,
@@ -497,7 +509,7 @@ class LatentEDM:
         "num_steps", "sigma_min", "sigma_max", "rho", "guidance", "sample_batch_size",
         "mixed_precision", "device", "random_state", "cuda_graph", "verbose", "lr_schedule",
         "early_stop_patience", "keep_best", "latent_scaling", "blocks", "drop_below", "sample_weights",
-        "S_churn",
+        "S_churn", "class_init_std",
     )  # fmt: skip
 
     def __init__(
@@ -535,6 +547,7 @@ class LatentEDM:
         drop_below: float | None = None,
         sample_weights: str = "ema",
         S_churn: float = 0.0,
+        class_init_std: float = 1.0,
     ):
         self.dim = dim
         self.n_classes = n_classes
@@ -569,6 +582,7 @@ class LatentEDM:
         self.drop_below = drop_below
         self.sample_weights = sample_weights
         self.S_churn = S_churn
+        self.class_init_std = class_init_std
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._PARAMS}
@@ -605,6 +619,7 @@ class LatentEDM:
             raw = MLPDenoiser(
                 dim, hidden=self.hidden, n_layers=self.n_layers, n_classes=n_classes,
                 label_dropout=self.label_dropout, dropout_seed=int(self.random_state) + 1,
+                class_init_std=self.class_init_std,
             )  # fmt: skip
         return EDMPrecond(raw, sigma_data=self.sigma_data).to(device)
 
@@ -626,6 +641,8 @@ class LatentEDM:
             raise ValueError(f"latent_scaling must be one of {LATENT_SCALINGS}, got {self.latent_scaling!r}")
         if self.latent_scaling == "per_block" and self.blocks is None:
             raise ValueError("latent_scaling='per_block' needs blocks (the sizes of the latent's parts)")
+        if not float(self.class_init_std) >= 0.0:
+            raise ValueError(f"class_init_std must be >= 0, got {self.class_init_std!r}")
         if self.drop_below is not None and not 0.0 < float(self.drop_below) < 1.0:
             raise ValueError(f"drop_below must be None or in (0, 1), got {self.drop_below!r}")
         self._check_sampling()
