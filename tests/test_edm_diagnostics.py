@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from idsynth.experiments.edm_diagnostics import COLUMNS, block_denoising_error, loss_at_fractions
+from idsynth.experiments.edm_diagnostics import (
+    COLUMNS,
+    FRACTIONS,
+    SCREEN_COLUMNS,
+    block_denoising_error,
+    loss_at_fractions,
+    refit,
+    refit_screen,
+)
 from idsynth.models.edm import LatentEDM
 
 
@@ -55,3 +63,43 @@ def test_denoising_error_per_block_of_the_modelled_dimensions():
     assert np.array_equal(again["value"].to_numpy(), frame["value"].to_numpy())
     with pytest.raises(ValueError, match=r"\(n, 5\)"):
         block_denoising_error(trained, Z[:, :4], y, blocks)
+
+
+class FittedLatents:
+    """What :func:`refit_screen` reads of a fitted MAGE-ID: its latents, label codes, EDM and blocks."""
+
+    def __init__(self, Z, y, edm):
+        self.Z, self.y, self.edm_ = Z, y, edm
+        self.latent_slices_ = {"tabular": slice(0, 3), "image": slice(3, 5)}
+
+    def encode(self, X, y):
+        return self.Z
+
+    def _label_codes(self, y):
+        return np.asarray(y)
+
+
+def test_refit_repeats_a_fit_and_applies_changes():
+    Z, y = two_blocks(n=400)
+    original = fitted(20, Z, y)
+    again = refit(original, Z, y, steps=20)
+    np.testing.assert_array_equal(again.loss_history_, original.loss_history_)  # same arguments, same model
+    changed = refit(original, Z, y, steps=10, changes={"class_init_std": 0.02})
+    assert changed.n_steps_ == 10 and changed.class_init_std == 0.02 and original.class_init_std == 1.0
+    with pytest.raises(ValueError, match="unknown LatentEDM arguments"):
+        refit(original, Z, y, steps=5, changes={"class_init": 0.02})
+
+
+def test_refit_screen_reports_both_views_per_setting():
+    Z, y = two_blocks(n=400)
+    model = FittedLatents(Z, y, fitted(5, Z, y))
+    settings = {"committed": {}, "class_init": {"class_init_std": 0.02}}
+    frame = refit_screen(model, None, y, settings, steps=30, sigmas=(0.3,), n_rows=200)
+    assert list(frame.columns) == list(SCREEN_COLUMNS)
+    assert frame["setting"].unique().tolist() == ["committed", "class_init"] and (frame["steps"] == 30).all()
+    per_setting = frame.groupby("setting")["quantity"].value_counts().unstack()
+    assert (per_setting["loss"] == len(FRACTIONS)).all() and (per_setting["denoise_error"] == 2).all()
+    assert frame.loc[frame["setting"] == "class_init", "changes"].iloc[0] == '{"class_init_std": 0.02}'
+    losses = frame[frame["quantity"] == "loss"].pivot(index="at", columns="setting", values="value")
+    assert not np.allclose(losses["committed"], losses["class_init"])  # the setting was trained with
+    assert (frame["fit_seconds"] > 0).all()

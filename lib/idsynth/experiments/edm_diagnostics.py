@@ -9,11 +9,21 @@ Two views of the same question, why one model gains more from more EDM steps tha
 * :func:`block_denoising_error`: the mean squared error of the denoiser the model samples with on
   real latents with noise of level ``sigma`` added, per latent block (MAGE-ID's ``tabular`` and
   ``image`` dimensions), in the same units. Low noise levels decide the detail of the samples.
+
+And a cheap screen of training settings before a full row is paid for: :func:`refit_screen`
+trains the EDM again, with changed :class:`~idsynth.models.edm.LatentEDM` arguments and a short
+budget, on the latents a fitted model's VAEs give, and reports both views; the command line runs
+it on the cached models of notebook 13's committed recipe::
+
+    python -m idsynth.experiments.edm_diagnostics --profile cpu --dataset CIC-IDS-2017 --model MAGE-ID \
+        --steps 600 --setting committed '{}' --setting class_init_0.02 '{"class_init_std": 0.02}'
 """
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+import argparse
+import json
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -90,3 +100,102 @@ def model_diagnostics(model, X: pd.DataFrame, y, n_rows: int = 4000, seed: int =
     return pd.concat([loss_at_fractions(model.edm_.loss_history_),
                       block_denoising_error(model.edm_, Z, model._label_codes(np.asarray(y)), model.latent_slices_,
                                             n_rows=n_rows, seed=seed)], ignore_index=True)
+
+
+#: The columns of :func:`refit_screen`'s frame (and of ``mageid_edm_screen.csv``, with the
+#: data set, model and seed the notebook or command line adds).
+SCREEN_COLUMNS: tuple[str, ...] = ("setting", "changes", "steps", "fit_seconds", *COLUMNS)
+
+
+def refit(edm, Z: np.ndarray, labels, steps: int, changes: Mapping[str, Any] | None = None):
+    """A new :class:`~idsynth.models.edm.LatentEDM` with ``edm``'s arguments, ``changes`` applied
+    and a budget of ``steps`` optimiser steps, fitted on ``Z`` (n, dim) with ``labels`` (n,)
+    codes (None: unconditional). Same arguments, same latents -> the same model as a fit of
+    those arguments in a row (the seed is ``edm.random_state``)."""
+    from idsynth.models.edm import LatentEDM
+
+    params = {**edm.get_params(), "steps": int(steps), "verbose": False, **dict(changes or {})}
+    unknown = sorted(set(params) - set(LatentEDM._PARAMS))
+    if unknown:
+        raise ValueError(f"unknown LatentEDM arguments {unknown}")
+    return LatentEDM(**params).fit(Z, labels)
+
+
+def refit_screen(model, X: pd.DataFrame, y, settings: Mapping[str, Mapping[str, Any]], steps: int,
+                 sigmas: Sequence[float] = (0.1, 0.3, 1.0), n_rows: int = 4000, seed: int = 0) -> pd.DataFrame:
+    """Each of ``settings`` (``{name: LatentEDM changes}``) trained for ``steps`` on the latents
+    of a fitted MAGE-ID / TabSyn ``model``'s VAEs for its real rows ``X``, ``y``: the training loss
+    at :data:`FRACTIONS` and the denoising error per block at ``sigmas`` (:func:`block_denoising_error`,
+    ``n_rows`` rows drawn with ``seed``), with the seconds of each fit. Returns
+    :data:`SCREEN_COLUMNS`, ``changes`` as JSON text."""
+    Z = model.encode(X, y)
+    codes = model._label_codes(np.asarray(y))
+    frames = []
+    for name, changes in settings.items():
+        edm = refit(model.edm_, Z, codes, steps, changes)
+        views = pd.concat([loss_at_fractions(edm.loss_history_),
+                           block_denoising_error(edm, Z, codes, model.latent_slices_, sigmas, n_rows, seed)],
+                          ignore_index=True)
+        frames.append(views.assign(setting=name, changes=json.dumps(dict(changes), sort_keys=True), steps=int(steps),
+                                   fit_seconds=float(edm.fit_seconds_)))
+    return pd.concat(frames, ignore_index=True)[list(SCREEN_COLUMNS)]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Screen EDM settings on the cached committed models of notebook 13 (``refit_screen``); the
+    table goes to ``<figures>/tables/mageid_edm_screen.csv``, rows of an earlier screen of
+    another data set, model, seed or setting kept."""
+    from ..cache import ArtifactCache
+    from ..config import figures_dir, get_profile
+    from ..data.mageid_sets import build_mageid_sets
+    from ..tables import write_table
+    from . import mageid_fixes as fixes
+    from .mageid_train import train_mageid
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--model", required=True, choices=fixes.BOTH)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=int, required=True)
+    parser.add_argument("--setting", nargs=2, action="append", metavar=("NAME", "JSON"), required=True,
+                        help='a name and its LatentEDM changes as JSON, e.g. class_init \'{"class_init_std": 0.02}\'')
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args(argv)
+    settings = {}
+    for name, text in args.setting:
+        try:
+            settings[name] = json.loads(text)
+        except json.JSONDecodeError as error:
+            parser.error(f"--setting {name}: {text!r} is not JSON ({error})")
+    profile = get_profile(args.profile)
+    sets = {s.name: s for s in build_mageid_sets(n_rows=profile["mageid_data"]["n_rows"], seed=0,
+                                                  data_dir=args.data_dir)}
+    if args.dataset not in sets:
+        parser.error(f"unknown data set {args.dataset!r}; known: {sorted(sets)}")
+    chosen = sets[args.dataset]
+    section = fixes.variant_section(fixes.ablation_section(profile), {})
+    model = train_mageid(chosen, args.seed, section, device="cpu", modalities=fixes.MODALITIES[args.model],
+                         cache=ArtifactCache(), verbose=False)
+    X, y = chosen.xy("train")
+    found = refit_screen(model, X, y, settings, args.steps, seed=args.seed).assign(
+        dataset=chosen.name, model=args.model, seed=args.seed)
+    found = found[["dataset", "model", "seed", *SCREEN_COLUMNS]]
+    out = figures_dir(profile)
+    path = out / "tables" / "mageid_edm_screen.csv"
+    if path.exists():
+        earlier = pd.read_csv(path).drop(columns="profile", errors="ignore")
+        same = earlier.set_index(["dataset", "model", "seed", "setting", "steps"]).index.isin(
+            found.set_index(["dataset", "model", "seed", "setting", "steps"]).index)
+        found = pd.concat([earlier[~same], found], ignore_index=True)
+    write_table(found, "mageid_edm_screen", out,
+                title="EDM settings screened on the committed models' latents: training loss at fractions of a "
+                      "short budget and denoising error per block (units of sigma_data^2 per dimension)")
+    print(found[found["quantity"] == "loss"].pivot_table(index=["dataset", "model", "setting"], columns="at",
+                                                        values="value").round(4).to_string())
+    print(found[found["quantity"] == "denoise_error"].pivot_table(
+        index=["dataset", "model", "setting"], columns=["block", "at"], values="value").round(4).to_string())
+
+
+if __name__ == "__main__":
+    main()
