@@ -197,6 +197,21 @@ def test_class_init_std_scales_only_the_class_table():
         LatentEDM(hidden=8, n_layers=1, steps=1, class_init_std=float("nan"), verbose=False)._check_params()
 
 
+def test_noise_label_scale_multiplies_c_noise_before_the_sinusoids():
+    torch.manual_seed(0)
+    default = MLPDenoiser(dim=5, hidden=16, n_layers=1, n_classes=3).eval()
+    scaled = MLPDenoiser(dim=5, hidden=16, n_layers=1, n_classes=3, noise_label_scale=250.0).eval()
+    scaled.load_state_dict(default.state_dict())  # the scale is not a weight: same weights, same draw
+    x, labels, c_noise = torch.randn(8, 5), torch.randint(0, 3, (8,)), torch.linspace(-1.5, 1.2, 8)
+    torch.testing.assert_close(scaled(x, c_noise, labels), default(x, c_noise * 250.0, labels))
+    assert not torch.allclose(scaled(x, c_noise, labels), default(x, c_noise, labels))
+    with pytest.raises(ValueError, match="noise_label_scale"):
+        MLPDenoiser(dim=5, hidden=16, noise_label_scale=0.0)
+    with pytest.raises(ValueError, match="noise_label_scale"):
+        LatentEDM(hidden=8, n_layers=1, steps=1, noise_label_scale=-1.0, verbose=False)._check_params()
+    assert LatentEDM(noise_label_scale=250.0)._build_denoiser(5, 3, "cpu").net.noise_label_scale == 250.0
+
+
 def test_class_init_std_is_saved_and_changes_the_fit(tmp_path):
     rng = np.random.default_rng(4)
     Z, y = rng.normal(size=(120, 3)).astype(np.float32), rng.integers(0, 2, size=120)

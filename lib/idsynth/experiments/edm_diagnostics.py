@@ -22,6 +22,7 @@ it on the cached models of notebook 13's committed recipe::
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 from typing import Any, Mapping, Sequence
 
@@ -183,14 +184,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     found = found[["dataset", "model", "seed", *SCREEN_COLUMNS]]
     out = figures_dir(profile)
     path = out / "tables" / "mageid_edm_screen.csv"
-    if path.exists():
-        earlier = pd.read_csv(path).drop(columns="profile", errors="ignore")
-        same = earlier.set_index(["dataset", "model", "seed", "setting", "steps"]).index.isin(
-            found.set_index(["dataset", "model", "seed", "setting", "steps"]).index)
-        found = pd.concat([earlier[~same], found], ignore_index=True)
-    write_table(found, "mageid_edm_screen", out,
-                title="EDM settings screened on the committed models' latents: training loss at fractions of a "
-                      "short budget and denoising error per block (units of sigma_data^2 per dimension)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:  # screens run side by side merge one by one
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            earlier = pd.read_csv(path).drop(columns="profile", errors="ignore")
+            key = ["dataset", "model", "seed", "setting", "steps"]
+            same = earlier.set_index(key).index.isin(found.set_index(key).index)
+            found = pd.concat([earlier[~same], found], ignore_index=True)
+        write_table(found, "mageid_edm_screen", out,
+                    title="EDM settings screened on the committed models' latents: training loss at fractions of a "
+                          "short budget and denoising error per block (units of sigma_data^2 per dimension)")
     print(found[found["quantity"] == "loss"].pivot_table(index=["dataset", "model", "setting"], columns="at",
                                                         values="value").round(4).to_string())
     print(found[found["quantity"] == "denoise_error"].pivot_table(

@@ -221,6 +221,11 @@ class MLPDenoiser(nn.Module):
     same weights). At 1.0 the class vector outweighs ``proj(x_in)`` (entries of variance ~1/3
     for unit inputs) three to one at initialisation; EDM's own networks embed labels through a
     linear layer of that ~1/3 variance, DiT draws its label table at std 0.02.
+    ``noise_label_scale``: a factor on ``c_noise`` (EDM's ln(σ)/4, about -1.5 to 1.2 over the
+    training σ) before the sinusoids; at 1.0 only the lowest of the 512 frequencies turn by more
+    than a fraction of a radian over that range, so at initialisation the embedding varies with
+    σ by ~1e-4 (variance across σ) against ~0.3 for ``proj(x_in)``; ~250 spreads c_noise over the
+    range of DDPM's step index (0-1000), for which the sinusoids were made.
     """
 
     def __init__(
@@ -232,6 +237,7 @@ class MLPDenoiser(nn.Module):
         label_dropout: float = 0.1,
         dropout_seed: int = 0,
         class_init_std: float = 1.0,
+        noise_label_scale: float = 1.0,
     ):
         super().__init__()
         if dim < 1 or hidden < 2 or n_layers < 1:
@@ -242,6 +248,9 @@ class MLPDenoiser(nn.Module):
             raise ValueError(f"label_dropout must be in [0, 1), got {label_dropout}")
         if not float(class_init_std) >= 0.0:
             raise ValueError(f"class_init_std must be >= 0, got {class_init_std!r}")
+        if not float(noise_label_scale) > 0.0:
+            raise ValueError(f"noise_label_scale must be > 0, got {noise_label_scale!r}")
+        self.noise_label_scale = float(noise_label_scale)
         self.dim, self.hidden, self.n_layers = int(dim), int(hidden), int(n_layers)
         self.n_classes = None if n_classes is None else int(n_classes)
         self.label_dropout = float(label_dropout)
@@ -295,6 +304,8 @@ class MLPDenoiser(nn.Module):
 
     def forward(self, x: torch.Tensor, noise_labels: torch.Tensor, labels: torch.Tensor | None = None):
         """``x``: (n, dim); ``noise_labels``: (n,) or (1,) c_noise; ``labels``: (n,) codes or None."""
+        if self.noise_label_scale != 1.0:
+            noise_labels = noise_labels * self.noise_label_scale
         h = self.proj(x) + self.noise_embedding(noise_labels)
         cls = self._class_vectors(labels, x.shape[0], x.device)
         if cls is not None:
@@ -480,7 +491,8 @@ class LatentEDM:
 
     ``hidden`` / ``n_layers``: :class:`MLPDenoiser`'s width and number of wide layers (TabSyn:
     1024 and 2); ``class_init_std``: its class vectors' initial scale (1.0, PyTorch's
-    ``nn.Embedding`` default, is the committed recipe). ``guidance`` != 1 applies classifier-free guidance, which needs
+    ``nn.Embedding`` default, is the committed recipe); ``noise_label_scale``: its factor on
+    ``c_noise`` before the sinusoids (1.0, EDM's and TabSyn's, is the committed recipe). ``guidance`` != 1 applies classifier-free guidance, which needs
     ``label_dropout > 0`` in training. ``mixed_precision``: bf16 autocast for the network on
     CUDA and on CPUs with native bf16 matmuls (:func:`~idsynth.models.training.autocast_bf16`;
     fp32 elsewhere). ``steps``: the training length in optimiser steps of ``batch_size`` rows,
@@ -509,7 +521,7 @@ class LatentEDM:
         "num_steps", "sigma_min", "sigma_max", "rho", "guidance", "sample_batch_size",
         "mixed_precision", "device", "random_state", "cuda_graph", "verbose", "lr_schedule",
         "early_stop_patience", "keep_best", "latent_scaling", "blocks", "drop_below", "sample_weights",
-        "S_churn", "class_init_std",
+        "S_churn", "class_init_std", "noise_label_scale",
     )  # fmt: skip
 
     def __init__(
@@ -548,6 +560,7 @@ class LatentEDM:
         sample_weights: str = "ema",
         S_churn: float = 0.0,
         class_init_std: float = 1.0,
+        noise_label_scale: float = 1.0,
     ):
         self.dim = dim
         self.n_classes = n_classes
@@ -583,6 +596,7 @@ class LatentEDM:
         self.sample_weights = sample_weights
         self.S_churn = S_churn
         self.class_init_std = class_init_std
+        self.noise_label_scale = noise_label_scale
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._PARAMS}
@@ -619,7 +633,7 @@ class LatentEDM:
             raw = MLPDenoiser(
                 dim, hidden=self.hidden, n_layers=self.n_layers, n_classes=n_classes,
                 label_dropout=self.label_dropout, dropout_seed=int(self.random_state) + 1,
-                class_init_std=self.class_init_std,
+                class_init_std=self.class_init_std, noise_label_scale=self.noise_label_scale,
             )  # fmt: skip
         return EDMPrecond(raw, sigma_data=self.sigma_data).to(device)
 
@@ -643,6 +657,8 @@ class LatentEDM:
             raise ValueError("latent_scaling='per_block' needs blocks (the sizes of the latent's parts)")
         if not float(self.class_init_std) >= 0.0:
             raise ValueError(f"class_init_std must be >= 0, got {self.class_init_std!r}")
+        if not float(self.noise_label_scale) > 0.0:
+            raise ValueError(f"noise_label_scale must be > 0, got {self.noise_label_scale!r}")
         if self.drop_below is not None and not 0.0 < float(self.drop_below) < 1.0:
             raise ValueError(f"drop_below must be None or in (0, 1), got {self.drop_below!r}")
         self._check_sampling()
