@@ -203,6 +203,15 @@ class SinusoidalEmbedding(nn.Module):
         return torch.cat([angles.cos(), angles.sin()], dim=1)
 
 
+def check_embedding_scales(class_init_std: float, noise_label_scale: float) -> None:
+    """Refuse a negative (or NaN) ``class_init_std`` and a ``noise_label_scale`` that is not
+    positive (:class:`MLPDenoiser`'s arguments, checked again by :class:`LatentEDM` before a fit)."""
+    if not float(class_init_std) >= 0.0:
+        raise ValueError(f"class_init_std must be >= 0, got {class_init_std!r}")
+    if not float(noise_label_scale) > 0.0:
+        raise ValueError(f"noise_label_scale must be > 0, got {noise_label_scale!r}")
+
+
 class MLPDenoiser(nn.Module):
     """Raw network ``F(x_in, c_noise, labels) -> (n, dim)`` for :class:`EDMPrecond`.
 
@@ -246,10 +255,7 @@ class MLPDenoiser(nn.Module):
             raise ValueError(f"n_classes must be None (unconditional) or >= 1, got {n_classes}")
         if not 0.0 <= label_dropout < 1.0:
             raise ValueError(f"label_dropout must be in [0, 1), got {label_dropout}")
-        if not float(class_init_std) >= 0.0:
-            raise ValueError(f"class_init_std must be >= 0, got {class_init_std!r}")
-        if not float(noise_label_scale) > 0.0:
-            raise ValueError(f"noise_label_scale must be > 0, got {noise_label_scale!r}")
+        check_embedding_scales(class_init_std, noise_label_scale)
         self.noise_label_scale = float(noise_label_scale)
         self.dim, self.hidden, self.n_layers = int(dim), int(hidden), int(n_layers)
         self.n_classes = None if n_classes is None else int(n_classes)
@@ -655,10 +661,7 @@ class LatentEDM:
             raise ValueError(f"latent_scaling must be one of {LATENT_SCALINGS}, got {self.latent_scaling!r}")
         if self.latent_scaling == "per_block" and self.blocks is None:
             raise ValueError("latent_scaling='per_block' needs blocks (the sizes of the latent's parts)")
-        if not float(self.class_init_std) >= 0.0:
-            raise ValueError(f"class_init_std must be >= 0, got {self.class_init_std!r}")
-        if not float(self.noise_label_scale) > 0.0:
-            raise ValueError(f"noise_label_scale must be > 0, got {self.noise_label_scale!r}")
+        check_embedding_scales(self.class_init_std, self.noise_label_scale)
         if self.drop_below is not None and not 0.0 < float(self.drop_below) < 1.0:
             raise ValueError(f"drop_below must be None or in (0, 1), got {self.drop_below!r}")
         self._check_sampling()
