@@ -288,3 +288,31 @@ def test_screens_of_the_retrained_models_pair_with_them():
     churn = exact[exact["variant"] == "sample_churn"]
     assert np.allclose(churn["gain_mean"], 0.02) and len(churn) == len(gains)
     assert np.allclose(exact.loc[exact["variant"] == "latent_global", "gain_mean"], 0.1)
+
+
+def test_every_variant_pairs_with_a_known_variant_up_a_chain_that_ends_at_committed():
+    for v in fixes.VARIANTS:
+        chain = [v.name]
+        while chain[-1] != "committed":
+            chain.append(fixes.variant(chain[-1]).pair)  # a KeyError names an unknown pair
+            assert len(chain) == len(set(chain)), f"{v.name}: its pairs loop: {chain}"
+    assert fixes.variant("latent_global_class_init").pair == "latent_global_retrain"
+    assert fixes.builds_on("latent_global_class_init", "latent_global_retrain")
+    assert "edm_class_init_0.02" in fixes.PAIRED_WITH_RETRAIN and "latent_global" not in fixes.PAIRED_WITH_RETRAIN
+
+
+def test_a_change_on_top_of_a_retrained_recipe_pairs_with_that_retrain():
+    table = rows({"committed": 0.0, "committed_retrain": 0.03, "latent_global_retrain": 0.05,
+                  "latent_global_class_init": 0.09})
+    table = table[~((table["model"] == "TabSyn") & table["variant"].str.startswith("latent_global"))]
+    exact = fixes.exact_pair_gains(table)
+    gain = exact.groupby("variant")["gain_mean"].mean()
+    assert np.isclose(gain["latent_global_class_init"], 0.04)  # against v2 retrained, not committed
+    assert np.isclose(gain["latent_global_retrain"], 0.02) and np.isclose(gain["committed_retrain"], 0.03)
+    assert fixes.tabsyn_counterpart("latent_global_class_init") == "committed_retrain"
+    assert fixes.tabsyn_counterpart("latent_per_block") == "committed"
+    assert fixes.tabsyn_counterpart("edm_class_init_0.02") == "edm_class_init_0.02"
+    versus = fixes.mageid_vs_tabsyn(table).set_index("variant")
+    assert versus.loc["latent_global_class_init", "tabsyn_variant"] == "committed_retrain"
+    # MAGE-ID's rows are TabSyn's + 0.1 (rows()), the counterpart's 0.03 below its own 0.09
+    assert np.isclose(versus.loc["latent_global_class_init", "precision_diff"], 0.1 + 0.09 - 0.03)

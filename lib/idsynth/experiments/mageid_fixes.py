@@ -59,7 +59,11 @@ class Variant:
     steps (a profile that counts epochs gets more steps from a smaller batch by itself).
     ``keep_identities``: the sampled rows' columns that are exact linear functions of others in
     every real training row are recomputed from them before scoring
-    (:mod:`idsynth.data.identities`; the model and its cached rows are those without the flag)."""
+    (:mod:`idsynth.data.identities`; the model and its cached rows are those without the flag).
+    ``pair``: the variant whose rows of the same seed are this one's exact pair, made by the same
+    code on the same cached parts (:func:`exact_pair_gains`): ``"committed"`` for the changes
+    made before the cache was lost in session 17, ``"committed_retrain"`` for those since, a
+    recipe's retrain for a change made on top of that recipe."""
 
     name: str
     changes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -67,6 +71,7 @@ class Variant:
     why: str = ""
     step_factor: Mapping[str, float] = field(default_factory=dict)
     keep_identities: bool = False
+    pair: str = "committed"
 
 
 #: In the order they are run: the committed pair of all, then the changes of sampling alone (they
@@ -88,17 +93,21 @@ VARIANTS: tuple[Variant, ...] = (
             "(the reference keeps no EMA)"),
     Variant("sample_churn", {"edm": {"S_churn": 1.0}}, BOTH,
             "the committed models sampled as TabSyn's reference samples: EDM's stochastic sampler with "
-            "S_churn = 1 (each Heun step first raises the noise level by 2 % with fresh noise)"),
+            "S_churn = 1 (each Heun step first raises the noise level by 2 % with fresh noise)",
+            pair="committed_retrain"),
     Variant("sample_guidance_1.5", {"edm": {"guidance": 1.5}}, BOTH,
             "the committed models sampled with classifier-free guidance 1.5 (the null class is trained "
-            "by the 10 % label dropout): rows pushed towards their class, twice the network evaluations"),
+            "by the 10 % label dropout): rows pushed towards their class, twice the network evaluations",
+            pair="committed_retrain"),
     Variant("sample_guidance_2", {"edm": {"guidance": 2.0}}, BOTH,
-            "the committed models sampled with classifier-free guidance 2"),
+            "the committed models sampled with classifier-free guidance 2",
+            pair="committed_retrain"),
     Variant("keep_identities", {}, BOTH,
             "the committed models' rows with every column that is an exact linear function of others "
             "in all real training rows recomputed from them (CIC-IDS-2017: 9 columns, e.g. Subflow Fwd "
             "Packets = Total Fwd Packets, Flow Packets/s = Fwd Packets/s + Bwd Packets/s; NSL-KDD: none)",
-            keep_identities=True),
+            keep_identities=True,
+            pair="committed_retrain"),
     Variant("latent_global", {"edm": {"latent_scaling": "global"}}, BOTH,
             "the joint latent centred and divided by one pooled deviation (TabSyn's (z - mean) / 2) "
             "instead of standardised per dimension"),
@@ -118,42 +127,60 @@ VARIANTS: tuple[Variant, ...] = (
             "multiply-adds), four times the updates", {"edm": 4}),
     Variant("edm_lr_2e-3", {"edm": {"learning_rate": 2e-3}}, BOTH,
             "the EDM's Adam learning rate 1e-3 -> 2e-3 (constant): more progress per step on a budget "
-            "that ends with the loss still falling"),
+            "that ends with the loss still falling",
+            pair="committed_retrain"),
     Variant("edm_lr_5e-4", {"edm": {"learning_rate": 5e-4}}, BOTH,
             "the EDM's Adam learning rate 1e-3 -> 5e-4 (constant): at 2e-3 the loss stays on its early "
-            "plateau (~0.7) where 1e-3 breaks through to ~0.2; does a lower rate break through sooner?"),
+            "plateau (~0.7) where 1e-3 breaks through to ~0.2; does a lower rate break through sooner?",
+            pair="committed_retrain"),
     Variant("edm_steps_2x", {}, BOTH,
             "the EDM trained for twice the profile's steps on the same VAEs: notebook 12's longer "
             "schedule doubles every part; this asks how much of its gain is the EDM's alone",
-            {"edm": 2}),
+            {"edm": 2},
+            pair="committed_retrain"),
     Variant("edm_half_width_3x", {"edm": {"hidden": 512}}, BOTH,
             "the EDM's MLP at half width (512 -> 1024 -> 1024 -> 512) for 3x the steps: about the same "
             "seconds on a CPU core (0.28 vs 0.87 s a step at batch 4,096 on CIC-IDS-2017's latents), "
             "more updates for a loss still falling when the budget ends",
-            {"edm": 3}),
+            {"edm": 3},
+            pair="committed_retrain"),
     Variant("budget_to_edm", {}, BOTH,
             "half the TabVAE's steps for twice the EDM's: about the same seconds for TabSyn on "
             "CIC-IDS-2017 (its TabVAE step is 0.57 s against the EDM's 0.48), where the EDM is far below "
             "what the TabVAE allows (notebook 13's ceiling) and twice its steps lift it most",
-            {"tab_vae": 0.5, "edm": 2}),
+            {"tab_vae": 0.5, "edm": 2},
+            pair="committed_retrain"),
     Variant("budget_to_edm_1.5x", {}, BOTH,
             "half the TabVAE's steps for 1.5x the EDM's: about the same seconds for TabSyn on NSL-KDD, "
             "whose TabVAE step is half CIC-IDS-2017's (mageid_run_times.csv: 2,000 TabVAE steps 541 s, "
             "1,200 EDM steps 582 s, so -1,000 TabVAE steps ~ -270 s and +600 EDM steps ~ +290 s)",
-            {"tab_vae": 0.5, "edm": 1.5}),
+            {"tab_vae": 0.5, "edm": 1.5},
+            pair="committed_retrain"),
     Variant("budget_to_edm_global_drop", {"edm": {"latent_scaling": "global", "drop_below": 0.1}}, (MAGEID_NAME,),
             "budget_to_edm on latent_global_drop's joint latent: MAGE-ID gains little from EDM steps on its "
             "per-dimension standardised latent (edm_steps_2x, budget_to_edm at seed 0), so give the steps to "
             "an EDM that no longer learns the near-constant image dimensions",
-            {"tab_vae": 0.5, "edm": 2}),
+            {"tab_vae": 0.5, "edm": 2},
+            pair="committed_retrain"),
     Variant("edm_class_init_0.02", {"edm": {"class_init_std": 0.02}}, BOTH,
             "the EDM's class vectors drawn at std 0.02 (DiT's label table) instead of nn.Embedding's N(0, 1), "
             "which at initialisation outweighs the projected latent three to one: same steps, same seconds "
-            "(notebook 13 section 10 shows each EDM's loss and denoising error)"),
+            "(notebook 13 section 10 shows each EDM's loss and denoising error)",
+            pair="committed_retrain"),
     Variant("class_init_noise_label_250", {"edm": {"class_init_std": 0.02, "noise_label_scale": 250.0}}, BOTH,
             "edm_class_init_0.02 with c_noise multiplied by 250 before the sinusoids (DDPM's 0-1000 step range, "
             "for which they were made): the σ signal at initialisation ~100x stronger; the same steps and seconds. "
-            "Screened first (section 11): alone the factor does not move the plateau, on the small class table it does"),
+            "Screened first (section 11): alone the factor does not move the plateau, on the small class table it does",
+            pair="committed_retrain"),
+    Variant("latent_global_retrain", {"edm": {"latent_scaling": "global"}}, (MAGEID_NAME,),
+            "MAGE-ID's default recipe v2 (latent_global) as the current code trains it again: latent_global's "
+            "models were lost with the cache in session 17 (its rows are restored), so this is the exact pair of "
+            "a change made on top of v2",
+            pair="committed_retrain"),
+    Variant("latent_global_class_init", {"edm": {"latent_scaling": "global", "class_init_std": 0.02}}, (MAGEID_NAME,),
+            "edm_class_init_0.02 on recipe v2's globally scaled joint latent: the candidate recipe v3, paired with "
+            "latent_global_retrain (v2 retrained); same steps, same seconds",
+            pair="latent_global_retrain"),
     Variant("edm_plateau", {"edm": {"lr_schedule": "plateau", "keep_best": True, "early_stop_patience": 500}},
             BOTH, "the reference's EDM rule: LR x0.9 after 20 flat epochs, best-loss weights, stop after 500"),
     Variant("tabvae_holdout", {"tab_vae": {"plateau_on": "holdout"}}, BOTH,
@@ -387,14 +414,11 @@ def paired_gains(table: pd.DataFrame, reference: str = "committed", alpha: float
     return frame
 
 
-#: The variants screened since session 17, after the cache was lost: sampled from, or trained on
-#: the VAEs of, the committed recipe's retrained models, so ``committed_retrain`` is their exact
-#: pair (against ``committed`` their gains would also hold what a retrain alone moves).
-PAIRED_WITH_RETRAIN: tuple[str, ...] = ("sample_churn", "sample_guidance_1.5", "sample_guidance_2", "edm_lr_2e-3",
-                                        "edm_lr_5e-4", "edm_steps_2x", "edm_half_width_3x", "budget_to_edm",
-                                        "budget_to_edm_1.5x", "budget_to_edm_global_drop",
-                                        "keep_identities", "edm_class_init_0.02",
-                                        "class_init_noise_label_250")
+#: The variants paired with ``committed_retrain`` (:attr:`Variant.pair`): screened since session 17,
+#: after the cache was lost, they were sampled from, or trained on the VAEs of, the committed
+#: recipe's retrained models (against ``committed`` their gains would also hold what a retrain
+#: alone moves).
+PAIRED_WITH_RETRAIN: tuple[str, ...] = tuple(v.name for v in VARIANTS if v.pair == "committed_retrain")
 
 
 def against_retrain(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
@@ -404,13 +428,29 @@ def against_retrain(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
 
 
 def exact_pair_gains(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """Each variant against its exact pair: :func:`against_retrain` for the
-    :data:`PAIRED_WITH_RETRAIN` variants (made on the retrained committed models), :func:`paired_gains`
-    against ``committed`` for the others (``committed_retrain`` among them). What the verdict
-    judges: against ``committed``, a screen of the retrained models would also carry what the
-    retrain alone moved."""
-    others = paired_gains(table[~table["variant"].isin(PAIRED_WITH_RETRAIN)], alpha=alpha)
-    return pd.concat([others, against_retrain(table, alpha)], ignore_index=True)
+    """Each variant of ``table`` against its exact pair (:attr:`Variant.pair`, by seed):
+    :func:`paired_gains` once per pair over the variants that name it. What the verdict judges:
+    against ``committed``, a screen of the retrained models would also carry what the retrain
+    alone moved."""
+    members: dict[str, list[str]] = {}
+    for name in table["variant"].unique():
+        if name != "committed":
+            members.setdefault(variant(name).pair, []).append(name)
+    frames = [paired_gains(table[table["variant"].isin([pair, *names])], reference=pair, alpha=alpha)
+              for pair, names in members.items()]
+    return pd.concat(frames, ignore_index=True) if frames else paired_gains(table.iloc[:0], alpha=alpha)
+
+
+def tabsyn_counterpart(name: str) -> str:
+    """The variant whose TabSyn rows stand beside MAGE-ID's rows of variant ``name``: ``name``
+    where it applies to TabSyn, else the first variant up its chain of pairs that does (a change
+    made on MAGE-ID's recipe v2 meets TabSyn's own recipe retrained by the same code)."""
+    seen = [name]
+    while TABSYN_NAME not in variant(seen[-1]).models:
+        if seen[-1] == "committed" or variant(seen[-1]).pair in seen:
+            raise ValueError(f"no variant up {name!r}'s chain of pairs {seen} applies to TabSyn")
+        seen.append(variant(seen[-1]).pair)
+    return seen[-1]
 
 
 def builds_on(name: str, base: str) -> bool:
@@ -456,15 +496,15 @@ def verdict(gains: pd.DataFrame) -> pd.DataFrame:
 def mageid_vs_tabsyn(table: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, variant): on how many of Table I's six metrics MAGE-ID's mean over seeds
     is at least TabSyn's (density: at least as close to 1), over the seeds where both have
-    finite scores. TabSyn runs the same variant where the variant applies to it
-    (:attr:`Variant.models`), else its committed recipe; a variant whose TabSyn rows are missing
-    is left out.
+    finite scores. TabSyn's rows are those of :func:`tabsyn_counterpart` (the same variant where
+    it applies to TabSyn, else the nearest up its chain of pairs); a variant whose TabSyn rows are
+    missing is left out.
 
     Returns :data:`VERSUS_COLUMNS`: ``<metric>_diff`` is MAGE-ID − TabSyn, ``mageid_wins`` 0-6.
     """
     out = []
     for (dataset, name), rows in table[table["model"] == MAGEID_NAME].groupby(["dataset", "variant"], sort=False):
-        other = name if TABSYN_NAME in variant(name).models else "committed"
+        other = tabsyn_counterpart(name)
         tabsyn = table[(table["dataset"] == dataset) & (table["model"] == TABSYN_NAME) & (table["variant"] == other)]
         tabsyn = tabsyn.set_index("seed")
         seeds = sorted(set(rows["seed"]) & set(tabsyn.index))
