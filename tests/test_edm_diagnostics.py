@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from idsynth.experiments.edm_diagnostics import (
@@ -11,6 +12,8 @@ from idsynth.experiments.edm_diagnostics import (
     SCREEN_COLUMNS,
     block_denoising_error,
     loss_at_fractions,
+    main,
+    merge_screen,
     refit,
     refit_screen,
 )
@@ -50,6 +53,8 @@ def test_denoising_error_per_block_of_the_modelled_dimensions():
     blocks = {"tabular": slice(0, 3), "image": slice(3, 5)}
     trained, untrained = fitted(300, Z, y), fitted(1, Z, y)
     assert trained.kept_.tolist() == [True, True, True, True, False]  # the near-constant one left out
+    scaled = trained.scaled(Z)  # the space the denoiser works in: standardised, times sigma_data, 4 kept
+    assert scaled.shape == (len(Z), 4) and np.allclose(scaled.std(axis=0), trained.sigma_data, rtol=1e-2)
     frame = block_denoising_error(trained, Z, y, blocks, sigmas=(1e-4, 0.3), n_rows=500)
     assert list(frame.columns) == list(COLUMNS) and len(frame) == 4 and set(frame["block"]) == {"tabular", "image"}
     values = frame.set_index(["block", "at"])["value"]
@@ -103,3 +108,35 @@ def test_refit_screen_reports_both_views_per_setting():
     losses = frame[frame["quantity"] == "loss"].pivot(index="at", columns="setting", values="value")
     assert not np.allclose(losses["committed"], losses["class_init"])  # the setting was trained with
     assert (frame["fit_seconds"] > 0).all()
+
+
+def screen_rows(dataset, setting, value, steps=30):
+    return pd.DataFrame([{"dataset": dataset, "model": "TabSyn", "seed": 0, "setting": setting, "changes": "{}",
+                          "steps": steps, "fit_seconds": 1.0, "quantity": "loss", "block": "", "at": 1.0,
+                          "value": value}])
+
+
+def test_a_screen_merges_into_the_table_replacing_only_its_own_curves(tmp_path):
+    merge_screen(pd.concat([screen_rows("NSL-KDD", "a", 0.5), screen_rows("NSL-KDD", "b", 0.4)]), tmp_path)
+    merged = merge_screen(screen_rows("NSL-KDD", "a", 0.3), tmp_path)  # "a" again: its new curve replaces the old
+    merged = merge_screen(screen_rows("CIC-IDS-2017", "a", 0.9), tmp_path)
+    written = pd.read_csv(tmp_path / "tables" / "mageid_edm_screen.csv")
+    assert len(written) == len(merged) == 3
+    values = written.set_index(["dataset", "setting"])["value"]
+    assert values[("NSL-KDD", "a")] == 0.3 and values[("NSL-KDD", "b")] == 0.4 and values[("CIC-IDS-2017", "a")] == 0.9
+    assert (tmp_path / "tables" / "mageid_edm_screen.md").is_file()
+
+
+def test_the_command_line_screens_a_cached_model_and_refuses_bad_settings(data_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("IDSYNTH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("IDSYNTH_FIGURES", str(tmp_path / "figures"))
+    with pytest.raises(SystemExit):
+        main(["--profile", "smoke", "--dataset", "NSL-KDD", "--model", "TabSyn", "--steps", "4",
+              "--setting", "bad", "[0.02]"])
+    assert "not a JSON object" in capsys.readouterr().err
+    main(["--profile", "smoke", "--dataset", "NSL-KDD", "--model", "TabSyn", "--steps", "4", "--data-dir",
+          str(data_dir), "--setting", "committed", "{}", "--setting", "class_init", '{"class_init_std": 0.02}'])
+    table = pd.read_csv(tmp_path / "figures" / "tables" / "mageid_edm_screen.csv")
+    assert set(table["setting"]) == {"committed", "class_init"} and (table["steps"] == 4).all()
+    assert set(table["quantity"]) == {"loss", "denoise_error"} and (table["dataset"] == "NSL-KDD").all()
+    assert "class_init" in capsys.readouterr().out

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -70,8 +71,7 @@ def block_denoising_error(edm, Z: np.ndarray, labels: np.ndarray | None, blocks:
     rng = np.random.default_rng(seed)
     rows = rng.permutation(len(Z))[: int(n_rows)]
     kept = np.asarray(edm.kept_, dtype=bool)
-    x = torch.as_tensor(((Z[rows] - edm.mean_) / edm.std_ * edm.sigma_data)[:, kept], dtype=torch.float32,
-                        device=edm.device_)
+    x = torch.as_tensor(edm.scaled(Z[rows]), dtype=torch.float32, device=edm.device_)
     codes = None if labels is None or not edm.conditional_ else torch.as_tensor(
         np.asarray(labels)[rows], dtype=torch.long, device=edm.device_)
     kept_index = np.flatnonzero(kept)
@@ -142,6 +142,32 @@ def refit_screen(model, X: pd.DataFrame, y, settings: Mapping[str, Mapping[str, 
     return pd.concat(frames, ignore_index=True)[list(SCREEN_COLUMNS)]
 
 
+#: What names one screened curve in ``mageid_edm_screen.csv``: a rerun of it replaces its rows.
+SCREEN_KEY: tuple[str, ...] = ("dataset", "model", "seed", "setting", "steps")
+
+
+def merge_screen(found: pd.DataFrame, out: Path) -> pd.DataFrame:
+    """Write ``found`` (:data:`SCREEN_KEY` + :data:`SCREEN_COLUMNS`) into ``out/tables/mageid_edm_screen.csv``
+    (+ Markdown, via :func:`~idsynth.tables.write_table`): the earlier rows of the same key are
+    replaced, every other earlier row kept. Screens running side by side merge one by one (an
+    exclusive lock on a ``.lock`` file beside the table). Returns the merged table."""
+    from ..tables import write_table
+
+    path = Path(out) / "tables" / "mageid_edm_screen.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = list(SCREEN_KEY)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            earlier = pd.read_csv(path).drop(columns="profile", errors="ignore")
+            same = earlier.set_index(key).index.isin(found.set_index(key).index)
+            found = pd.concat([earlier[~same], found], ignore_index=True)
+        write_table(found, "mageid_edm_screen", Path(out),
+                    title="EDM settings screened on the committed models' latents: training loss at fractions of a "
+                          "short budget and denoising error per block (units of sigma_data^2 per dimension)")
+    return found
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Screen EDM settings on the cached committed models of notebook 13 (``refit_screen``); the
     table goes to ``<figures>/tables/mageid_edm_screen.csv``, rows of an earlier screen of
@@ -149,7 +175,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     from ..cache import ArtifactCache
     from ..config import figures_dir, get_profile
     from ..data.mageid_sets import build_mageid_sets
-    from ..tables import write_table
     from . import mageid_fixes as fixes
     from .mageid_train import train_mageid
 
@@ -169,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             settings[name] = json.loads(text)
         except json.JSONDecodeError as error:
             parser.error(f"--setting {name}: {text!r} is not JSON ({error})")
+        if not isinstance(settings[name], dict):
+            parser.error(f"--setting {name}: {text!r} is not a JSON object of LatentEDM arguments")
     profile = get_profile(args.profile)
     sets = {s.name: s for s in build_mageid_sets(n_rows=profile["mageid_data"]["n_rows"], seed=0,
                                                   data_dir=args.data_dir)}
@@ -181,20 +208,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     X, y = chosen.xy("train")
     found = refit_screen(model, X, y, settings, args.steps, seed=args.seed).assign(
         dataset=chosen.name, model=args.model, seed=args.seed)
-    found = found[["dataset", "model", "seed", *SCREEN_COLUMNS]]
-    out = figures_dir(profile)
-    path = out / "tables" / "mageid_edm_screen.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "w") as lock:  # screens run side by side merge one by one
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if path.exists():
-            earlier = pd.read_csv(path).drop(columns="profile", errors="ignore")
-            key = ["dataset", "model", "seed", "setting", "steps"]
-            same = earlier.set_index(key).index.isin(found.set_index(key).index)
-            found = pd.concat([earlier[~same], found], ignore_index=True)
-        write_table(found, "mageid_edm_screen", out,
-                    title="EDM settings screened on the committed models' latents: training loss at fractions of a "
-                          "short budget and denoising error per block (units of sigma_data^2 per dimension)")
+    found = merge_screen(found[["dataset", "model", "seed", *SCREEN_COLUMNS]], figures_dir(profile))
     print(found[found["quantity"] == "loss"].pivot_table(index=["dataset", "model", "setting"], columns="at",
                                                         values="value").round(4).to_string())
     print(found[found["quantity"] == "denoise_error"].pivot_table(

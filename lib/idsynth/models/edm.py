@@ -701,7 +701,7 @@ class LatentEDM:
         self.mean_, self.std_ = latent_scale(Z, self.latent_scaling, self.blocks)
         self.kept_ = kept_dimensions(Z, self.drop_below, self.blocks)
         dim = int(self.kept_.sum())
-        data = torch.as_tensor(((Z - self.mean_) / self.std_ * self.sigma_data)[:, self.kept_], device=device)
+        data = torch.as_tensor(self.scaled(Z), device=device)
         labels = torch.as_tensor(codes, device=device) if self.conditional_ else None
 
         n_classes = len(self.classes_) if self.conditional_ else None
@@ -762,6 +762,12 @@ class LatentEDM:
         return self
 
     # ---- sample -----------------------------------------------------------------------
+    def scaled(self, Z: np.ndarray) -> np.ndarray:
+        """Latents ``Z`` (n, dim) in the space the denoiser works in: centred, divided by the
+        fitted deviations, times ``sigma_data``, the left-out dimensions dropped -> (n, kept)
+        float32 (what :meth:`fit` trains on; :meth:`sample` maps back)."""
+        return ((np.asarray(Z, dtype=np.float32) - self.mean_) / self.std_ * self.sigma_data)[:, self.kept_]
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "denoiser_"):
             raise RuntimeError("LatentEDM is not fitted; call fit(Z, y) or LatentEDM.load(path) first")
