@@ -316,3 +316,13 @@ def test_a_change_on_top_of_a_retrained_recipe_pairs_with_that_retrain():
     assert versus.loc["latent_global_class_init", "tabsyn_variant"] == "committed_retrain"
     # MAGE-ID's rows are TabSyn's + 0.1 (rows()), the counterpart's 0.03 below its own 0.09
     assert np.isclose(versus.loc["latent_global_class_init", "precision_diff"], 0.1 + 0.09 - 0.03)
+
+
+def test_a_change_on_a_recipe_meets_only_that_recipe_made_by_the_same_code():
+    table = rows({"committed": 0.0, "committed_retrain": 0.01, "latent_global": 0.1, "latent_global_drop": 0.15,
+                  "latent_global_retrain": 0.05, "latent_global_class_init": 0.12})
+    on_first = fixes.against_variant(table, "latent_global")
+    assert set(on_first["variant"]) == {"latent_global_drop"}  # not the changes made on the retrain
+    on_retrain = fixes.against_variant(table, "latent_global_retrain")
+    assert set(on_retrain["variant"]) == {"latent_global_class_init"}  # not latent_global (another code)
+    assert np.allclose(on_retrain["gain_mean"], 0.07)

@@ -462,10 +462,13 @@ def builds_on(name: str, base: str) -> bool:
 
 
 def against_variant(table: pd.DataFrame, base: str, alpha: float = 0.05) -> pd.DataFrame:
-    """:func:`paired_gains` of the variants that build on ``base`` (:func:`builds_on`) against
-    ``base``'s rows, per model: how a change does on top of a recipe that an earlier change
-    made the default (``base="latent_global"``: against MAGE-ID's recipe v2)."""
-    names = [v for v in table["variant"].unique() if builds_on(v, base)]
+    """:func:`paired_gains` of the variants that build on ``base`` (:func:`builds_on`) and were
+    made by the same code (their :attr:`Variant.pair` is ``base`` or ``base``'s own pair) against
+    ``base``'s rows, per model: how a change does on top of a recipe that an earlier change made
+    the default (``base="latent_global"``: MAGE-ID's recipe v2 as first trained;
+    ``"latent_global_retrain"``: v2 trained again by the code of the screens since session 17)."""
+    same_code = {base, variant(base).pair}
+    names = [v for v in table["variant"].unique() if builds_on(v, base) and variant(v).pair in same_code]
     return paired_gains(table[table["variant"].isin([base, *names])], reference=base, alpha=alpha)
 
 
