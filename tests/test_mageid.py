@@ -138,12 +138,15 @@ def test_tabsyn_has_no_image_parts(fitted_tabsyn, data):
     # tabsyn() and MAGEID are the same class; the factory fills TabSyn's published defaults
     assert type(tabsyn()) is MAGEID and tabsyn().edm["hidden"] == TABSYN_EDM["hidden"] == 1024
     assert mageid().modalities == ("tabular", "image") and mageid().imager["layout"] == "igtd"
-    # MAGE-ID's recipes: v1 is TabSyn's EDM (per-dimension scaling, LatentEDM's default), v2 the default
+    # MAGE-ID's recipes: v1 is TabSyn's EDM (per-dimension scaling, LatentEDM's default), v2 global
+    # scaling, v3 (the default) v2 with the small class table
     from idsynth.models.mageid import MAGEID_RECIPE, MAGEID_RECIPES
-    assert MAGEID_RECIPE == "v2" and mageid().edm == {**TABSYN_EDM, "latent_scaling": "global"}
+    assert MAGEID_RECIPE == "v3" and mageid().edm == {**TABSYN_EDM, "latent_scaling": "global", "class_init_std": 0.02}
+    assert mageid(recipe="v2").edm == {**TABSYN_EDM, "latent_scaling": "global"}
+    assert tabsyn().edm == TABSYN_EDM  # TabSyn keeps its one recipe
     assert mageid(recipe="v1").edm == TABSYN_EDM and mageid(recipe="v1", edm={"epochs": 3}).edm["epochs"] == 3
     assert mageid(edm={"latent_scaling": "per_block"}).edm["latent_scaling"] == "per_block"
-    assert set(MAGEID_RECIPES["v1"]) == set(MAGEID_RECIPES["v2"]) == {"tab_vae", "img_vae", "edm", "imager"}
+    assert all(set(parts) == {"tab_vae", "img_vae", "edm", "imager"} for parts in MAGEID_RECIPES.values())
     with pytest.raises(ValueError, match="unknown MAGE-ID recipe"):
         mageid(recipe="v0")
 
