@@ -181,6 +181,11 @@ VARIANTS: tuple[Variant, ...] = (
             "edm_class_init_0.02 on recipe v2's globally scaled joint latent: the candidate recipe v3, paired with "
             "latent_global_retrain (v2 retrained); same steps, same seconds",
             pair="latent_global_retrain"),
+    Variant("v3_noise_label_250", {"edm": {"latent_scaling": "global", "class_init_std": 0.02,
+                                           "noise_label_scale": 250.0}}, (MAGEID_NAME,),
+            "recipe v3 (latent_global_class_init) with c_noise x 250 before the sinusoids: "
+            "class_init_noise_label_250's second change on MAGE-ID's default; same steps and seconds",
+            pair="latent_global_retrain"),
     Variant("edm_plateau", {"edm": {"lr_schedule": "plateau", "keep_best": True, "early_stop_patience": 500}},
             BOTH, "the reference's EDM rule: LR x0.9 after 20 flat epochs, best-loss weights, stop after 500"),
     Variant("tabvae_holdout", {"tab_vae": {"plateau_on": "holdout"}}, BOTH,
