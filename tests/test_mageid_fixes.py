@@ -297,6 +297,8 @@ def test_every_variant_pairs_with_a_known_variant_up_a_chain_that_ends_at_commit
             chain.append(fixes.variant(chain[-1]).pair)  # a KeyError names an unknown pair
             assert len(chain) == len(set(chain)), f"{v.name}: its pairs loop: {chain}"
     assert fixes.variant("latent_global_class_init").pair == "latent_global_retrain"
+    assert fixes.variant("v3_noise_label_250").pair == "latent_global_class_init"  # judged on top of v3
+    assert fixes.tabsyn_counterpart("v3_noise_label_250") == "committed_retrain"
     assert fixes.builds_on("latent_global_class_init", "latent_global_retrain")
     assert "edm_class_init_0.02" in fixes.PAIRED_WITH_RETRAIN and "latent_global" not in fixes.PAIRED_WITH_RETRAIN
 

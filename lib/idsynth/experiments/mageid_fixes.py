@@ -185,7 +185,7 @@ VARIANTS: tuple[Variant, ...] = (
                                            "noise_label_scale": 250.0}}, (MAGEID_NAME,),
             "recipe v3 (latent_global_class_init) with c_noise x 250 before the sinusoids: "
             "class_init_noise_label_250's second change on MAGE-ID's default; same steps and seconds",
-            pair="latent_global_retrain"),
+            pair="latent_global_class_init"),
     Variant("edm_plateau", {"edm": {"lr_schedule": "plateau", "keep_best": True, "early_stop_patience": 500}},
             BOTH, "the reference's EDM rule: LR x0.9 after 20 flat epochs, best-loss weights, stop after 500"),
     Variant("tabvae_holdout", {"tab_vae": {"plateau_on": "holdout"}}, BOTH,
