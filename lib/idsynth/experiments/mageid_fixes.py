@@ -426,23 +426,23 @@ def paired_gains(table: pd.DataFrame, reference: str = "committed", alpha: float
 PAIRED_WITH_RETRAIN: tuple[str, ...] = tuple(v.name for v in VARIANTS if v.pair == "committed_retrain")
 
 
+def gains_against_pair(table: pd.DataFrame, pair: str, alpha: float = 0.05) -> pd.DataFrame:
+    """:func:`paired_gains` of the variants of ``table`` whose :attr:`Variant.pair` is ``pair``, against it."""
+    names = [n for n in table["variant"].unique() if n != "committed" and variant(n).pair == pair]
+    return paired_gains(table[table["variant"].isin([pair, *names])], reference=pair, alpha=alpha)
+
+
 def against_retrain(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """:func:`paired_gains` of the :data:`PAIRED_WITH_RETRAIN` variants against ``committed_retrain``."""
-    return paired_gains(table[table["variant"].isin(["committed_retrain", *PAIRED_WITH_RETRAIN])],
-                        reference="committed_retrain", alpha=alpha)
+    return gains_against_pair(table, "committed_retrain", alpha)
 
 
 def exact_pair_gains(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """Each variant of ``table`` against its exact pair (:attr:`Variant.pair`, by seed):
-    :func:`paired_gains` once per pair over the variants that name it. What the verdict judges:
-    against ``committed``, a screen of the retrained models would also carry what the retrain
-    alone moved."""
-    members: dict[str, list[str]] = {}
-    for name in table["variant"].unique():
-        if name != "committed":
-            members.setdefault(variant(name).pair, []).append(name)
-    frames = [paired_gains(table[table["variant"].isin([pair, *names])], reference=pair, alpha=alpha)
-              for pair, names in members.items()]
+    :func:`gains_against_pair` once per pair named. What the verdict judges: against
+    ``committed``, a screen of the retrained models would also carry what the retrain alone moved."""
+    pairs = dict.fromkeys(variant(n).pair for n in table["variant"].unique() if n != "committed")
+    frames = [gains_against_pair(table, pair, alpha) for pair in pairs]
     return pd.concat(frames, ignore_index=True) if frames else paired_gains(table.iloc[:0], alpha=alpha)
 
 
