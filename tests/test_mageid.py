@@ -139,9 +139,10 @@ def test_tabsyn_has_no_image_parts(fitted_tabsyn, data):
     assert type(tabsyn()) is MAGEID and tabsyn().edm["hidden"] == TABSYN_EDM["hidden"] == 1024
     assert mageid().modalities == ("tabular", "image") and mageid().imager["layout"] == "igtd"
     # MAGE-ID's recipes: v1 is TabSyn's EDM (per-dimension scaling, LatentEDM's default), v2 global
-    # scaling, v3 (the default) v2 with the small class table
+    # scaling, v3 v2 with the small class table, v4 (the default) v3 with c_noise x 250
     from idsynth.models.mageid import MAGEID_RECIPE, MAGEID_RECIPES
-    assert MAGEID_RECIPE == "v3" and mageid().edm == {**TABSYN_EDM, "latent_scaling": "global", "class_init_std": 0.02}
+    assert MAGEID_RECIPE == "v4" and mageid().edm == {**TABSYN_EDM, "latent_scaling": "global", "class_init_std": 0.02,
+                                                     "noise_label_scale": 250.0}
     assert mageid(recipe="v2").edm == {**TABSYN_EDM, "latent_scaling": "global"}
     assert tabsyn().edm == TABSYN_EDM  # TabSyn keeps its one recipe
     assert mageid(recipe="v1").edm == TABSYN_EDM and mageid(recipe="v1", edm={"epochs": 3}).edm["epochs"] == 3
