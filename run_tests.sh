@@ -10,4 +10,9 @@ export IDSYNTH_PROFILE=smoke
 # The smoke models are tiny and the classifier fits run in parallel processes: one BLAS/OpenMP
 # thread per process avoids oversubscribing small machines (CI has 2 cores). Override if wanted.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
-exec .venv/bin/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=1200 "$@"
+# Two pytest-xdist workers (IDSYNTH_TEST_WORKERS; 0 runs everything in this process): the
+# notebooks run as two chains in numbered order, one per worker, and the test modules go to
+# whichever worker is free (the root conftest.py says which notebook runs where, and why).
+workers="${IDSYNTH_TEST_WORKERS:-2}"
+exec .venv/bin/python -m pytest -n "$workers" --dist loadscope --no-loadscope-reorder \
+  --nbval-lax --nbval-current-env --nbval-cell-timeout=1200 "$@"
