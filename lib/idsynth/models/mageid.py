@@ -622,6 +622,16 @@ TABSYN_EDM = {"hidden": 1024, "n_layers": 2, "epochs": 4000, "batch_size": 4096,
 MAGEID_IMG_VAE = {"latent_dim": 64, "widths": None, "beta": 1e-3, "epochs": 500, "batch_size": 2048,
                   "learning_rate": 1e-3}
 MAGEID_IMAGER = {"layout": "igtd"}
+
+
+def _edm_changed(recipe: dict[str, dict], **edm: Any) -> dict[str, dict]:
+    """``recipe`` with its EDM's arguments updated by ``edm`` (each recipe since v1 changed only the EDM)."""
+    return {**recipe, "edm": {**recipe["edm"], **edm}}
+
+
+_V1 = {"tab_vae": TABSYN_TAB_VAE, "img_vae": MAGEID_IMG_VAE, "edm": TABSYN_EDM, "imager": MAGEID_IMAGER}
+_V2 = _edm_changed(_V1, latent_scaling="global")
+_V3 = _edm_changed(_V2, class_init_std=0.02)
 #: MAGE-ID's recipes: the defaults of each part (``tab_vae``, ``img_vae``, ``edm``, ``imager``)
 #: that :func:`mageid` updates with its arguments, in the order each became the default
 #: (:data:`MAGEID_RECIPE`). A new recipe is a new entry, never an edit of an old one, so that a
@@ -655,14 +665,7 @@ MAGEID_IMAGER = {"layout": "igtd"}
 #:   0.276). TabSyn keeps its recipe (the same change with the small class table cost its
 #:   CIC-IDS-2017 recall beyond noise, ``class_init_noise_label_250``).
 MAGEID_RECIPES: dict[str, dict[str, dict]] = {
-    "v1": {"tab_vae": TABSYN_TAB_VAE, "img_vae": MAGEID_IMG_VAE, "edm": TABSYN_EDM, "imager": MAGEID_IMAGER},
-    "v2": {"tab_vae": TABSYN_TAB_VAE, "img_vae": MAGEID_IMG_VAE, "edm": {**TABSYN_EDM, "latent_scaling": "global"},
-           "imager": MAGEID_IMAGER},
-    "v3": {"tab_vae": TABSYN_TAB_VAE, "img_vae": MAGEID_IMG_VAE,
-           "edm": {**TABSYN_EDM, "latent_scaling": "global", "class_init_std": 0.02}, "imager": MAGEID_IMAGER},
-    "v4": {"tab_vae": TABSYN_TAB_VAE, "img_vae": MAGEID_IMG_VAE,
-           "edm": {**TABSYN_EDM, "latent_scaling": "global", "class_init_std": 0.02, "noise_label_scale": 250.0},
-           "imager": MAGEID_IMAGER},
+    "v1": _V1, "v2": _V2, "v3": _V3, "v4": _edm_changed(_V3, noise_label_scale=250.0),
 }
 #: The recipe :func:`mageid` builds unless told otherwise.
 MAGEID_RECIPE = "v4"
