@@ -20,7 +20,8 @@ from idsynth.experiments import vgm_oversample
 from idsynth.experiments.cross_eval import (
     SMOTE_NAME, TABLE_I_MODELS, VGM_NAME, balanced_frame, check_table6_settings, class_recall_wide,
     fit_table6_generator, merge_rows, run_generator_oversampling, run_table_i, smote_factory, table6_beside_paper,
-    table6_average, table6_factories, table_i_factories, update_table6_tables, vgm_c_factory, with_paper_rows,
+    table6_average, table6_factories, table6_generators_to_run, table_i_factories, update_table6_tables,
+    vgm_c_factory, with_paper_rows,
 )
 from idsynth.experiments.cross_eval_figures import plot_ranking
 from idsynth.experiments.cross_eval_report import (
@@ -551,3 +552,15 @@ def test_table6_merge_replaces_every_seed_of_a_method_rerun_at_another_setting(t
     assert seeds_of("MAGE-ID") == [0] and seeds_of("SMOTE") == [0, 1, 2]
     recall = pd.read_csv(tmp_path / "tables" / "table6_recall.csv")
     assert sorted(recall.loc[recall["method"] == "MAGE-ID", "seed"]) == [0]
+
+
+def test_table6_generators_to_run():
+    profile = ("MAGE-ID", "TabSyn", "TabDDPM")
+    assert table6_generators_to_run(profile) == profile
+    assert table6_generators_to_run(profile, ["MAGE-ID"]) == ("MAGE-ID",)
+    assert table6_generators_to_run(profile, ("TabDDPM", "TabSyn")) == ("TabDDPM", "TabSyn")
+    for bad in ([], ["VGM"], ["TabSyn", "TabSyn"]):
+        with pytest.raises(ValueError, match="among the profile's"):
+            table6_generators_to_run(profile, bad)
+    with pytest.raises(ValueError, match="list of names"):
+        table6_generators_to_run(profile, "MAGE-ID")

@@ -157,6 +157,24 @@ def table6_factories(
     return {name: factories[name] for name in names}
 
 
+def table6_generators_to_run(profile_names: Sequence[str], requested: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The Table 6 generators a run of notebook 11 refits: ``profile_names`` (the profile's
+    ``cross_eval.table6_generators``) when ``requested`` is ``None``, else ``requested``, which
+    must be a non-empty subset of them without repeats. Naming fewer refits only those; the
+    other generators' rows already in the shared tables are kept (:func:`update_table6_tables`),
+    each with its own ``setting``. Raises ``ValueError`` naming what was expected."""
+    if requested is None:
+        return tuple(profile_names)
+    if isinstance(requested, str):
+        raise ValueError(f"generators must be a list of names, got the string {requested!r}")
+    requested = tuple(requested)
+    unknown = [name for name in requested if name not in profile_names]
+    if not requested or unknown or len(set(requested)) != len(requested):
+        raise ValueError(f"generators must be distinct names among the profile's {list(profile_names)}, "
+                         f"got {list(requested)}")
+    return requested
+
+
 #: Table 6 settings that must equal notebook 04's (``oversample`` section) for the rows to merge.
 SHARED_TABLE6_SETTINGS: tuple[str, ...] = ("train_rows", "test_rows", "mlp_backend")
 
