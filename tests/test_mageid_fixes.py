@@ -273,6 +273,7 @@ def test_committed_rows_are_restored_into_a_cache_that_lacks_them_and_never_over
     assert restored.loc[("committed", 0), "detectability"] == 0.123
     assert restored.loc[("sample_churn", 1), "precision"] == pytest.approx(expected.loc[("sample_churn", 1), "precision"])
     assert fixes.restore_rows(table, sets, section(), metrics, cache) == 0  # idempotent
+    assert back["setting"].isna().all()  # restored rows without a setting: shown as not checked
     with pytest.raises(ValueError, match="variants \\['edm_magic'\\]"):
         fixes.restore_rows(table.assign(variant="edm_magic"), sets, section(), metrics, cache)
 
@@ -328,3 +329,47 @@ def test_a_change_on_a_recipe_meets_only_that_recipe_made_by_the_same_code():
     on_retrain = fixes.against_variant(table, "latent_global_retrain")
     assert set(on_retrain["variant"]) == {"latent_global_class_init"}  # not latent_global (another code)
     assert np.allclose(on_retrain["gain_mean"], 0.07)
+
+
+def test_a_row_key_names_the_model_code_and_the_scoring_code(monkeypatch):
+    from idsynth.data.mageid_sets import build_mageid_sets
+    from idsynth.experiments import table_i_scoring
+
+    nsl = [s for s in build_mageid_sets(n_rows=get_profile("smoke")["mageid_data"]["n_rows"], seed=0)
+           if s.name == "NSL-KDD"][0]
+    metrics = dict(get_profile("smoke")["table_i"])
+    changed = fixes.variant_section(section(), {})
+
+    def setting():
+        return fixes.row_setting(fixes.row_config(nsl, 0, changed, "committed", "MAGE-ID", metrics))
+
+    before = setting()
+    assert before == setting() and len(before) == 12
+    fresh = fixes.make_generator(changed, 0, fixes.MODALITIES["MAGE-ID"], device="cpu", verbose=False)
+    monkeypatch.setattr(type(fresh), "CODE_VERSION", (getattr(type(fresh), "CODE_VERSION", None) or 0) + 1000)
+    bumped = setting()
+    assert bumped != before  # a fit-changing code version makes another row
+    monkeypatch.undo()
+    monkeypatch.setattr(fixes, "scoring_code_digest", lambda: "0" * 16)
+    assert setting() not in (before, bumped)  # so does other scoring code
+
+
+def test_a_committed_row_of_another_setting_is_not_restored(tmp_path):
+    from idsynth.cache import ArtifactCache
+    from idsynth.data.mageid_sets import build_mageid_sets
+
+    sets = build_mageid_sets(n_rows=get_profile("smoke")["mageid_data"]["n_rows"], seed=0)
+    nsl = [s for s in sets if s.name == "NSL-KDD"]
+    metrics = dict(get_profile("smoke")["table_i"])
+    table = rows({"committed": 0.0}, seeds=(0, 1)).assign(profile="smoke")
+    table = table[table["model"] == "MAGE-ID"].reset_index(drop=True)
+    current = fixes.row_setting(fixes.row_config(nsl[0], 0, fixes.variant_section(section(), {}), "committed",
+                                                 "MAGE-ID", metrics))
+    table["setting"] = [current, "0123456789ab"]  # seed 1's row was made by other code
+    said = []
+    cache = ArtifactCache(tmp_path / "cache")
+    assert fixes.restore_rows(table, sets, section(), metrics, cache, progress=said.append) == 1
+    assert len(said) == 1 and "1 rows not restored" in said[0] and "seed 1" in said[0]
+    back = fixes.run_rows(nsl, [0, 1], section(), metrics, ["committed"], models=("MAGE-ID",), cache=cache,
+                          only_cached=True, progress=None)
+    assert back["seed"].tolist() == [0] and back["setting"].tolist() == [current]

@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
-from ..cache import ArtifactCache
+from ..cache import ArtifactCache, config_key
+from ..code_versions import code_versions
 from ..data.identities import find_identities, keep_identities
 from .mageid_eval import MAGEID_NAME, TABSYN_NAME, evaluate_model
 from .mageid_schedule import TARGET_ONE_METRICS
@@ -37,6 +38,7 @@ from ..runs import data_fingerprint
 from .mageid_train import make_generator, train_mageid
 from .seed_cache import cached_seed_rows, cached_seeds
 from .table_i import METRICS, SDMETRICS, generator_params, keyable
+from .table_i_scoring import scoring_code_digest
 
 BOTH: tuple[str, str] = (MAGEID_NAME, TABSYN_NAME)
 #: The cache kind of a scored row.
@@ -262,7 +264,8 @@ def variant_row(mageid_set, seed: int, section: Mapping[str, Any], chosen: Varia
         if chosen.keep_identities:
             transform = partial(keep_identities, identities=identities_of(mageid_set))
         row, _, _ = evaluate_model(model_name, model, mageid_set, seed, cache, transform, **metric_settings)
-        return {**row, "variant": chosen.name, "train_seconds": float(row["fit_seconds"])}
+        return {**row, "variant": chosen.name, "train_seconds": float(row["fit_seconds"]),
+                "setting": row_setting(config)}
 
     return cached_seed_rows(cache, ROW_KIND, config, seed, build)
 
@@ -271,17 +274,29 @@ def row_config(mageid_set, seed: int, changed: Mapping[str, Any], name: str, mod
                metric_settings: Mapping[str, Any]) -> dict[str, Any]:
     """The cache key of a scored row (without the seed, which :func:`cached_seed_rows` adds): the
     model's parameters as its factory resolves them from ``changed`` (so a changed default recipe
-    or factory default makes another row, never an old one), the variant's name, the training
-    rows' fingerprint and the metric settings; for a variant that keeps the identities, the rules
-    (so a change in how they are found makes another row)."""
+    or factory default makes another row, never an old one), the code versions of the model's
+    classes (:func:`~idsynth.code_versions.code_versions`: a change to what a fit learns makes
+    another row, as it makes another model), the scoring code
+    (:func:`~idsynth.experiments.table_i_scoring.scoring_code_digest`), the variant's name, the
+    training rows' fingerprint and the metric settings; for a variant that keeps the identities,
+    the rules (so a change in how they are found makes another row)."""
     X, y = mageid_set.xy("train")
     fresh = make_generator(changed, seed, MODALITIES[model_name], device="cpu", verbose=False)
     config = {"model": model_name, "variant": name, "params": generator_params(fresh),
+              "code": code_versions(fresh), "scoring": scoring_code_digest(),
               "data": {"dataset": mageid_set.name, "sha256": data_fingerprint(X, y)},
               "metrics": keyable(metric_settings)}
     if name in VARIANT_NAMES and variant(name).keep_identities:
         config["identities"] = [str(rule) for rule in identities_of(mageid_set)]
     return config
+
+
+def row_setting(config: Mapping[str, Any]) -> str:
+    """12 hex digits naming a row's setting: :func:`row_config`'s key (every seed of one setting
+    shares it). Written in the ``setting`` column of every row made by :func:`variant_row`, so a
+    committed row can later be told to be, or not to be, what the current code would make
+    (:func:`restore_rows`)."""
+    return config_key(config)[:12]
 
 
 def identities_of(mageid_set) -> list:
@@ -322,29 +337,42 @@ def run_rows(sets, seeds: Sequence[int], section: Mapping[str, Any], metric_sett
 
 
 def restore_rows(table: pd.DataFrame, sets, section: Mapping[str, Any], metric_settings: Mapping[str, Any],
-                 cache: ArtifactCache) -> int:
+                 cache: ArtifactCache, progress=print) -> int:
     """Put the rows of a committed ``table`` (notebook 13's ``mageid_fixes.csv``) into ``cache``
     under their keys (:func:`row_config` from ``section``, the profile's ``mageid`` section), where
     it holds none: after the cache is lost, a notebook run with ``only_cached`` then shows them
     again beside newly made rows instead of dropping them. A row the cache holds (made again by
-    the current code) is kept as it is. A variant no longer known or a data set not in ``sets`` is
-    refused by name before anything is written. Returns how many rows were restored."""
+    the current code) is kept as it is. A row whose ``setting`` (:func:`row_setting`) differs from
+    the one the current code makes is not restored (it was made by other code or settings; named
+    through ``progress``); a row without one (made before rows carried it) is restored with its
+    ``setting`` left empty, so the table shows that it was not checked. A variant no longer known
+    or a data set not in ``sets`` is refused by name before anything is written. Returns how many
+    rows were restored."""
     by_name = {s.name: s for s in sets}
     unknown_sets = sorted(set(table["dataset"]) - set(by_name))
     unknown_variants = sorted(set(table["variant"]) - set(VARIANT_NAMES))
     if unknown_sets or unknown_variants:
         raise ValueError(f"cannot restore rows of data sets {unknown_sets} / variants {unknown_variants}: "
                          f"known sets {sorted(by_name)}, variants {list(VARIANT_NAMES)}")
-    restored = 0
+    restored, stale = 0, []
     for record in table.drop(columns=["profile"], errors="ignore").to_dict("records"):
         chosen, seed = variant(record["variant"]), int(record["seed"])
         changed = variant_section(section, chosen.changes, chosen.step_factor)
         config = row_config(by_name[record["dataset"]], seed, changed, chosen.name, record["model"], metric_settings)
+        written = record.get("setting")
+        written = written if isinstance(written, str) and written else None
+        if written is not None and written != row_setting(config):
+            stale.append(f"{record['dataset']} {record['model']} {record['variant']} seed {seed}")
+            continue
         if cached_seeds(cache, ROW_KIND, config, [seed]):
             continue
-        row = {**record, "seed": seed, "fit_seconds": record.get("fit_seconds", record["train_seconds"])}
+        row = {**record, "seed": seed, "fit_seconds": record.get("fit_seconds", record["train_seconds"]),
+               "setting": written}
         cached_seed_rows(cache, ROW_KIND, config, seed, lambda row=row: row)
         restored += 1
+    if stale and progress is not None:
+        progress(f"{len(stale)} rows not restored: another setting (code, parameters or data) made them: "
+                 + "; ".join(stale[:5]) + (" ..." if len(stale) > 5 else ""))
     return restored
 
 
@@ -355,7 +383,7 @@ def fixes_table(rows) -> pd.DataFrame:
     missing = sorted(set(COLUMNS) - set(frame.columns))
     if missing:
         raise ValueError(f"rows lack the columns {missing}")
-    extras = [c for c in ("sample_seconds", "label_agreement") if c in frame.columns]
+    extras = [c for c in ("sample_seconds", "label_agreement", "setting") if c in frame.columns]
     return frame[[*COLUMNS, *extras]].sort_values(["dataset", "model", "variant", "seed"], kind="stable",
                                                    ignore_index=True)
 
