@@ -19,9 +19,9 @@ from idsynth.data.schema import Schema
 from idsynth.experiments import vgm_oversample
 from idsynth.experiments.cross_eval import (
     SMOTE_NAME, TABLE_I_MODELS, VGM_NAME, balanced_frame, check_table6_settings, class_recall_wide,
-    fit_table6_generator, merge_rows, run_generator_oversampling, run_table_i, smote_factory, table6_beside_paper,
-    table6_average, table6_factories, table6_generators_to_run, table_i_factories, update_table6_tables,
-    vgm_c_factory, with_paper_rows,
+    fit_table6_generator, merge_rows, run_generator_oversampling, run_table_i, settings_against_code, smote_factory,
+    table6_average, table6_beside_paper, table6_factories, table6_generators_to_run, table6_training_frame,
+    table_i_factories, update_table6_tables, vgm_c_factory, with_paper_rows,
 )
 from idsynth.experiments.cross_eval_figures import plot_ranking
 from idsynth.experiments.cross_eval_report import (
@@ -564,3 +564,23 @@ def test_table6_generators_to_run():
             table6_generators_to_run(profile, bad)
     with pytest.raises(ValueError, match="list of names"):
         table6_generators_to_run(profile, "MAGE-ID")
+
+
+def test_kept_rows_are_current_only_where_their_setting_is_the_one_the_code_makes_now(tmp_path):
+    data = fake_splits()
+    options = dict(classifiers=("Logistic Regression",), n_jobs=1, cache=ArtifactCache(tmp_path), verbose=False)
+    made = {"TabSyn": lambda s: PicklableFrameGenerator(random_state=s)}
+    run = run_generator_oversampling(data, [0, 1], made, **options)
+    X, y = table6_training_frame(data)
+
+    class OtherGenerator(PicklableFrameGenerator):
+        pass
+
+    now = {**made, "TabDDPM": lambda s: PicklableFrameGenerator(random_state=s)}
+    check = settings_against_code(run.scores, now, X, y, seed=2).set_index("method")
+    assert check.loc["TabSyn", "current"] and check.loc["TabSyn", "rows"] == 2  # any seed decides the setting
+    assert check.loc["TabSyn", "table_setting"] == check.loc["TabSyn", "current_setting"]
+    assert not check.loc["TabDDPM", "current"] and check.loc["TabDDPM", "rows"] == 0  # no rows: not current
+    changed = settings_against_code(run.scores, {"TabSyn": lambda s: OtherGenerator(random_state=s)}, X, y)
+    assert not changed.loc[0, "current"]  # other code made the kept rows
+    assert not settings_against_code(run.scores.drop(columns="setting"), made, X, y).loc[0, "current"]

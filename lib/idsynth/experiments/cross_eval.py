@@ -314,6 +314,28 @@ def generator_setting(key: Mapping[str, Any]) -> str:
     return config_key({**{k: v for k, v in key.items() if k != "seed"}, "params": params})[:12]
 
 
+def settings_against_code(scores: pd.DataFrame, factories: Mapping[str, Callable[[int], Any]], X: pd.DataFrame,
+                          y: np.ndarray, seed: int = 0) -> pd.DataFrame:
+    """Whether the rows of each generator in ``factories`` that ``scores`` holds (a merged
+    ``table6_oversamplers`` frame, with its ``setting`` column) were made by what the current
+    code would fit on the typed rows ``X``, ``y``: the setting their rows name against
+    :func:`generator_setting` of the generator ``factories[name](seed)`` makes now (the setting
+    leaves the seed out, so one seed decides it). A generator whose rows a run kept
+    (notebook 11's ``generators``) is current only if the two agree.
+
+    Returns one row per generator: ``method``, ``rows``, ``table_setting`` (the settings its rows
+    name, joined by ", "; empty when it has no rows), ``current_setting`` and ``current``."""
+    written = scores.get("setting", pd.Series(index=scores.index, dtype=object))
+    out = []
+    for method, make in factories.items():
+        mine = written[scores["method"] == method]
+        found = sorted({str(v) for v in mine.dropna()})
+        current = generator_setting(table6_generator_config(method, make(int(seed)), X, y, int(seed)))
+        out.append({"method": method, "rows": int(len(mine)), "table_setting": ", ".join(found),
+                    "current_setting": current, "current": bool(len(mine)) and found == [current]})
+    return pd.DataFrame(out, columns=["method", "rows", "table_setting", "current_setting", "current"])
+
+
 def with_settings(run: OversamplingRun, settings: Mapping[str, str]) -> OversamplingRun:
     """``run`` with a ``setting`` column (:func:`generator_setting` by method) in its scores,
     recall and balanced-set rows."""
