@@ -1,5 +1,7 @@
 """start_run: a notebook's setup in one call."""
 
+import os
+
 import numpy as np
 import torch
 
@@ -33,3 +35,18 @@ def test_start_run_takes_the_threads_of_a_section(monkeypatch):
         assert run.seeds == get_profile("paper").seeds(0) and len(run.seeds) == get_profile("paper").n_seeds
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_header_names_the_cpu_model(tmp_path, monkeypatch):
+    from idsynth import config
+    from idsynth.run_record import _HEADER
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9R14\nprocessor\t: 1\n"
+                    "model name\t: AMD EPYC 9R14\n")
+    assert config.cpu_name(info) == "AMD EPYC 9R14"
+    assert config.cpu_name(tmp_path / "absent") != ""  # platform's name, or "cpu"
+    monkeypatch.setattr(config, "cpu_name", lambda: "AMD EPYC 9R14")
+    header = config.run_header(get_profile("smoke"), 0, "cpu")
+    found = _HEADER.search(header)
+    assert found and found["device"] == f"cpu [AMD EPYC 9R14, {os.cpu_count()} cores]"

@@ -372,6 +372,23 @@ def git_commit() -> str:
         return "unknown"
 
 
+def cpu_name(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
+    """The CPU's model as the OS names it (Linux: the first ``model name`` of ``cpuinfo``; else
+    :func:`platform.processor`), or ``"cpu"`` when neither says. Timings are comparable only on
+    the same model: the same 2-core VM kind has been an Intel Xeon with AMX and an AMD EPYC
+    without it."""
+    import platform
+
+    try:
+        for line in Path(cpuinfo).read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or "cpu"
+
+
 def run_header(profile: Profile, seed: int, device, n_seeds: int | None = None) -> str:
     """One line for a notebook's first output: profile, seeds (``n_seeds`` overrides the
     profile's count), device, commit, time."""
@@ -380,7 +397,7 @@ def run_header(profile: Profile, seed: int, device, n_seeds: int | None = None) 
     import torch
 
     dev = resolve_device(device)
-    dev_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({os.cpu_count()} cores)"
+    dev_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{cpu_name()}, {os.cpu_count()} cores"
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f"profile={profile.name} seeds={profile.seeds(seed, n_seeds)} device={dev} [{dev_name}] "
