@@ -37,7 +37,7 @@ import pandas as pd
 from sklearn.frozen import FrozenEstimator
 
 from .. import runs
-from ..cache import ArtifactCache, array_digest, config_key
+from ..cache import ArtifactCache, array_digest
 from ..config import Profile, figures_dir, get_profile, resolve_device
 from ..data.nslkdd import CATEGORIES, FEATURES, EncodedSplits, load_vgm_arrays
 from ..data.schema import Schema
@@ -51,7 +51,7 @@ from . import paper_values
 from .classifier_runs import FitTask
 from .mageid_train import make_generator
 from .oversampling import OVERSAMPLER_NAMES, PAPER_NAMES
-from .seed_cache import cached_seed_rows
+from .seed_cache import cached_seed_rows, setting_digest
 from .table_i import run_generator, table_i_long
 from .tabddpm_run import tabddpm_factory
 from .vgm_oversample import OversamplingRun, finish_run, fit_and_score, paper_table6
@@ -311,7 +311,7 @@ def generator_setting(key: Mapping[str, Any]) -> str:
     without the seed (``seed``, and ``random_state`` among its parameters), so that every seed
     of one setting (code versions, parameters such as the step budgets, data) shares it."""
     params = {k: v for k, v in dict(key["params"]).items() if k != "random_state"}
-    return config_key({**{k: v for k, v in key.items() if k != "seed"}, "params": params})[:12]
+    return setting_digest({**{k: v for k, v in key.items() if k != "seed"}, "params": params})
 
 
 def settings_against_code(scores: pd.DataFrame, factories: Mapping[str, Callable[[int], Any]], X: pd.DataFrame,

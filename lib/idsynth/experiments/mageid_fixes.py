@@ -29,14 +29,14 @@ import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
-from ..cache import ArtifactCache, config_key
+from ..cache import ArtifactCache
 from ..code_versions import code_versions
 from ..data.identities import find_identities, keep_identities
 from .mageid_eval import MAGEID_NAME, TABSYN_NAME, evaluate_model
 from .mageid_schedule import TARGET_ONE_METRICS
 from ..runs import data_fingerprint
 from .mageid_train import make_generator, train_mageid
-from .seed_cache import cached_seed_rows, cached_seeds
+from .seed_cache import cached_seed_rows, cached_seeds, setting_digest
 from .table_i import METRICS, SDMETRICS, generator_params, keyable
 from .table_i_scoring import scoring_code_digest
 
@@ -292,11 +292,9 @@ def row_config(mageid_set, seed: int, changed: Mapping[str, Any], name: str, mod
 
 
 def row_setting(config: Mapping[str, Any]) -> str:
-    """12 hex digits naming a row's setting: :func:`row_config`'s key (every seed of one setting
-    shares it). Written in the ``setting`` column of every row made by :func:`variant_row`, so a
-    committed row can later be told to be, or not to be, what the current code would make
-    (:func:`restore_rows`)."""
-    return config_key(config)[:12]
+    """A row's ``setting`` column: :func:`~idsynth.experiments.seed_cache.setting_digest` of
+    :func:`row_config` (every seed of one setting shares it), checked by :func:`restore_rows`."""
+    return setting_digest(config)
 
 
 def identities_of(mageid_set) -> list:

@@ -15,9 +15,16 @@ from typing import Any, Callable, Mapping, TypeVar
 
 import numpy as np
 
-from ..cache import ArtifactCache
+from ..cache import ArtifactCache, config_key
 
 T = TypeVar("T")
+
+
+def setting_digest(config: Mapping[str, Any]) -> str:
+    """12 hex digits naming the setting ``config`` (a seed row's key without its seed) describes:
+    the ``setting`` column a shared table's rows carry, so a committed row can be checked against
+    the key the current code makes (notebook 11's generators, notebook 13's rows)."""
+    return config_key(config)[:12]
 
 
 def cached_seed_rows(cache: ArtifactCache | None, kind: str, config: Mapping[str, Any], seed: int,
