@@ -69,3 +69,34 @@ def _label(row: pd.Series) -> str:
     if row["metric"] in CLOSER_TO_ONE:
         lines.append("(closest to 1)")
     return "\n".join(lines)
+
+
+#: Panel titles of :func:`plot_recipes` (the columns of
+#: :func:`~idsynth.experiments.recipe_utility.per_seed_average`).
+RECIPE_PANELS: dict[str, str] = {"accuracy": "accuracy", "f1_weighted": "weighted F1", "f1_macro": "macro F1",
+                                 "recall_R2L": "R2L recall", "recall_U2R": "U2R recall"}  # fmt: skip
+
+
+def plot_recipes(per_seed: pd.DataFrame, title: str = "") -> Figure:
+    """One panel per metric of :data:`RECIPE_PANELS`: MAGE-ID's recipes (x, in the order they
+    first appear in ``per_seed``) as Table 6 over-samplers, the four-classifier average of each
+    seed as a grey line joining that seed's recipes (the pairing the paired test uses) and the
+    mean over seeds as a black marker. ``per_seed``: columns ``recipe, seed`` and the metrics.
+    Returns the Figure (no pyplot state)."""
+    recipes = list(dict.fromkeys(per_seed["recipe"]))
+    x = np.arange(len(recipes))
+    fig = Figure(figsize=(2.3 * len(RECIPE_PANELS), 2.8))
+    axes = fig.subplots(1, len(RECIPE_PANELS))
+    for ax, (metric, label) in zip(axes, RECIPE_PANELS.items()):
+        wide = per_seed.pivot_table(index="seed", columns="recipe", values=metric).reindex(columns=recipes)
+        for seed, values in wide.iterrows():
+            ax.plot(x, values.to_numpy(float), color="#999999", linewidth=1, marker=".", label=f"seed {seed}")
+        ax.plot(x, wide.mean().to_numpy(float), color="black", linestyle="none", marker="D", markersize=5,
+                label="mean")  # fmt: skip
+        ax.set_xticks(x, recipes)
+        ax.set_xlim(-0.4, len(recipes) - 0.6)
+        ax.set_title(label, fontsize=9)
+        ax.tick_params(labelsize=8)
+    fig.suptitle(title or "MAGE-ID's recipes as Table 6 over-samplers (mean of the four classifiers)", fontsize=10)
+    fig.tight_layout()
+    return fig

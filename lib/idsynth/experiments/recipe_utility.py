@@ -1,0 +1,142 @@
+"""MAGE-ID's recipes as Table 6 over-samplers: does a recipe chosen for fidelity cost utility?
+
+Notebook 13 adopts a recipe (:data:`~idsynth.models.mageid.MAGEID_RECIPES`) by Table I fidelity
+on the 24,000-row MAGE-ID sets; a user who over-samples their own flows cares about what the
+balanced set does for classifiers. This module refits MAGE-ID on KDDTrain+ under several recipes
+(the cached fit of the default is shared with notebook 11's Table 6 row), over-samples, scores the
+four classifiers on KDDTest+ exactly as :func:`~idsynth.experiments.cross_eval.run_generator_oversampling`
+does for Table 6, and compares each recipe with the default, paired by seed.
+
+- :func:`section_recipe`: the recipe a profile builds (the reference);
+- :func:`recipes_to_run`: the recipes a run compares (validated; the reference first);
+- :func:`run_recipes`: Table 6 rows per recipe (long form, a ``recipe`` column);
+- :func:`recipe_summary`: per recipe, the four-classifier average over seeds, and minority recall;
+- :func:`recipe_paired`: each recipe against the reference, paired by seed (four-classifier
+  average), with :func:`~idsynth.experiments.vgm_oversample.paired_comparison`'s test.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import pandas as pd
+
+from ..models.mageid import MAGEID_RECIPE, MAGEID_RECIPES
+from ..tables import summarise
+from .cross_eval import run_generator_oversampling, table6_factories
+from .vgm_oversample import paired_comparison
+
+#: The four-classifier averages compared (Table 6's columns, then the two classes over-sampling
+#: is for: KDDTest+ recall of R2L and U2R).
+RECIPE_METRICS: tuple[str, ...] = ("accuracy", "f1_weighted", "f1_macro", "recall_R2L", "recall_U2R")
+#: :func:`recipe_paired`'s columns.
+PAIRED_COLUMNS: tuple[str, ...] = ("metric", "reference", "recipe", "reference_mean", "recipe_mean", "gain_mean",
+                                   "gain_std", "n_seeds", "recipe_wins", "p_value", "beyond_noise")
+
+
+def section_recipe(mageid_section: Mapping[str, Any]) -> str:
+    """The recipe a profile's ``mageid`` section builds (its ``recipe``, else :data:`MAGEID_RECIPE`),
+    as the registry's MAGE-ID factory reads it."""
+    return str(mageid_section.get("recipe", MAGEID_RECIPE))
+
+
+def recipes_to_run(requested: Sequence[str], reference: str = MAGEID_RECIPE) -> tuple[str, ...]:
+    """``requested`` recipe names, validated, with ``reference`` first (added when missing).
+    Raises ``ValueError`` naming what was expected: a list (not one string) of distinct names of
+    :data:`MAGEID_RECIPES`."""
+    if isinstance(requested, str):
+        raise ValueError(f"mageid_recipes must be a list of recipe names, got the string {requested!r}")
+    requested = tuple(requested)
+    known = sorted(MAGEID_RECIPES)
+    unknown = [name for name in (*requested, reference) if name not in MAGEID_RECIPES]
+    if unknown or len(set(requested)) != len(requested):
+        raise ValueError(f"mageid_recipes must be distinct names among {known}, got {list(requested)} "
+                         f"(reference {reference!r})")  # fmt: skip
+    return (reference, *(name for name in requested if name != reference))
+
+
+def recipe_factories(mageid_section: Mapping[str, Any], tabddpm_section: Mapping[str, Any],
+                     recipes: Sequence[str], device: str = "auto",
+                     verbose: bool = False) -> dict[str, Callable[[int], Any]]:
+    """``{recipe: seed -> unfitted MAGE-ID}``: notebook 11's MAGE-ID factory
+    (:func:`~idsynth.experiments.cross_eval.table6_factories`) with the section's ``recipe``
+    replaced, so the default recipe's fit is the one Table 6 caches."""
+    return {recipe: table6_factories({**mageid_section, "recipe": recipe}, tabddpm_section, device=device,
+                                     verbose=verbose, names=("MAGE-ID",))["MAGE-ID"]
+            for recipe in recipes}  # fmt: skip
+
+
+def run_recipes(data, seeds: Sequence[int], factories: Mapping[str, Callable[[int], Any]],
+                **options: Any) -> dict[str, pd.DataFrame]:
+    """Table 6 rows of MAGE-ID under each recipe of ``factories`` (``{recipe: seed -> generator}``).
+
+    Each recipe is one :func:`~idsynth.experiments.cross_eval.run_generator_oversampling` call
+    (method ``"MAGE-ID"``, so cached fits and seed rows are shared with notebook 11); ``options``
+    go to it. Returns ``{"scores", "recall", "samplers"}``, each with a ``recipe`` column after
+    ``method`` (scores and recall keep their ``setting``: the fitted model's digest).
+    """
+    if not factories:
+        raise ValueError("factories must name at least one recipe")
+    parts: dict[str, list[pd.DataFrame]] = {"scores": [], "recall": [], "samplers": []}
+    for recipe, make in factories.items():
+        run = run_generator_oversampling(data, seeds, {"MAGE-ID": make}, **options)
+        for name in parts:
+            frame = getattr(run, name)
+            parts[name].append(frame.assign(recipe=recipe)[["method", "recipe", *frame.columns.drop("method")]])
+    return {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
+
+
+def per_classifier(scores: pd.DataFrame, recall: pd.DataFrame) -> pd.DataFrame:
+    """One row per (recipe, classifier, seed) with each of :data:`RECIPE_METRICS` (the R2L and
+    U2R recall from ``recall``'s long form)."""
+    keys = ["recipe", "classifier", "seed"]
+    minority = recall[recall["class"].isin(["R2L", "U2R"])]
+    minority = minority.pivot_table(index=keys, columns="class", values="recall", aggfunc="mean")
+    joined = scores.set_index(keys)[["accuracy", "f1_weighted", "f1_macro"]].join(minority.add_prefix("recall_"))
+    return joined.reset_index()[[*keys, *RECIPE_METRICS]]
+
+
+def per_seed_average(scores: pd.DataFrame, recall: pd.DataFrame) -> pd.DataFrame:
+    """One row per (recipe, seed): the mean over the classifiers of each of :data:`RECIPE_METRICS`."""
+    frame = per_classifier(scores, recall)
+    return frame.groupby(["recipe", "seed"], sort=False, as_index=False)[list(RECIPE_METRICS)].mean()
+
+
+def recipe_summary(scores: pd.DataFrame, recall: pd.DataFrame) -> pd.DataFrame:
+    """Per recipe, mean, std and seed count of each of :data:`RECIPE_METRICS` (the
+    four-classifier average of each seed), in the order the recipes first appear."""
+    order = list(dict.fromkeys(scores["recipe"]))
+    summary = summarise(per_seed_average(scores, recall), by=["recipe"], values=list(RECIPE_METRICS))
+    return summary.set_index("recipe").loc[order].reset_index()
+
+
+def recipe_paired(scores: pd.DataFrame, recall: pd.DataFrame, reference: str, alpha: float = 0.05) -> pd.DataFrame:
+    """Each recipe against ``reference`` on each of :data:`RECIPE_METRICS`, paired by seed.
+
+    The four-classifier average of each seed is compared (:func:`per_seed_average`). Columns:
+    ``metric, reference, recipe, reference_mean, recipe_mean, gain_mean`` (recipe − reference,
+    > 0: the recipe is better), ``gain_std``, ``n_seeds``, ``recipe_wins`` (seeds where the recipe
+    is strictly better), ``p_value`` (two-sided paired t-test; NaN with fewer than two seeds) and
+    ``beyond_noise`` (p_value < alpha)."""
+    frame = per_classifier(scores, recall).rename(columns={"recipe": "method"})
+    if reference not in set(frame["method"]):
+        raise ValueError(f"reference recipe {reference!r} has no rows; recipes: {sorted(set(frame['method']))}")
+    per_seed = per_seed_average(scores, recall)
+    means = per_seed.groupby("recipe")[list(RECIPE_METRICS)].mean()
+    rows = []
+    for metric in RECIPE_METRICS:
+        # reference − recipe per classifier and for the classifiers' per-seed "Average"; the latter kept
+        test = paired_comparison(frame, metric, reference, alpha)
+        for row in test[test["classifier"] == "Average"].itertuples(index=False):
+            rows.append({"metric": metric, "reference": reference, "recipe": row.method,
+                         "reference_mean": float(means.loc[reference, metric]),
+                         "recipe_mean": float(means.loc[row.method, metric]), "gain_mean": -row.mean_diff,
+                         "gain_std": row.std_diff, "n_seeds": row.n_seeds,
+                         "recipe_wins": _wins(per_seed, metric, reference, row.method), "p_value": row.p_value,
+                         "beyond_noise": bool(row.p_value < alpha)})  # fmt: skip
+    return pd.DataFrame(rows, columns=list(PAIRED_COLUMNS))
+
+
+def _wins(per_seed: pd.DataFrame, metric: str, reference: str, recipe: str) -> int:
+    wide = per_seed.pivot_table(index="seed", columns="recipe", values=metric).dropna(subset=[reference, recipe])
+    return int((wide[recipe] > wide[reference]).sum())

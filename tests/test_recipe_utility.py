@@ -1,0 +1,134 @@
+"""MAGE-ID's recipes as Table 6 over-samplers (idsynth.experiments.recipe_utility)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from test_cross_eval import PicklableFrameGenerator, fake_splits
+
+from idsynth.cache import ArtifactCache
+from idsynth.config import get_profile
+from idsynth.data.nslkdd import CATEGORIES
+from idsynth.experiments.cross_eval_figures import RECIPE_PANELS, plot_recipes
+from idsynth.experiments.cross_eval import (
+    generator_setting, run_generator_oversampling, table6_factories, table6_generator_config, table6_training_frame,
+)
+from idsynth.experiments.recipe_utility import (
+    PAIRED_COLUMNS, RECIPE_METRICS, per_seed_average, recipe_factories, recipe_paired, recipe_summary, recipes_to_run,
+    run_recipes,
+)
+from idsynth.metrics.classifiers import CLASSIFIER_NAMES
+from idsynth.models.mageid import MAGEID_RECIPE
+
+
+def test_recipes_to_run_puts_the_reference_first_and_refuses_bad_names():
+    assert recipes_to_run(["v2", "v3"], reference="v4") == ("v4", "v2", "v3")
+    assert recipes_to_run(["v2", "v4"], reference="v4") == ("v4", "v2")
+    assert recipes_to_run([]) == (MAGEID_RECIPE,)
+    for bad in (["v9"], ["v2", "v2"]):
+        with pytest.raises(ValueError, match="distinct names among"):
+            recipes_to_run(bad, reference="v4")
+    with pytest.raises(ValueError, match="distinct names among"):
+        recipes_to_run(["v2"], reference="v0")
+    with pytest.raises(ValueError, match="list of recipe names"):
+        recipes_to_run("v2")
+
+
+def test_recipe_factories_build_each_recipes_edm_and_share_the_default_fit_with_table6():
+    smoke = get_profile("smoke")
+    made = recipe_factories(smoke["mageid"], smoke["tabddpm"], ["v4", "v2", "v3"], device="cpu")
+    assert list(made) == ["v4", "v2", "v3"]
+    edm = {recipe: make(1).edm for recipe, make in made.items()}
+    assert edm["v2"]["latent_scaling"] == "global" and "class_init_std" not in edm["v2"]
+    assert edm["v3"]["class_init_std"] == 0.02 and "noise_label_scale" not in edm["v3"]
+    assert edm["v4"]["noise_label_scale"] == 250.0 and edm["v4"]["epochs"] == smoke["mageid"]["edm"]["epochs"]
+    X, y = table6_training_frame(fake_splits())
+    key = {recipe: generator_setting(table6_generator_config("MAGE-ID", make(1), X, y, 1))
+           for recipe, make in made.items()}  # fmt: skip
+    assert len(set(key.values())) == 3  # three recipes, three settings
+    table6 = table6_factories(smoke["mageid"], smoke["tabddpm"], device="cpu", names=("MAGE-ID",))["MAGE-ID"]
+    # the default recipe is notebook 11's MAGE-ID: same key, so its cached fit and seed rows are shared
+    assert key[MAGEID_RECIPE] == generator_setting(table6_generator_config("MAGE-ID", table6(1), X, y, 1))
+
+
+class WiderGenerator(PicklableFrameGenerator):
+    """Another "recipe" of the fake: another class, so another cache key and setting."""
+
+
+def test_run_recipes_scores_each_recipe_and_reuses_the_cached_seeds(tmp_path):
+    data = fake_splits()
+    options = dict(classifiers=("Logistic Regression", "Random Forest"), n_jobs=1, cache=ArtifactCache(tmp_path),
+                   verbose=False)  # fmt: skip
+    factories = {"v4": lambda s: PicklableFrameGenerator(random_state=s), "v2": lambda s: WiderGenerator(random_state=s)}
+    PicklableFrameGenerator.fits = WiderGenerator.fits = 0  # each class counts its own fits
+    out = run_recipes(data, [0, 1], factories, **options)
+    assert PicklableFrameGenerator.fits == WiderGenerator.fits == 2  # two recipes x two seeds
+    scores, recall, samplers = out["scores"], out["recall"], out["samplers"]
+    assert list(scores.columns[:2]) == ["method", "recipe"] and set(scores["method"]) == {"MAGE-ID"}
+    assert len(scores) == 2 * 2 * 2 and len(recall) == len(scores) * len(CATEGORIES) and len(samplers) == 4
+    assert scores.groupby("recipe")["setting"].nunique().eq(1).all() and scores["setting"].nunique() == 2
+    # the reference recipe's rows are notebook 11's MAGE-ID rows: taken from the cache, not refitted
+    direct = run_generator_oversampling(data, [0, 1], {"MAGE-ID": factories["v4"]}, **options)
+    assert PicklableFrameGenerator.fits == 2
+    pd.testing.assert_frame_equal(scores[scores["recipe"] == "v4"].drop(columns="recipe").reset_index(drop=True),
+                                  direct.scores)  # fmt: skip
+    with pytest.raises(ValueError, match="at least one recipe"):
+        run_recipes(data, [0], {}, **options)
+
+
+def long_rows(values: dict[str, list[float]], recall_r2l: dict[str, list[float]]):
+    """Scores and recall frames of two classifiers whose average per seed is ``values[recipe][seed]``
+    (accuracy; F1s follow) and R2L recall ``recall_r2l[recipe][seed]``."""
+    scores, recall = [], []
+    for recipe, per_seed in values.items():
+        for seed, value in enumerate(per_seed):
+            for offset, classifier in zip((-0.01, 0.01), CLASSIFIER_NAMES[:2]):
+                scores.append({"method": "MAGE-ID", "recipe": recipe, "classifier": classifier, "seed": seed,
+                               "accuracy": value + offset, "f1_weighted": value, "f1_macro": value - 0.2})  # fmt: skip
+                for name in CATEGORIES:
+                    r = recall_r2l[recipe][seed] if name == "R2L" else 0.5
+                    recall.append({"method": "MAGE-ID", "recipe": recipe, "classifier": classifier, "seed": seed,
+                                   "class": name, "recall": r + offset})  # fmt: skip
+    return pd.DataFrame(scores), pd.DataFrame(recall)
+
+
+def test_recipe_paired_and_summary_compare_the_four_classifier_average_by_seed():
+    v4, v2, v3 = [0.75, 0.76, 0.74], [0.78, 0.77, 0.79], [0.75, 0.76, 0.74]
+    scores, recall = long_rows({"v4": v4, "v2": v2, "v3": v3},
+                               {"v4": [0.3, 0.2, 0.25], "v2": [0.3, 0.2, 0.25], "v3": [0.2, 0.3, 0.1]})
+    averaged = per_seed_average(scores, recall).set_index(["recipe", "seed"])
+    assert averaged.loc[("v2", 1), "accuracy"] == pytest.approx(0.77)  # the classifiers' offsets cancel
+    assert averaged.loc[("v3", 2), "recall_R2L"] == pytest.approx(0.1)
+    assert averaged.loc[("v3", 2), "recall_U2R"] == pytest.approx(0.5)
+    summary = recipe_summary(scores, recall).set_index("recipe")
+    assert list(summary.index) == ["v4", "v2", "v3"]
+    assert summary.loc["v2", "accuracy_mean"] == pytest.approx(np.mean(v2))
+    assert summary.loc["v2", "accuracy_std"] == pytest.approx(np.std(v2, ddof=1))
+    paired = recipe_paired(scores, recall, reference="v4")
+    assert list(paired.columns) == list(PAIRED_COLUMNS)
+    assert set(paired["metric"]) == set(RECIPE_METRICS) and set(paired["recipe"]) == {"v2", "v3"}
+    row = paired.set_index(["metric", "recipe"]).loc[("accuracy", "v2")]
+    assert row["gain_mean"] == pytest.approx(np.mean(np.subtract(v2, v4))) and row["gain_mean"] > 0
+    assert row["gain_std"] == pytest.approx(np.std(np.subtract(v2, v4), ddof=1))
+    assert row["p_value"] == pytest.approx(stats.ttest_rel(v2, v4).pvalue)
+    assert row["recipe_wins"] == 3 and row["n_seeds"] == 3
+    assert row["beyond_noise"] == (row["p_value"] < 0.05)
+    same = paired.set_index(["metric", "recipe"]).loc[("accuracy", "v3")]
+    assert same["gain_mean"] == pytest.approx(0) and same["recipe_wins"] == 0 and not same["beyond_noise"]
+    r2l = paired.set_index(["metric", "recipe"]).loc[("recall_R2L", "v3")]
+    assert r2l["gain_mean"] == pytest.approx(np.mean([-0.1, 0.1, -0.15])) and r2l["recipe_wins"] == 1
+    with pytest.raises(ValueError, match="reference recipe 'v1'"):
+        recipe_paired(scores, recall, reference="v1")
+
+
+def test_plot_recipes_joins_each_seeds_recipes_and_marks_the_mean(tmp_path):
+    scores, recall = long_rows({"v4": [0.75, 0.76], "v2": [0.78, 0.77]}, {"v4": [0.3, 0.2], "v2": [0.1, 0.4]})
+    fig = plot_recipes(per_seed_average(scores, recall))
+    assert len(fig.axes) == len(RECIPE_PANELS)
+    accuracy = fig.axes[0]
+    seed_lines, mean = accuracy.lines[:-1], accuracy.lines[-1]
+    assert len(seed_lines) == 2 and [t.get_text() for t in accuracy.get_xticklabels()] == ["v4", "v2"]
+    np.testing.assert_allclose(seed_lines[1].get_ydata(), [0.76, 0.77])
+    np.testing.assert_allclose(mean.get_ydata(), [0.755, 0.775])
+    np.testing.assert_allclose(fig.axes[3].lines[-1].get_ydata(), [0.25, 0.25])  # R2L recall's means
+    fig.savefig(tmp_path / "recipes.png")
