@@ -9,15 +9,16 @@ from test_cross_eval import PicklableFrameGenerator, fake_splits
 from idsynth.cache import ArtifactCache
 from idsynth.config import get_profile
 from idsynth.data.nslkdd import CATEGORIES
-from idsynth.experiments.cross_eval_figures import RECIPE_PANELS, plot_recipes
 from idsynth.experiments.cross_eval import (
     generator_setting, run_generator_oversampling, table6_factories, table6_generator_config, table6_training_frame,
 )
+from idsynth.experiments.cross_eval_figures import RECIPE_PANELS, plot_recipes
 from idsynth.experiments.recipe_utility import (
-    PAIRED_COLUMNS, RECIPE_METRICS, per_seed_average, recipe_factories, recipe_paired, recipe_summary, recipes_to_run,
-    run_recipes,
+    PAIRED_COLUMNS, REAL_HELD_OUT, RECIPE_METRICS, agreement_summary, per_seed_average, recipe_agreement,
+    recipe_factories, recipe_paired, recipe_summary, recipes_to_run, run_recipes,
 )
 from idsynth.metrics.classifiers import CLASSIFIER_NAMES
+from idsynth.metrics.label_agreement import AGREEMENT_COLUMNS
 from idsynth.models.mageid import MAGEID_RECIPE
 
 
@@ -132,3 +133,39 @@ def test_plot_recipes_joins_each_seeds_recipes_and_marks_the_mean(tmp_path):
     np.testing.assert_allclose(mean.get_ydata(), [0.755, 0.775])
     np.testing.assert_allclose(fig.axes[3].lines[-1].get_ydata(), [0.25, 0.25])  # R2L recall's means
     fig.savefig(tmp_path / "recipes.png")
+
+
+class WrongClassGenerator(PicklableFrameGenerator):
+    """A "recipe" whose rows for every class are drawn from class 1's (Normal's) moments."""
+
+    def sample(self, n_per_class, random_state=None):
+        counts = {label: 0 for label in n_per_class}
+        counts[1] = int(sum(n_per_class.values()))
+        frame, _ = super().sample(counts, random_state)
+        return frame, np.repeat(list(n_per_class), list(n_per_class.values()))
+
+
+def test_recipe_agreement_reads_each_recipes_rows_with_a_forest_of_real_rows(tmp_path):
+    data = fake_splits(n_train=600)
+    cache = ArtifactCache(tmp_path)
+    factories = {"v4": lambda s: PicklableFrameGenerator(random_state=s), "v2": lambda s: WrongClassGenerator(random_state=s)}
+    out = recipe_agreement(data, [0, 1], factories, n_per_class=40, cache=cache)
+    assert list(out.columns) == ["recipe", "seed", *AGREEMENT_COLUMNS]
+    assert list(dict.fromkeys(out["recipe"])) == [REAL_HELD_OUT, "v4", "v2"]
+    assert len(out) == (1 + 2 * 2) * len(CATEGORIES) and (out.loc[out["recipe"] != REAL_HELD_OUT, "rows"] == 40).all()
+    mean = out.groupby(["recipe", "class"])["agreement"].mean()
+    assert mean[REAL_HELD_OUT].min() > 0.8 and mean["v4"].min() > 0.8  # faithful rows read as their class
+    assert mean["v2", "Normal"] > 0.8 and mean["v2"].drop("Normal").max() < 0.2
+    assert set(out.loc[(out["recipe"] == "v2") & (out["class"] != "Normal"), "most_confused_with"]) == {"Normal"}
+    # every part from the cache the second time: no generator fitted, no forest trained
+    PicklableFrameGenerator.fits = WrongClassGenerator.fits = 0
+    again = recipe_agreement(data, [0, 1], factories, n_per_class=40, cache=cache)
+    pd.testing.assert_frame_equal(again, out)
+    assert PicklableFrameGenerator.fits == WrongClassGenerator.fits == 0
+    with pytest.raises(ValueError, match="n_per_class"):
+        recipe_agreement(data, [0], factories, n_per_class=0, cache=cache)
+    summary = agreement_summary(out).set_index("recipe")
+    assert list(summary.index) == [REAL_HELD_OUT, "v4", "v2"] and list(summary.columns) == list(CATEGORIES)
+    normal = out[(out["recipe"] == "v2") & (out["class"] == "Normal")]["agreement"]
+    assert summary.loc["v2", "Normal"] == f"{normal.mean():.3f} ± {normal.std():.3f}"
+    assert " ± " not in summary.loc[REAL_HELD_OUT, "Normal"]  # one reading, no spread

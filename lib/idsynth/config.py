@@ -114,6 +114,9 @@ _PAPER: dict[str, dict[str, Any]] = {
         # over-samplers against the "mageid" section's recipe, paired by seed (notebook 11 § 2):
         # the recipes chosen for Table I fidelity since v2, each one more MAGE-ID fit per seed.
         "table6_mageid_recipes": ("v2", "v3", "v4"),
+        # rows drawn per class from each recipe's fitted MAGE-ID and read by a forest trained on
+        # real KDDTrain+ rows: do they belong to the class they were drawn for?
+        "table6_recipe_agreement_rows": 2000,
         "cpu_threads": None,
     },
     # -- sections: smote, gaussian_copula, tvae, ctgan, ctgan_per_class (idsynth.models.registry) --
@@ -183,6 +186,7 @@ _SMOKE: dict[str, dict[str, Any]] = {
         "table6_generators": ("MAGE-ID", "TabSyn", "TabDDPM"),
         # one older recipe beside the default: the comparison runs, one tiny fit more
         "table6_mageid_recipes": ("v3", "v4"),
+        "table6_recipe_agreement_rows": 30,
         "cpu_threads": 1,
     },
     # -- sections: smote, gaussian_copula, tvae, ctgan, ctgan_per_class (idsynth.models.registry) --

@@ -12,18 +12,28 @@ does for Table 6, and compares each recipe with the default, paired by seed.
 - :func:`run_recipes`: Table 6 rows per recipe (long form, a ``recipe`` column);
 - :func:`recipe_summary`: per recipe, the four-classifier average over seeds, and minority recall;
 - :func:`recipe_paired`: each recipe against the reference, paired by seed (four-classifier
-  average), with :func:`~idsynth.experiments.vgm_oversample.paired_comparison`'s test.
+  average), with :func:`~idsynth.experiments.vgm_oversample.paired_comparison`'s test;
+- :func:`recipe_agreement`: do each recipe's rows belong to the class they were drawn for
+  (:mod:`idsynth.metrics.label_agreement`: a forest trained on real KDDTrain+ rows reads them)?
+  :func:`agreement_summary` puts it one row per recipe.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
+from ..cache import ArtifactCache, array_digest
+from ..metrics.label_agreement import AGREEMENT_COLUMNS, RealRowsReader
 from ..models.mageid import MAGEID_RECIPE, MAGEID_RECIPES
-from ..tables import summarise
-from .cross_eval import run_generator_oversampling, table6_factories
+from ..tables import mean_pm_std, summarise
+from .cross_eval import (
+    fit_table6_generator, generator_setting, run_generator_oversampling, table6_factories, table6_generator_config,
+    table6_training_frame,
+)
+from .seed_cache import cached_seed_rows
 from .vgm_oversample import paired_comparison
 
 #: The four-classifier averages compared (Table 6's columns, then the two classes over-sampling
@@ -140,3 +150,66 @@ def recipe_paired(scores: pd.DataFrame, recall: pd.DataFrame, reference: str, al
 def _wins(per_seed: pd.DataFrame, metric: str, reference: str, recipe: str) -> int:
     wide = per_seed.pivot_table(index="seed", columns="recipe", values=metric).dropna(subset=[reference, recipe])
     return int((wide[recipe] > wide[reference]).sum())
+
+
+#: The ``recipe`` of :func:`recipe_agreement`'s reference rows (real rows the forest did not see).
+REAL_HELD_OUT = "real rows (held out)"
+#: The forest that reads the drawn rows (:class:`~idsynth.metrics.label_agreement.RealRowsReader`).
+READER_SETTINGS: dict[str, Any] = {"held_out": 0.2, "n_estimators": 100, "random_state": 0}
+
+
+def recipe_agreement(data, seeds: Sequence[int], factories: Mapping[str, Callable[[int], Any]], n_per_class: int,
+                     cache: ArtifactCache | None = None) -> pd.DataFrame:
+    """Per recipe of ``factories``, seed and class: do ``n_per_class`` rows drawn for each class
+    of KDDTrain+ from that seed's fitted MAGE-ID (loaded from ``cache``, where
+    :func:`run_recipes` left it; fitted otherwise) belong to it?
+
+    A random forest (:data:`READER_SETTINGS`) trained on 80 % of the encoded KDDTrain+ rows
+    (``data.X_train``, stratified) reads the encoded draws (:class:`RealRowsReader`); the first
+    rows, ``recipe`` :data:`REAL_HELD_OUT` and seed ``READER_SETTINGS["random_state"]``, are its
+    reading of the other 20 %, the ceiling. Columns: ``recipe, seed`` and :data:`AGREEMENT_COLUMNS`.
+    Each (recipe, seed)'s rows are cached (kind "table6_recipe_agreement_seed", keyed by the
+    generator's setting, ``n_per_class``, the forest and the data); the forest is fitted only
+    when some are missing.
+    """
+    if n_per_class < 1:
+        raise ValueError(f"n_per_class must be at least 1, got {n_per_class}")
+    X, y = table6_training_frame(data)
+    labels = sorted(np.unique(y).tolist())
+    names = {label: str(data.classes[label]) for label in labels}
+    base = {"reader": READER_SETTINGS, "train": array_digest(data.X_train, data.y_train), "n_per_class": int(n_per_class),
+            "class_names": [names[k] for k in labels]}  # fmt: skip
+    reader: list[RealRowsReader] = []
+
+    def read_with() -> RealRowsReader:
+        if not reader:
+            reader.append(RealRowsReader(data.X_train, data.y_train, names, **READER_SETTINGS))
+        return reader[0]
+
+    def drawn(make: Callable[[int], Any], seed: int) -> list[dict]:
+        generator, _ = fit_table6_generator("MAGE-ID", make, X, y, seed, cache)
+        frame, y_drawn = generator.sample({label: int(n_per_class) for label in labels}, random_state=int(seed))
+        return read_with().read(data.encoder.transform(frame), y_drawn).to_dict("records")
+
+    real = {**base, "rows": "held out"}
+    parts = [pd.DataFrame(cached_seed_rows(cache, "table6_recipe_agreement_seed", real, READER_SETTINGS["random_state"],
+                                           lambda: read_with().reference().to_dict("records")))
+             .assign(recipe=REAL_HELD_OUT, seed=READER_SETTINGS["random_state"])]  # fmt: skip
+    for recipe, make in factories.items():
+        for seed in seeds:
+            setting = generator_setting(table6_generator_config("MAGE-ID", make(int(seed)), X, y, int(seed)))
+            config = {**base, "generator": setting}
+            rows = cached_seed_rows(cache, "table6_recipe_agreement_seed", config, int(seed),
+                                    lambda make=make, seed=seed: drawn(make, int(seed)))  # fmt: skip
+            parts.append(pd.DataFrame(rows).assign(recipe=recipe, seed=int(seed)))
+    return pd.concat(parts, ignore_index=True)[["recipe", "seed", *AGREEMENT_COLUMNS]]
+
+
+def agreement_summary(agreement: pd.DataFrame) -> pd.DataFrame:
+    """:func:`recipe_agreement`'s rows as one row per recipe (in their order) and one column per
+    class (in their order): ``"mean ± std"`` of the agreement over seeds (the mean alone for one)."""
+    recipes, classes = list(dict.fromkeys(agreement["recipe"])), list(dict.fromkeys(agreement["class"]))
+    stats = agreement.groupby(["recipe", "class"])["agreement"].agg(["mean", "std", "count"])
+    text = {(r, c): (mean_pm_std(m, s, 3) if n > 1 else f"{m:.3f}") for (r, c), (m, s, n) in stats.iterrows()}
+    return pd.DataFrame([[text[(r, c)] for c in classes] for r in recipes], index=pd.Index(recipes, name="recipe"),
+                        columns=classes).reset_index()  # fmt: skip
