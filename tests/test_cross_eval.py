@@ -19,9 +19,10 @@ from idsynth.data.schema import Schema
 from idsynth.experiments import vgm_oversample
 from idsynth.experiments.cross_eval import (
     SMOTE_NAME, TABLE_I_MODELS, VGM_NAME, balanced_frame, check_table6_settings, class_recall_wide,
-    fit_table6_generator, merge_rows, run_generator_oversampling, run_table_i, settings_against_code, smote_factory,
-    table6_average, table6_beside_paper, table6_factories, table6_generators_to_run, table6_training_frame,
-    table_i_factories, update_table6_tables, vgm_c_factory, with_paper_rows,
+    fit_table6_generator, generator_setting, merge_rows, run_generator_oversampling, run_table_i, sampling_overrides,
+    settings_against_code, smote_factory, table6_average, table6_beside_paper, table6_factories,
+    table6_generator_config, table6_generators_to_run, table6_training_frame, table_i_factories, update_table6_tables,
+    vgm_c_factory, with_paper_rows,
 )
 from idsynth.experiments.cross_eval_figures import plot_ranking
 from idsynth.experiments.cross_eval_report import (
@@ -584,3 +585,21 @@ def test_kept_rows_are_current_only_where_their_setting_is_the_one_the_code_make
     changed = settings_against_code(run.scores, {"TabSyn": lambda s: OtherGenerator(random_state=s)}, X, y)
     assert not changed.loc[0, "current"]  # other code made the kept rows
     assert not settings_against_code(run.scores.drop(columns="setting"), made, X, y).loc[0, "current"]
+
+
+def test_table6_rows_drawn_with_other_sampling_settings_get_another_key_and_setting():
+    smoke, cpu = get_profile("smoke"), get_profile("cpu")
+    X, y = table6_training_frame(fake_splits())
+    make = table6_factories(cpu["mageid"], cpu["tabddpm"], device="cpu", names=("MAGE-ID",))["MAGE-ID"]
+    plain = make(0)
+    assert sampling_overrides(plain) == {}  # the cpu profile samples with LatentEDM's defaults
+    key = table6_generator_config("MAGE-ID", plain, X, y, 0)
+    assert "sampling" not in key  # so the keys of the rows already made stay what they were
+    guided = make(0).set_params(edm={**plain.edm, "guidance": 2.0})
+    guided_key = table6_generator_config("MAGE-ID", guided, X, y, 0)
+    assert guided_key["sampling"] == {"guidance": 2.0}
+    assert {k: v for k, v in guided_key.items() if k != "sampling"} == key  # the same trained model
+    assert generator_setting(guided_key) != generator_setting(key)
+    smoke_make = table6_factories(smoke["mageid"], smoke["tabddpm"], device="cpu", names=("MAGE-ID",))["MAGE-ID"]
+    assert sampling_overrides(smoke_make(0)) == {"num_steps": 12}
+    assert sampling_overrides(PicklableFrameGenerator()) == {}

@@ -42,6 +42,7 @@ from ..config import Profile, figures_dir, get_profile, resolve_device
 from ..data.nslkdd import CATEGORIES, FEATURES, EncodedSplits, load_vgm_arrays
 from ..data.schema import Schema
 from ..metrics.classifiers import CLASSIFIER_NAMES
+from ..models.edm import LatentEDM
 from ..models.encoded_frame import EncodedFrameGenerator
 from ..models.smote_generator import SMOTEGenerator
 from ..models.vgm import VGM
@@ -213,8 +214,24 @@ def fit_table6_generator(name: str, make_generator: Callable[[int], Any], X: pd.
 
 def table6_generator_config(name: str, fresh, X: pd.DataFrame, y: np.ndarray, seed: int) -> dict[str, Any]:
     """The key of a Table 6 generator fitted on the typed training rows ``X`` and labels ``y``
-    (:func:`idsynth.runs.generator_key`, data set :data:`TABLE6_DATASET`)."""
-    return runs.generator_key(name, fresh, X, y, seed=seed, dataset=TABLE6_DATASET)
+    (:func:`idsynth.runs.generator_key`, data set :data:`TABLE6_DATASET`), plus, where it has
+    any, the sampling settings its rows depend on beyond the model (:func:`sampling_overrides`)."""
+    key = runs.generator_key(name, fresh, X, y, seed=seed, dataset=TABLE6_DATASET)
+    overrides = sampling_overrides(fresh)
+    return {**key, "sampling": overrides} if overrides else key
+
+
+def sampling_overrides(generator) -> dict[str, Any]:
+    """The sampling settings of ``generator`` that its model's key leaves out (one trained MAGE-ID
+    serves every Heun step count, guidance, churn, ...: :meth:`~idsynth.models.mageid.MAGEID.sampling_settings`)
+    and that differ from :class:`~idsynth.models.edm.LatentEDM`'s defaults; empty for a generator
+    without them or at the defaults, so that the keys of rows drawn by the default sampler stay
+    what they were. Rows drawn with other settings are other rows: their seed-row key and
+    ``setting`` must differ."""
+    if not hasattr(generator, "sampling_settings"):
+        return {}
+    defaults = LatentEDM()
+    return {name: value for name, value in generator.sampling_settings().items() if value != getattr(defaults, name)}
 
 
 def balanced_frame(generator, X: pd.DataFrame, y: np.ndarray, seed: int) -> tuple[pd.DataFrame, np.ndarray, float]:
