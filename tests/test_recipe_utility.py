@@ -14,7 +14,7 @@ from idsynth.experiments.cross_eval import (
 )
 from idsynth.experiments.cross_eval_figures import RECIPE_PANELS, plot_recipes
 from idsynth.experiments.recipe_utility import (
-    PAIRED_COLUMNS, REAL_HELD_OUT, RECIPE_METRICS, agreement_summary, per_seed_average, recipe_agreement,
+    PAIRED_COLUMNS, REAL_HELD_OUT, RECIPE_METRICS, agreement_summary, parse_label, per_seed_average, recipe_agreement,
     recipe_factories, recipe_paired, recipe_summary, recipes_to_run, run_recipes,
 )
 from idsynth.metrics.classifiers import CLASSIFIER_NAMES
@@ -22,31 +22,38 @@ from idsynth.metrics.label_agreement import AGREEMENT_COLUMNS
 from idsynth.models.mageid import MAGEID_RECIPE
 
 
-def test_recipes_to_run_puts_the_reference_first_and_refuses_bad_names():
+def test_recipes_to_run_puts_the_reference_first_and_refuses_bad_labels():
     assert recipes_to_run(["v2", "v3"], reference="v4") == ("v4", "v2", "v3")
     assert recipes_to_run(["v2", "v4"], reference="v4") == ("v4", "v2")
+    assert recipes_to_run(["v4 guidance 2"], reference="v4") == ("v4", "v4 guidance 2")
     assert recipes_to_run([]) == (MAGEID_RECIPE,)
-    for bad in (["v9"], ["v2", "v2"]):
-        with pytest.raises(ValueError, match="distinct names among"):
+    for bad in (["v9"], ["v4 guidance 1"], ["v4 guidance -2"], ["v4 guidance x"], ["v4 w 2"], ["v4 guidance"]):
+        with pytest.raises(ValueError, match="a recipe label is"):
             recipes_to_run(bad, reference="v4")
-    with pytest.raises(ValueError, match="distinct names among"):
+    with pytest.raises(ValueError, match="distinct labels"):
+        recipes_to_run(["v2", "v2"], reference="v4")
+    with pytest.raises(ValueError, match="the reference must be a recipe"):
         recipes_to_run(["v2"], reference="v0")
-    with pytest.raises(ValueError, match="list of recipe names"):
+    with pytest.raises(ValueError, match="list of recipe labels"):
         recipes_to_run("v2")
+    assert parse_label("v3") == ("v3", None) and parse_label("v4 guidance 1.5") == ("v4", 1.5)
 
 
 def test_recipe_factories_build_each_recipes_edm_and_share_the_default_fit_with_table6():
     smoke = get_profile("smoke")
-    made = recipe_factories(smoke["mageid"], smoke["tabddpm"], ["v4", "v2", "v3"], device="cpu")
-    assert list(made) == ["v4", "v2", "v3"]
+    made = recipe_factories(smoke["mageid"], smoke["tabddpm"], ["v4", "v2", "v3", "v4 guidance 2"], device="cpu")
+    assert list(made) == ["v4", "v2", "v3", "v4 guidance 2"]
     edm = {recipe: make(1).edm for recipe, make in made.items()}
+    assert edm["v4 guidance 2"] == {**edm["v4"], "guidance": 2.0} and "guidance" not in edm["v4"]
     assert edm["v2"]["latent_scaling"] == "global" and "class_init_std" not in edm["v2"]
     assert edm["v3"]["class_init_std"] == 0.02 and "noise_label_scale" not in edm["v3"]
     assert edm["v4"]["noise_label_scale"] == 250.0 and edm["v4"]["epochs"] == smoke["mageid"]["edm"]["epochs"]
     X, y = table6_training_frame(fake_splits())
     key = {recipe: generator_setting(table6_generator_config("MAGE-ID", make(1), X, y, 1))
            for recipe, make in made.items()}  # fmt: skip
-    assert len(set(key.values())) == 3  # three recipes, three settings
+    assert len(set(key.values())) == 4  # three recipes and a guided sampler: four settings
+    guided, plain = (table6_generator_config("MAGE-ID", made[label](1), X, y, 1) for label in ("v4 guidance 2", "v4"))
+    assert guided.pop("sampling") == {**plain.pop("sampling"), "guidance": 2.0} and guided == plain  # one model
     table6 = table6_factories(smoke["mageid"], smoke["tabddpm"], device="cpu", names=("MAGE-ID",))["MAGE-ID"]
     # the default recipe is notebook 11's MAGE-ID: same key, so its cached fit and seed rows are shared
     assert key[MAGEID_RECIPE] == generator_setting(table6_generator_config("MAGE-ID", table6(1), X, y, 1))

@@ -117,6 +117,9 @@ _PAPER: dict[str, dict[str, Any]] = {
         # rows drawn per class from each recipe's fitted MAGE-ID and read by a forest trained on
         # real KDDTrain+ rows: do they belong to the class they were drawn for?
         "table6_recipe_agreement_rows": 2000,
+        # read by that forest only (no Table 6 rows): a screen, e.g. the default recipe's model
+        # sampled with classifier-free guidance (twice the sampling cost of an unguided draw)
+        "table6_recipe_agreement_only": ("v4 guidance 2",),
         "cpu_threads": None,
     },
     # -- sections: smote, gaussian_copula, tvae, ctgan, ctgan_per_class (idsynth.models.registry) --
@@ -187,6 +190,7 @@ _SMOKE: dict[str, dict[str, Any]] = {
         # one older recipe beside the default: the comparison runs, one tiny fit more
         "table6_mageid_recipes": ("v3", "v4"),
         "table6_recipe_agreement_rows": 30,
+        "table6_recipe_agreement_only": ("v4 guidance 2",),
         "cpu_threads": 1,
     },
     # -- sections: smote, gaussian_copula, tvae, ctgan, ctgan_per_class (idsynth.models.registry) --

@@ -8,7 +8,8 @@ four classifiers on KDDTest+ exactly as :func:`~idsynth.experiments.cross_eval.r
 does for Table 6, and compares each recipe with the default, paired by seed.
 
 - :func:`section_recipe`: the recipe a profile builds (the reference);
-- :func:`recipes_to_run`: the recipes a run compares (validated; the reference first);
+- :func:`recipes_to_run`: the recipes a run compares (validated; the reference first), each a
+  recipe or a recipe's model sampled with classifier-free guidance (:func:`parse_label`);
 - :func:`run_recipes`: Table 6 rows per recipe (long form, a ``recipe`` column);
 - :func:`recipe_summary`: per recipe, the four-classifier average over seeds, and minority recall;
 - :func:`recipe_paired`: each recipe against the reference, paired by seed (four-classifier
@@ -50,30 +51,56 @@ def section_recipe(mageid_section: Mapping[str, Any]) -> str:
     return str(mageid_section.get("recipe", MAGEID_RECIPE))
 
 
+def parse_label(label: str) -> tuple[str, float | None]:
+    """A recipe label, ``"<recipe>"`` or ``"<recipe> guidance <w>"`` (the recipe's model sampled with
+    classifier-free guidance of weight ``w`` > 0, w != 1: the same trained model, another sampler),
+    as ``(recipe, w or None)``. Raises ``ValueError`` naming what was expected."""
+    parts = str(label).split()
+    guidance = None
+    if len(parts) == 3 and parts[1] == "guidance":
+        try:
+            guidance = float(parts[2])
+        except ValueError:
+            guidance = float("nan")
+    if not (len(parts) == 1 or guidance is not None) or parts[0] not in MAGEID_RECIPES or (
+            guidance is not None and not (guidance > 0 and guidance != 1)):
+        raise ValueError(f"a recipe label is '<recipe>' or '<recipe> guidance <w>' with a recipe among "
+                         f"{sorted(MAGEID_RECIPES)} and w > 0, w != 1; got {label!r}")  # fmt: skip
+    return parts[0], guidance
+
+
 def recipes_to_run(requested: Sequence[str], reference: str = MAGEID_RECIPE) -> tuple[str, ...]:
-    """``requested`` recipe names, validated, with ``reference`` first (added when missing).
-    Raises ``ValueError`` naming what was expected: a list (not one string) of distinct names of
-    :data:`MAGEID_RECIPES`."""
+    """``requested`` recipe labels (:func:`parse_label`), validated, with ``reference`` first
+    (added when missing). Raises ``ValueError`` naming what was expected: a list (not one
+    string) of distinct labels; the reference a recipe of :data:`MAGEID_RECIPES`."""
     if isinstance(requested, str):
-        raise ValueError(f"mageid_recipes must be a list of recipe names, got the string {requested!r}")
+        raise ValueError(f"mageid_recipes must be a list of recipe labels, got the string {requested!r}")
     requested = tuple(requested)
-    known = sorted(MAGEID_RECIPES)
-    unknown = [name for name in (*requested, reference) if name not in MAGEID_RECIPES]
-    if unknown or len(set(requested)) != len(requested):
-        raise ValueError(f"mageid_recipes must be distinct names among {known}, got {list(requested)} "
-                         f"(reference {reference!r})")  # fmt: skip
-    return (reference, *(name for name in requested if name != reference))
+    if reference not in MAGEID_RECIPES:
+        raise ValueError(f"the reference must be a recipe among {sorted(MAGEID_RECIPES)}, got {reference!r}")
+    for label in requested:
+        parse_label(label)
+    if len(set(requested)) != len(requested):
+        raise ValueError(f"mageid_recipes must be distinct labels, got {list(requested)}")
+    return (reference, *(label for label in requested if label != reference))
 
 
 def recipe_factories(mageid_section: Mapping[str, Any], tabddpm_section: Mapping[str, Any],
-                     recipes: Sequence[str], device: str = "auto",
+                     labels: Sequence[str], device: str = "auto",
                      verbose: bool = False) -> dict[str, Callable[[int], Any]]:
-    """``{recipe: seed -> unfitted MAGE-ID}``: notebook 11's MAGE-ID factory
+    """``{label: seed -> unfitted MAGE-ID}``: notebook 11's MAGE-ID factory
     (:func:`~idsynth.experiments.cross_eval.table6_factories`) with the section's ``recipe``
-    replaced, so the default recipe's fit is the one Table 6 caches."""
-    return {recipe: table6_factories({**mageid_section, "recipe": recipe}, tabddpm_section, device=device,
-                                     verbose=verbose, names=("MAGE-ID",))["MAGE-ID"]
-            for recipe in recipes}  # fmt: skip
+    replaced (and its EDM's ``guidance`` where the label names one, :func:`parse_label`), so the
+    default recipe's fit is the one Table 6 caches, and a guided label samples that same fit."""
+    out = {}
+    for label in labels:
+        recipe, guidance = parse_label(label)
+        section = {**mageid_section, "recipe": recipe}
+        if guidance is not None:
+            section["edm"] = {**dict(section.get("edm") or {}), "guidance": guidance}
+        out[label] = table6_factories(section, tabddpm_section, device=device, verbose=verbose,
+                                      names=("MAGE-ID",))["MAGE-ID"]  # fmt: skip
+    return out
 
 
 def run_recipes(data, seeds: Sequence[int], factories: Mapping[str, Callable[[int], Any]],
