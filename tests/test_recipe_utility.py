@@ -1,5 +1,7 @@
 """MAGE-ID's recipes as Table 6 over-samplers (idsynth.experiments.recipe_utility)."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -157,7 +159,8 @@ def test_recipe_agreement_reads_each_recipes_rows_with_a_forest_of_real_rows(tmp
     cache = ArtifactCache(tmp_path)
     factories = {"v4": lambda s: PicklableFrameGenerator(random_state=s), "v2": lambda s: WrongClassGenerator(random_state=s)}
     out = recipe_agreement(data, [0, 1], factories, n_per_class=40, cache=cache)
-    assert list(out.columns) == ["recipe", "seed", *AGREEMENT_COLUMNS]
+    assert list(out.columns) == ["recipe", "seed", *AGREEMENT_COLUMNS, "decoded_agreement"]
+    assert out["decoded_agreement"].isna().all()  # the fakes decode no label column
     assert list(dict.fromkeys(out["recipe"])) == [REAL_HELD_OUT, "v4", "v2"]
     assert len(out) == (1 + 2 * 2) * len(CATEGORIES) and (out.loc[out["recipe"] != REAL_HELD_OUT, "rows"] == 40).all()
     mean = out.groupby(["recipe", "class"])["agreement"].mean()
@@ -176,3 +179,20 @@ def test_recipe_agreement_reads_each_recipes_rows_with_a_forest_of_real_rows(tmp
     normal = out[(out["recipe"] == "v2") & (out["class"] == "Normal")]["agreement"]
     assert summary.loc["v2", "Normal"] == f"{normal.mean():.3f} ± {normal.std():.3f}"
     assert " ± " not in summary.loc[REAL_HELD_OUT, "Normal"]  # one reading, no spread
+
+
+class DecodingGenerator(PicklableFrameGenerator):
+    """A fake with MAGE-ID's ``generate``: its decoded label column says R2L's rows are Normal's."""
+
+    def generate(self, n_per_class, random_state=None):
+        frame, y = self.sample(n_per_class, random_state)
+        decoded = np.where(y == CATEGORIES.index("R2L"), 1, y)
+        return SimpleNamespace(frame=frame, y=y, decoded_label=decoded)
+
+
+def test_recipe_agreement_reports_the_decoded_label_column_where_the_generator_has_one(tmp_path):
+    out = recipe_agreement(fake_splits(n_train=600), [0], {"v4": lambda s: DecodingGenerator(random_state=s)},
+                           n_per_class=20, cache=ArtifactCache(tmp_path))  # fmt: skip
+    decoded = out[out["recipe"] == "v4"].set_index("class")["decoded_agreement"]
+    assert decoded["R2L"] == 0.0 and (decoded.drop("R2L") == 1.0).all()
+    assert out.loc[out["recipe"] == REAL_HELD_OUT, "decoded_agreement"].isna().all()

@@ -194,7 +194,10 @@ def recipe_agreement(data, seeds: Sequence[int], factories: Mapping[str, Callabl
     A random forest (:data:`READER_SETTINGS`) trained on 80 % of the encoded KDDTrain+ rows
     (``data.X_train``, stratified) reads the encoded draws (:class:`RealRowsReader`); the first
     rows, ``recipe`` :data:`REAL_HELD_OUT` and seed ``READER_SETTINGS["random_state"]``, are its
-    reading of the other 20 %, the ceiling. Columns: ``recipe, seed`` and :data:`AGREEMENT_COLUMNS`.
+    reading of the other 20 %, the ceiling. Columns: ``recipe, seed``, :data:`AGREEMENT_COLUMNS` and
+    ``decoded_agreement``: for a generator with ``generate`` (MAGE-ID), the share of the class's
+    rows whose label column the TabVAE decoded as the class drawn for (does the EDM's latent carry
+    the class?), NaN otherwise and for the real rows.
     Each (recipe, seed)'s rows are cached (kind "table6_recipe_agreement_seed", keyed by the
     generator's setting, ``n_per_class``, the forest and the data); the forest is fitted only
     when some are missing.
@@ -205,7 +208,7 @@ def recipe_agreement(data, seeds: Sequence[int], factories: Mapping[str, Callabl
     labels = sorted(np.unique(y).tolist())
     names = {label: str(data.classes[label]) for label in labels}
     base = {"reader": READER_SETTINGS, "train": array_digest(data.X_train, data.y_train), "n_per_class": int(n_per_class),
-            "class_names": [names[k] for k in labels]}  # fmt: skip
+            "class_names": [names[k] for k in labels], "columns": "decoded_agreement"}  # fmt: skip
     reader: list[RealRowsReader] = []
 
     def read_with() -> RealRowsReader:
@@ -215,8 +218,16 @@ def recipe_agreement(data, seeds: Sequence[int], factories: Mapping[str, Callabl
 
     def drawn(make: Callable[[int], Any], seed: int) -> list[dict]:
         generator, _ = fit_table6_generator("MAGE-ID", make, X, y, seed, cache)
-        frame, y_drawn = generator.sample({label: int(n_per_class) for label in labels}, random_state=int(seed))
-        return read_with().read(data.encoder.transform(frame), y_drawn).to_dict("records")
+        counts = {label: int(n_per_class) for label in labels}
+        if hasattr(generator, "generate"):  # MAGE-ID: also the label column its TabVAE decoded
+            result = generator.generate(counts, random_state=int(seed))
+            frame, y_drawn, decoded = result.frame, result.y, result.decoded_label
+        else:
+            (frame, y_drawn), decoded = generator.sample(counts, random_state=int(seed)), None
+        rows = read_with().read(data.encoder.transform(frame), y_drawn)
+        rows["decoded_agreement"] = [float(np.mean(decoded[y_drawn == label] == label)) if decoded is not None
+                                     else float("nan") for label in labels]  # fmt: skip
+        return rows.to_dict("records")
 
     real = {**base, "rows": "held out"}
     parts = [pd.DataFrame(cached_seed_rows(cache, "table6_recipe_agreement_seed", real, READER_SETTINGS["random_state"],
@@ -229,7 +240,7 @@ def recipe_agreement(data, seeds: Sequence[int], factories: Mapping[str, Callabl
             rows = cached_seed_rows(cache, "table6_recipe_agreement_seed", config, int(seed),
                                     lambda make=make, seed=seed: drawn(make, int(seed)))  # fmt: skip
             parts.append(pd.DataFrame(rows).assign(recipe=recipe, seed=int(seed)))
-    return pd.concat(parts, ignore_index=True)[["recipe", "seed", *AGREEMENT_COLUMNS]]
+    return pd.concat(parts, ignore_index=True)[["recipe", "seed", *AGREEMENT_COLUMNS, "decoded_agreement"]]
 
 
 def agreement_summary(agreement: pd.DataFrame) -> pd.DataFrame:
