@@ -34,6 +34,7 @@ def test_reader_agrees_with_faithful_rows_and_flags_rows_drawn_into_the_wrong_cl
     reader = RealRowsReader(X, y, NAMES, n_estimators=30)
     ceiling = reader.reference().set_index("class")
     assert (ceiling["agreement"] > 0.95).all() and ceiling["rows"].sum() == pytest.approx(0.2 * len(y), abs=1)
+    np.testing.assert_array_equal(X[reader.held_index_], reader.X_held_)  # the held-out rows' positions in X
     X_new, y_new = blobs(100, seed=1)
     faithful = reader.read(X_new, y_new).set_index("class")
     assert (faithful["agreement"] > 0.95).all()

@@ -16,8 +16,8 @@ from idsynth.experiments.cross_eval import (
 )
 from idsynth.experiments.cross_eval_figures import RECIPE_PANELS, plot_recipes
 from idsynth.experiments.recipe_utility import (
-    PAIRED_COLUMNS, REAL_HELD_OUT, RECIPE_METRICS, agreement_summary, parse_label, per_seed_average, recipe_agreement,
-    recipe_factories, recipe_paired, recipe_summary, recipes_to_run, run_recipes,
+    PAIRED_COLUMNS, REAL_HELD_OUT, RECIPE_AGREEMENT_COLUMNS, RECIPE_METRICS, agreement_summary, parse_label,
+    per_seed_average, recipe_agreement, recipe_factories, recipe_paired, recipe_summary, recipes_to_run, run_recipes,
 )
 from idsynth.metrics.classifiers import CLASSIFIER_NAMES
 from idsynth.metrics.label_agreement import AGREEMENT_COLUMNS
@@ -159,7 +159,7 @@ def test_recipe_agreement_reads_each_recipes_rows_with_a_forest_of_real_rows(tmp
     cache = ArtifactCache(tmp_path)
     factories = {"v4": lambda s: PicklableFrameGenerator(random_state=s), "v2": lambda s: WrongClassGenerator(random_state=s)}
     out = recipe_agreement(data, [0, 1], factories, n_per_class=40, cache=cache)
-    assert list(out.columns) == ["recipe", "seed", *AGREEMENT_COLUMNS, "decoded_agreement"]
+    assert list(out.columns) == list(RECIPE_AGREEMENT_COLUMNS) and set(out["source"]) == {"real", "drawn"}
     assert out["decoded_agreement"].isna().all()  # the fakes decode no label column
     assert list(dict.fromkeys(out["recipe"])) == [REAL_HELD_OUT, "v4", "v2"]
     assert len(out) == (1 + 2 * 2) * len(CATEGORIES) and (out.loc[out["recipe"] != REAL_HELD_OUT, "rows"] == 40).all()
@@ -175,24 +175,40 @@ def test_recipe_agreement_reads_each_recipes_rows_with_a_forest_of_real_rows(tmp
     with pytest.raises(ValueError, match="n_per_class"):
         recipe_agreement(data, [0], factories, n_per_class=0, cache=cache)
     summary = agreement_summary(out).set_index("recipe")
-    assert list(summary.index) == [REAL_HELD_OUT, "v4", "v2"] and list(summary.columns) == list(CATEGORIES)
+    assert list(summary.index) == [REAL_HELD_OUT, "v4", "v2"] and list(summary.columns) == ["source", *CATEGORIES]
     normal = out[(out["recipe"] == "v2") & (out["class"] == "Normal")]["agreement"]
     assert summary.loc["v2", "Normal"] == f"{normal.mean():.3f} ± {normal.std():.3f}"
     assert " ± " not in summary.loc[REAL_HELD_OUT, "Normal"]  # one reading, no spread
 
 
 class DecodingGenerator(PicklableFrameGenerator):
-    """A fake with MAGE-ID's ``generate``: its decoded label column says R2L's rows are Normal's."""
+    """A fake with MAGE-ID's ``generate``, ``encode`` and ``decode``: its autoencoder gives the rows
+    back unchanged, and its decoded label column says R2L's rows are Normal's."""
+
+    R2L = CATEGORIES.index("R2L")
 
     def generate(self, n_per_class, random_state=None):
         frame, y = self.sample(n_per_class, random_state)
-        decoded = np.where(y == CATEGORIES.index("R2L"), 1, y)
-        return SimpleNamespace(frame=frame, y=y, decoded_label=decoded)
+        return SimpleNamespace(frame=frame, y=y, decoded_label=np.where(y == self.R2L, 1, y))
+
+    def encode(self, X, y):
+        self.encoded_ = (X.reset_index(drop=True), np.asarray(y))
+        return np.arange(len(X))
+
+    def decode(self, z):
+        X, y = self.encoded_
+        return X.iloc[z].reset_index(drop=True), None, np.where(y[z] == self.R2L, 1, y[z])
 
 
-def test_recipe_agreement_reports_the_decoded_label_column_where_the_generator_has_one(tmp_path):
+def test_recipe_agreement_reports_the_decoded_label_column_and_the_autoencoded_real_rows(tmp_path):
     out = recipe_agreement(fake_splits(n_train=600), [0], {"v4": lambda s: DecodingGenerator(random_state=s)},
                            n_per_class=20, cache=ArtifactCache(tmp_path))  # fmt: skip
-    decoded = out[out["recipe"] == "v4"].set_index("class")["decoded_agreement"]
-    assert decoded["R2L"] == 0.0 and (decoded.drop("R2L") == 1.0).all()
-    assert out.loc[out["recipe"] == REAL_HELD_OUT, "decoded_agreement"].isna().all()
+    assert list(dict.fromkeys(out["source"])) == ["real", "drawn", "autoencoded"]
+    for source in ("drawn", "autoencoded"):
+        decoded = out[out["source"] == source].set_index("class")["decoded_agreement"]
+        assert decoded["R2L"] == 0.0 and (decoded.drop("R2L") == 1.0).all()
+    assert out.loc[out["source"] == "real", "decoded_agreement"].isna().all()
+    # an autoencoder that gives the rows back is read exactly as the held-out real rows
+    real, autoencoded = (out[out["source"] == s].set_index("class")[list(AGREEMENT_COLUMNS[1:])]
+                         for s in ("real", "autoencoded"))  # fmt: skip
+    pd.testing.assert_frame_equal(autoencoded, real)

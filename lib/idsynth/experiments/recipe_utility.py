@@ -183,23 +183,34 @@ def _wins(per_seed: pd.DataFrame, metric: str, reference: str, recipe: str) -> i
 REAL_HELD_OUT = "real rows (held out)"
 #: The forest that reads the drawn rows (:class:`~idsynth.metrics.label_agreement.RealRowsReader`).
 READER_SETTINGS: dict[str, Any] = {"held_out": 0.2, "n_estimators": 100, "random_state": 0}
+#: :func:`recipe_agreement`'s ``source`` values: the held-out real rows, rows drawn for each class,
+#: and the held-out real rows encoded and decoded by the recipe's fitted autoencoders.
+SOURCES: tuple[str, ...] = ("real", "drawn", "autoencoded")
+#: :func:`recipe_agreement`'s columns.
+RECIPE_AGREEMENT_COLUMNS: tuple[str, ...] = ("recipe", "seed", "source", *AGREEMENT_COLUMNS, "decoded_agreement")
 
 
 def recipe_agreement(data, seeds: Sequence[int], factories: Mapping[str, Callable[[int], Any]], n_per_class: int,
                      cache: ArtifactCache | None = None) -> pd.DataFrame:
-    """Per recipe of ``factories``, seed and class: do ``n_per_class`` rows drawn for each class
-    of KDDTrain+ from that seed's fitted MAGE-ID (loaded from ``cache``, where
-    :func:`run_recipes` left it; fitted otherwise) belong to it?
+    """Per recipe of ``factories``, seed and class: do the rows of that seed's fitted MAGE-ID
+    (loaded from ``cache``, where :func:`run_recipes` left it; fitted otherwise) belong to the
+    class they stand for?
 
     A random forest (:data:`READER_SETTINGS`) trained on 80 % of the encoded KDDTrain+ rows
-    (``data.X_train``, stratified) reads the encoded draws (:class:`RealRowsReader`); the first
-    rows, ``recipe`` :data:`REAL_HELD_OUT` and seed ``READER_SETTINGS["random_state"]``, are its
-    reading of the other 20 %, the ceiling. Columns: ``recipe, seed``, :data:`AGREEMENT_COLUMNS` and
-    ``decoded_agreement``: for a generator with ``generate`` (MAGE-ID), the share of the class's
-    rows whose label column the TabVAE decoded as the class drawn for (does the EDM's latent carry
-    the class?), NaN otherwise and for the real rows.
-    Each (recipe, seed)'s rows are cached (kind "table6_recipe_agreement_seed", keyed by the
-    generator's setting, ``n_per_class``, the forest and the data); the forest is fitted only
+    (``data.X_train``, stratified) reads (:class:`RealRowsReader`), by ``source``:
+
+    - ``"real"``: the other 20 % (``recipe`` :data:`REAL_HELD_OUT`, seed
+      ``READER_SETTINGS["random_state"]``): the ceiling;
+    - ``"drawn"``: ``n_per_class`` rows drawn for each class;
+    - ``"autoencoded"`` (a generator with ``encode`` / ``decode``, MAGE-ID): the held-out real rows
+      through its autoencoders (posterior means, decoded): what its decoder can give a class at
+      best, whatever the EDM draws.
+
+    Columns :data:`RECIPE_AGREEMENT_COLUMNS`; ``decoded_agreement``: for MAGE-ID, the share of
+    the class's rows whose label column the TabVAE decoded as the class (does the latent carry
+    the class?), NaN otherwise and for the real rows. Each (recipe, seed, source)'s rows are
+    cached (kinds "table6_recipe_agreement_seed" and "table6_recipe_autoencoded_seed", keyed by
+    the generator's setting, ``n_per_class``, the forest and the data); the forest is fitted only
     when some are missing.
     """
     if n_per_class < 1:
@@ -216,38 +227,52 @@ def recipe_agreement(data, seeds: Sequence[int], factories: Mapping[str, Callabl
             reader.append(RealRowsReader(data.X_train, data.y_train, names, **READER_SETTINGS))
         return reader[0]
 
+    def read(frame: pd.DataFrame, y_rows: np.ndarray, decoded: np.ndarray | None) -> list[dict]:
+        rows = read_with().read(data.encoder.transform(frame), y_rows)
+        rows["decoded_agreement"] = [float(np.mean(decoded[y_rows == label] == label)) if decoded is not None
+                                     else float("nan") for label in sorted(np.unique(y_rows).tolist())]  # fmt: skip
+        return rows.to_dict("records")
+
     def drawn(make: Callable[[int], Any], seed: int) -> list[dict]:
         generator, _ = fit_table6_generator("MAGE-ID", make, X, y, seed, cache)
         counts = {label: int(n_per_class) for label in labels}
         if hasattr(generator, "generate"):  # MAGE-ID: also the label column its TabVAE decoded
             result = generator.generate(counts, random_state=int(seed))
-            frame, y_drawn, decoded = result.frame, result.y, result.decoded_label
-        else:
-            (frame, y_drawn), decoded = generator.sample(counts, random_state=int(seed)), None
-        rows = read_with().read(data.encoder.transform(frame), y_drawn)
-        rows["decoded_agreement"] = [float(np.mean(decoded[y_drawn == label] == label)) if decoded is not None
-                                     else float("nan") for label in labels]  # fmt: skip
-        return rows.to_dict("records")
+            return read(result.frame, result.y, result.decoded_label)
+        frame, y_drawn = generator.sample(counts, random_state=int(seed))
+        return read(frame, y_drawn, None)
+
+    def autoencoded(make: Callable[[int], Any], seed: int) -> list[dict]:
+        generator, _ = fit_table6_generator("MAGE-ID", make, X, y, seed, cache)
+        held = read_with().held_index_
+        frame, _, decoded = generator.decode(generator.encode(X.iloc[held], y[held]))
+        return read(frame, y[held], decoded)
 
     real = {**base, "rows": "held out"}
     parts = [pd.DataFrame(cached_seed_rows(cache, "table6_recipe_agreement_seed", real, READER_SETTINGS["random_state"],
                                            lambda: read_with().reference().to_dict("records")))
-             .assign(recipe=REAL_HELD_OUT, seed=READER_SETTINGS["random_state"])]  # fmt: skip
+             .assign(recipe=REAL_HELD_OUT, seed=READER_SETTINGS["random_state"], source="real")]  # fmt: skip
     for recipe, make in factories.items():
         for seed in seeds:
-            setting = generator_setting(table6_generator_config("MAGE-ID", make(int(seed)), X, y, int(seed)))
-            config = {**base, "generator": setting}
-            rows = cached_seed_rows(cache, "table6_recipe_agreement_seed", config, int(seed),
-                                    lambda make=make, seed=seed: drawn(make, int(seed)))  # fmt: skip
-            parts.append(pd.DataFrame(rows).assign(recipe=recipe, seed=int(seed)))
-    return pd.concat(parts, ignore_index=True)[["recipe", "seed", *AGREEMENT_COLUMNS, "decoded_agreement"]]
+            fresh = make(int(seed))
+            config = {**base, "generator": generator_setting(table6_generator_config("MAGE-ID", fresh, X, y, int(seed)))}
+            kinds = {"drawn": ("table6_recipe_agreement_seed", drawn)}
+            if hasattr(fresh, "encode") and hasattr(fresh, "decode"):
+                kinds["autoencoded"] = ("table6_recipe_autoencoded_seed", autoencoded)
+            for source, (kind, build) in kinds.items():
+                rows = cached_seed_rows(cache, kind, config, int(seed),
+                                        lambda build=build, make=make, seed=seed: build(make, int(seed)))  # fmt: skip
+                parts.append(pd.DataFrame(rows).assign(recipe=recipe, seed=int(seed), source=source))
+    return pd.concat(parts, ignore_index=True)[list(RECIPE_AGREEMENT_COLUMNS)]
 
 
 def agreement_summary(agreement: pd.DataFrame) -> pd.DataFrame:
-    """:func:`recipe_agreement`'s rows as one row per recipe (in their order) and one column per
-    class (in their order): ``"mean ± std"`` of the agreement over seeds (the mean alone for one)."""
-    recipes, classes = list(dict.fromkeys(agreement["recipe"])), list(dict.fromkeys(agreement["class"]))
-    stats = agreement.groupby(["recipe", "class"])["agreement"].agg(["mean", "std", "count"])
-    text = {(r, c): (mean_pm_std(m, s, 3) if n > 1 else f"{m:.3f}") for (r, c), (m, s, n) in stats.iterrows()}
-    return pd.DataFrame([[text[(r, c)] for c in classes] for r in recipes], index=pd.Index(recipes, name="recipe"),
-                        columns=classes).reset_index()  # fmt: skip
+    """:func:`recipe_agreement`'s rows as one row per (recipe, source) (in their order) and one
+    column per class (in their order): ``"mean ± std"`` of the agreement over seeds (the mean
+    alone for one)."""
+    keys = list(dict.fromkeys(zip(agreement["recipe"], agreement["source"])))
+    classes = list(dict.fromkeys(agreement["class"]))
+    stats = agreement.groupby(["recipe", "source", "class"])["agreement"].agg(["mean", "std", "count"])
+    text = {key: (mean_pm_std(m, s, 3) if n > 1 else f"{m:.3f}") for key, (m, s, n) in stats.iterrows()}
+    return pd.DataFrame([[r, src, *(text[(r, src, c)] for c in classes)] for r, src in keys],
+                        columns=["recipe", "source", *classes])

@@ -4,7 +4,8 @@ An over-sampler helps a classifier only if the rows it draws for class c look li
 classifier trained on real rows alone reads the synthetic rows (train on real, test on synthetic):
 its **agreement** for class c is the share of the rows drawn for c that it assigns to c. Its
 ceiling is the same classifier's agreement on real rows it did not see (a held-out split of the
-real rows), so both are reported side by side, per class.
+real rows), so both are reported side by side, per class. (MAGE-ID's own ``label_agreement_``
+is another check: its decoder's label column against the class drawn for.)
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ AGREEMENT_COLUMNS: tuple[str, ...] = ("class", "rows", "agreement", "most_confus
 
 class RealRowsReader:
     """A random forest (``n_estimators`` trees, ``random_state``) fitted on a stratified share
-    ``1 − held_out`` of the real rows ``X`` (n, d) with labels ``y`` (n,); the held-out rows are
-    its reference. ``names``: ``{label: class name}`` for every label that may be read."""
+    ``1 − held_out`` of the real rows ``X`` (n, d) with labels ``y`` (n,); the held-out rows
+    (positions ``held_index_`` in ``X``) are its reference. ``names``: ``{label: class name}``
+    for every label that may be read."""
 
     def __init__(self, X: np.ndarray, y: np.ndarray, names: Mapping[int, str], held_out: float = 0.2,
                  n_estimators: int = 100, random_state: int = 0, n_jobs: int | None = 1):
@@ -34,8 +36,10 @@ class RealRowsReader:
         if missing:
             raise ValueError(f"labels {missing} have no class name in names {dict(names)}")
         self.names = dict(names)
-        X_fit, self.X_held_, y_fit, self.y_held_ = train_test_split(X, y, test_size=held_out, stratify=y,
-                                                                    random_state=random_state)  # fmt: skip
+        fit_index, self.held_index_ = train_test_split(np.arange(len(y)), test_size=held_out, stratify=y,
+                                                       random_state=random_state)  # fmt: skip
+        X_fit, y_fit = X[fit_index], y[fit_index]
+        self.X_held_, self.y_held_ = X[self.held_index_], y[self.held_index_]
         self.forest_ = RandomForestClassifier(n_estimators=n_estimators, random_state=random_state, n_jobs=n_jobs)
         self.forest_.fit(X_fit, y_fit)
 
