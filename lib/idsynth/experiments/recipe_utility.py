@@ -15,8 +15,9 @@ does for Table 6, and compares each recipe with the default, paired by seed.
 - :func:`recipe_paired`: each recipe against the reference, paired by seed (four-classifier
   average), with :func:`~idsynth.experiments.vgm_oversample.paired_comparison`'s test;
 - :func:`recipe_agreement`: do each recipe's rows belong to the class they were drawn for
-  (:mod:`idsynth.metrics.label_agreement`: a forest trained on real KDDTrain+ rows reads them)?
-  :func:`agreement_summary` puts it one row per recipe.
+  (:mod:`idsynth.metrics.label_agreement`: a forest trained on real KDDTrain+ rows reads them,
+  beside real rows and real rows through the recipe's autoencoders)? :func:`agreement_summary`
+  puts it one row per recipe and source.
 """
 
 from __future__ import annotations
