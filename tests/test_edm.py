@@ -16,6 +16,7 @@ from idsynth.models.edm import (
     edm_sampler,
     edm_sigma_steps,
 )
+from idsynth.models.training import class_balance_weights, weighted_index_batches
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -223,6 +224,50 @@ def test_class_init_std_is_saved_and_changes_the_fit(tmp_path):
     loaded = LatentEDM.load(tmp_path / "m.pt")
     assert loaded.class_init_std == 0.02
     np.testing.assert_array_equal(loaded.sample({0: 3, 1: 2}, 1)[0], small.sample({0: 3, 1: 2}, 1)[0])
+
+
+def test_class_balance_weights_and_weighted_batches():
+    codes = np.array([0] * 90 + [1] * 9 + [2] * 1)
+    np.testing.assert_array_equal(class_balance_weights(codes, 0.0), np.ones(100))
+    balanced = class_balance_weights(codes, 1.0)
+    assert [balanced[codes == c].sum() for c in (0, 1, 2)] == pytest.approx([1.0, 1.0, 1.0])  # equal shares
+    half = class_balance_weights(codes, 0.5)
+    assert half[codes == 0].sum() / half[codes == 2].sum() == pytest.approx(np.sqrt(90))
+    with pytest.raises(ValueError, match=">= 0"):
+        class_balance_weights(codes, -0.5)
+    weights = torch.as_tensor(np.where(codes == 1, 0.0, 1.0))
+    batches = weighted_index_batches(weights, 32, torch.Generator().manual_seed(0))
+    drawn = torch.cat(batches).numpy()
+    assert [b.numel() for b in batches] == [32, 32, 32, 4]  # an epoch draws n rows
+    assert not np.isin(drawn, np.flatnonzero(codes == 1)).any()  # weight 0: never drawn
+    again = torch.cat(weighted_index_batches(weights, 32, torch.Generator().manual_seed(0))).numpy()
+    np.testing.assert_array_equal(drawn, again)
+    assert [b.numel() for b in weighted_index_batches(weights, 32, torch.Generator(), drop_last=True)] == [32, 32, 32]
+
+
+def test_class_balance_draws_the_rare_class_as_often_as_asked(monkeypatch):
+    import idsynth.models.edm as edm_module
+
+    rng = np.random.default_rng(5)
+    Z, y = rng.normal(size=(200, 3)).astype(np.float32), np.array([0] * 190 + [1] * 10)
+    seen = []
+
+    def spy(weights, batch_size, generator, drop_last=False):
+        batches = weighted_index_batches(weights, batch_size, generator, drop_last)
+        seen.extend(torch.cat(batches).tolist())
+        return batches
+
+    monkeypatch.setattr(edm_module, "weighted_index_batches", spy)
+    common = dict(hidden=8, n_layers=1, epochs=20, batch_size=50, num_steps=3, device="cpu", verbose=False)
+    balanced = LatentEDM(class_balance=1.0, **common).fit(Z, y)
+    share = np.mean(y[np.array(seen)] == 1)
+    assert len(seen) == 20 * 200 and 0.45 < share < 0.55  # 5 % of the rows, half of the draws
+    seen.clear()
+    plain = LatentEDM(**common).fit(Z, y)
+    assert seen == []  # 0 (the default) shuffles the rows as before
+    assert not np.allclose(balanced.loss_history_, plain.loss_history_)
+    with pytest.raises(ValueError, match="class_balance"):
+        LatentEDM(class_balance=-1.0, **common).fit(Z, y)
 
 
 # ---- LatentEDM on a class-conditional 2-D Gaussian mixture ----------------------------------

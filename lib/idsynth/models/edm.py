@@ -35,7 +35,10 @@ from torch import nn
 from idsynth.config import resolve_device
 from idsynth.models.base import labels_from_counts
 from idsynth.models.graphed_step import GraphedStep, set_learning_rate, step_schedule
-from idsynth.models.training import autocast_bf16, budget_bar, make_adam, shuffled_index_batches, step_budget
+from idsynth.models.training import (
+    autocast_bf16, budget_bar, class_balance_weights, make_adam, shuffled_index_batches, step_budget,
+    weighted_index_batches,
+)
 
 __all__ = [
     "EDMPrecond",
@@ -498,7 +501,12 @@ class LatentEDM:
     ``hidden`` / ``n_layers``: :class:`MLPDenoiser`'s width and number of wide layers (TabSyn:
     1024 and 2); ``class_init_std``: its class vectors' initial scale (1.0, PyTorch's
     ``nn.Embedding`` default, is the committed recipe); ``noise_label_scale``: its factor on
-    ``c_noise`` before the sinusoids (1.0, EDM's and TabSyn's, is the committed recipe). ``guidance`` != 1 applies classifier-free guidance, which needs
+    ``c_noise`` before the sinusoids (1.0, EDM's and TabSyn's, is the committed recipe).
+    ``class_balance``: the exponent a of the class-balanced minibatches, a row of a class of
+    ``n_c`` rows drawn with weight ``n_c ** -a`` (with replacement; an epoch still draws n rows):
+    0 (the committed recipe) shuffles the rows, so a class of 52 rows among 125,973 is in 0.04 %
+    of the draws; 0.5 gives each class a share ∝ sqrt(n_c); 1 all classes equally
+    (:func:`~idsynth.models.training.class_balance_weights`). ``guidance`` != 1 applies classifier-free guidance, which needs
     ``label_dropout > 0`` in training. ``mixed_precision``: bf16 autocast for the network on
     CUDA and on CPUs with native bf16 matmuls (:func:`~idsynth.models.training.autocast_bf16`;
     fp32 elsewhere). ``steps``: the training length in optimiser steps of ``batch_size`` rows,
@@ -527,7 +535,7 @@ class LatentEDM:
         "num_steps", "sigma_min", "sigma_max", "rho", "guidance", "sample_batch_size",
         "mixed_precision", "device", "random_state", "cuda_graph", "verbose", "lr_schedule",
         "early_stop_patience", "keep_best", "latent_scaling", "blocks", "drop_below", "sample_weights",
-        "S_churn", "class_init_std", "noise_label_scale",
+        "S_churn", "class_init_std", "noise_label_scale", "class_balance",
     )  # fmt: skip
 
     def __init__(
@@ -567,6 +575,7 @@ class LatentEDM:
         S_churn: float = 0.0,
         class_init_std: float = 1.0,
         noise_label_scale: float = 1.0,
+        class_balance: float = 0.0,
     ):
         self.dim = dim
         self.n_classes = n_classes
@@ -603,6 +612,7 @@ class LatentEDM:
         self.S_churn = S_churn
         self.class_init_std = class_init_std
         self.noise_label_scale = noise_label_scale
+        self.class_balance = class_balance
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._PARAMS}
@@ -662,6 +672,8 @@ class LatentEDM:
         if self.latent_scaling == "per_block" and self.blocks is None:
             raise ValueError("latent_scaling='per_block' needs blocks (the sizes of the latent's parts)")
         check_embedding_scales(self.class_init_std, self.noise_label_scale)
+        if not float(self.class_balance) >= 0.0:
+            raise ValueError(f"class_balance must be >= 0, got {self.class_balance!r}")
         if self.drop_below is not None and not 0.0 < float(self.drop_below) < 1.0:
             raise ValueError(f"drop_below must be None or in (0, 1), got {self.drop_below!r}")
         self._check_sampling()
@@ -717,6 +729,14 @@ class LatentEDM:
 
         budget = step_budget(n, int(self.batch_size), self.epochs, self.steps)
         epochs = budget.epochs
+        row_weights = None
+        if self.conditional_ and float(self.class_balance) > 0:
+            row_weights = torch.as_tensor(class_balance_weights(codes, self.class_balance), device=device)
+
+        def epoch_batches():
+            if row_weights is None:
+                return shuffled_index_batches(n, budget.batch_size, generator, device)
+            return weighted_index_batches(row_weights, budget.batch_size, generator)
         epoch_loss = torch.zeros(epochs, device=device)
         report_every = max(1, epochs // 100)
 
@@ -737,7 +757,7 @@ class LatentEDM:
         with runner.seeded(self.random_state):
             for epoch in bar:
                 total, rows = torch.zeros((), device=device), 0
-                for _, idx in zip(range(budget.steps_in(epoch)), shuffled_index_batches(n, budget.batch_size, generator, device)):
+                for _, idx in zip(range(budget.steps_in(epoch)), epoch_batches()):
                     (loss,) = runner(idx)
                     step += 1
                     watch.after_step(step)

@@ -129,6 +129,28 @@ def shuffled_index_batches(n: int, batch_size: int, generator: torch.Generator, 
     return batches
 
 
+def weighted_index_batches(weights: torch.Tensor, batch_size: int, generator: torch.Generator,
+                           drop_last: bool = False) -> tuple[torch.Tensor, ...]:
+    """One epoch of row-index batches drawn with replacement, row ``i`` with probability
+    proportional to ``weights[i]`` ((n,) non-negative, on the training device): as many rows as
+    an epoch of :func:`shuffled_index_batches`, so step budgets count the same."""
+    order = torch.multinomial(weights, int(weights.numel()), replacement=True, generator=generator)
+    batches = order.split(int(batch_size))
+    if drop_last and len(batches) > 1 and batches[-1].numel() < int(batch_size):
+        batches = batches[:-1]
+    return batches
+
+
+def class_balance_weights(codes: np.ndarray, exponent: float) -> np.ndarray:
+    """Row weights ``n_c ** -exponent`` for rows of class codes ``codes`` (n,) (``n_c`` the rows of
+    that class): 0 draws rows uniformly (each class in proportion to its rows), 1 every class
+    equally often, 0.5 between (a class's share of the draws ∝ sqrt(n_c)). float64 (n,)."""
+    if not float(exponent) >= 0.0:
+        raise ValueError(f"the class-balance exponent must be >= 0, got {exponent!r}")
+    counts = np.bincount(np.asarray(codes))
+    return counts[np.asarray(codes)].astype(np.float64) ** -float(exponent)
+
+
 _ALLOCATOR_TUNED = False
 #: glibc's M_TRIM_THRESHOLD set by :func:`keep_freed_memory`: the largest value its ``int`` holds
 #: (2 GiB - 1). Until 2026-12-06 the call passed 4 GiB, which wrapped to 0 (trim at every free).
