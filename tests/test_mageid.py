@@ -145,6 +145,9 @@ def test_tabsyn_has_no_image_parts(fitted_tabsyn, data):
                                                      "noise_label_scale": 250.0}
     assert mageid(recipe="v2").edm == {**TABSYN_EDM, "latent_scaling": "global"}
     assert tabsyn().edm == TABSYN_EDM  # TabSyn keeps its one recipe
+    # v5, a candidate for over-sampling (not the default): v4 with class-balanced EDM minibatches
+    assert mageid(recipe="v5").edm == {**mageid().edm, "class_balance": 0.5} and "class_balance" not in mageid().edm
+    assert mageid(recipe="v5").tab_vae == mageid().tab_vae and mageid(recipe="v5").img_vae == mageid().img_vae
     assert mageid(recipe="v1").edm == TABSYN_EDM and mageid(recipe="v1", edm={"epochs": 3}).edm["epochs"] == 3
     assert mageid(edm={"latent_scaling": "per_block"}).edm["latent_scaling"] == "per_block"
     assert all(set(parts) == {"tab_vae", "img_vae", "edm", "imager"} for parts in MAGEID_RECIPES.values())

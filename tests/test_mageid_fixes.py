@@ -300,6 +300,13 @@ def test_every_variant_pairs_with_a_known_variant_up_a_chain_that_ends_at_commit
     assert fixes.variant("latent_global_class_init").pair == "latent_global_retrain"
     assert fixes.variant("v3_noise_label_250").pair == "latent_global_class_init"  # judged on top of v3
     assert fixes.tabsyn_counterpart("v3_noise_label_250") == "committed_retrain"
+    # recipe v4 trained again (session 26), and v5's change judged on top of that retrain
+    assert fixes.variant("v4_class_balance_0.5").pair == "v4_retrain"
+    assert fixes.variant("v4_retrain").changes == fixes.variant("v3_noise_label_250").changes
+    assert fixes.builds_on("v4_class_balance_0.5", "v4_retrain")
+    from idsynth.models.mageid import MAGEID_RECIPES
+    assert {**MAGEID_RECIPES["v1"]["edm"], **fixes.variant("v4_class_balance_0.5").changes["edm"]} == \
+        MAGEID_RECIPES["v5"]["edm"]  # the variant is recipe v5 on the ablation's base recipe
     assert fixes.builds_on("latent_global_class_init", "latent_global_retrain")
     assert "edm_class_init_0.02" in fixes.PAIRED_WITH_RETRAIN and "latent_global" not in fixes.PAIRED_WITH_RETRAIN
 

@@ -43,17 +43,18 @@ def test_recipes_to_run_puts_the_reference_first_and_refuses_bad_labels():
 
 def test_recipe_factories_build_each_recipes_edm_and_share_the_default_fit_with_table6():
     smoke = get_profile("smoke")
-    made = recipe_factories(smoke["mageid"], smoke["tabddpm"], ["v4", "v2", "v3", "v4 guidance 2"], device="cpu")
-    assert list(made) == ["v4", "v2", "v3", "v4 guidance 2"]
+    made = recipe_factories(smoke["mageid"], smoke["tabddpm"], ["v4", "v2", "v3", "v4 guidance 2", "v5"], device="cpu")
+    assert list(made) == ["v4", "v2", "v3", "v4 guidance 2", "v5"]
     edm = {recipe: make(1).edm for recipe, make in made.items()}
     assert edm["v4 guidance 2"] == {**edm["v4"], "guidance": 2.0} and "guidance" not in edm["v4"]
     assert edm["v2"]["latent_scaling"] == "global" and "class_init_std" not in edm["v2"]
     assert edm["v3"]["class_init_std"] == 0.02 and "noise_label_scale" not in edm["v3"]
     assert edm["v4"]["noise_label_scale"] == 250.0 and edm["v4"]["epochs"] == smoke["mageid"]["edm"]["epochs"]
+    assert edm["v5"] == {**edm["v4"], "class_balance": 0.5}
     X, y = table6_training_frame(fake_splits())
     key = {recipe: generator_setting(table6_generator_config("MAGE-ID", make(1), X, y, 1))
            for recipe, make in made.items()}  # fmt: skip
-    assert len(set(key.values())) == 4  # three recipes and a guided sampler: four settings
+    assert len(set(key.values())) == 5  # four recipes and a guided sampler: five settings
     guided, plain = (table6_generator_config("MAGE-ID", made[label](1), X, y, 1) for label in ("v4 guidance 2", "v4"))
     assert guided.pop("sampling") == {**plain.pop("sampling"), "guidance": 2.0} and guided == plain  # one model
     table6 = table6_factories(smoke["mageid"], smoke["tabddpm"], device="cpu", names=("MAGE-ID",))["MAGE-ID"]

@@ -188,6 +188,18 @@ VARIANTS: tuple[Variant, ...] = (
             "recipe v3 (latent_global_class_init) with c_noise x 250 before the sinusoids: "
             "class_init_noise_label_250's second change on MAGE-ID's default; same steps and seconds",
             pair="latent_global_class_init"),
+    Variant("v4_retrain", {"edm": {"latent_scaling": "global", "class_init_std": 0.02, "noise_label_scale": 250.0}},
+            (MAGEID_NAME,),
+            "recipe v4 (v3_noise_label_250) trained again by the current code on another machine (session 26, "
+            "AMD EPYC without AMX, where bf16 kernels differ from the Xeon that made v3_noise_label_250's rows): "
+            "the exact pair of changes made on top of v4 since, and against v3_noise_label_250 what a retrain "
+            "on another machine moves a row",
+            pair="v3_noise_label_250"),
+    Variant("v4_class_balance_0.5", {"edm": {"latent_scaling": "global", "class_init_std": 0.02,
+                                             "noise_label_scale": 250.0, "class_balance": 0.5}}, (MAGEID_NAME,),
+            "recipe v4 with class-balanced EDM minibatches (a row of a class of n_c rows drawn with weight "
+            "n_c ** -0.5; recipe v5): the rare classes' latents seen more often at the same steps and seconds",
+            pair="v4_retrain"),
     Variant("edm_plateau", {"edm": {"lr_schedule": "plateau", "keep_best": True, "early_stop_patience": 500}},
             BOTH, "the reference's EDM rule: LR x0.9 after 20 flat epochs, best-loss weights, stop after 500"),
     Variant("tabvae_holdout", {"tab_vae": {"plateau_on": "holdout"}}, BOTH,
