@@ -121,3 +121,33 @@ def test_stage2_share_pairs_rows_with_the_ceiling_of_their_set_and_seed():
     own = ceiling.stage2_share(fixes, ceiling_rows, variants=("other",), metrics=metrics, tab_vae="shorter")
     assert set(own["dataset"]) == {"A"} and set(own["tab_vae"]) == {"shorter"} and (own["n_seeds"] == 3).all()
     assert own["share_mean"].to_numpy() == pytest.approx([(0.4 + 0.5 + 0.6) / 3 / 0.5] * len(own))
+
+
+def test_committed_ceiling_rows_are_restored_into_an_empty_cache_and_then_read_not_rescored(nsl, tmp_path,
+                                                                                            monkeypatch):
+    section, metrics = smoke()
+    shorter = {**section, "tab_vae": {**section["tab_vae"], "epochs": 3}}
+    sections = {"committed": section, "half_steps": shorter}
+    table = ceiling.ceiling_table(
+        [{"dataset": "NSL-KDD", "seed": s, "tab_vae": label, "split": split,
+          **{m: 0.5 + 0.1 * s + (0.01 if label == "half_steps" else 0) for m in (*METRICS, SDMETRICS)}}
+         for label in sections for s in (0, 1) for split in ceiling.SPLITS]).assign(profile="smoke")
+    cache = ArtifactCache(tmp_path / "cache")
+    assert ceiling.ceiling_row(nsl, 0, section, metrics, "train", cache=cache, only_cached=True) is None
+    # the cache's own row of one key stays as it is
+    own = ceiling.ceiling_config(nsl, 1, section, "test", metrics)
+    ceiling.cached_seed_rows(cache, ceiling.ROW_KIND, own, 1, lambda: {"dataset": "NSL-KDD", "seed": 1, "split": "test",
+                                                                      **{m: 0.0 for m in (*METRICS, SDMETRICS)}})
+    assert ceiling.restore_rows(table, [nsl], sections, metrics, cache) == len(table) - 1
+    monkeypatch.setattr(ceiling, "train_mageid", lambda *a, **k: pytest.fail("a restored row is read, not rescored"))
+    back = ceiling.ceiling_table([ceiling.ceiling_row(nsl, s, sections[label], metrics, split, cache=cache,
+                                                      only_cached=True, tab_vae=label)
+                                  for label in sections for s in (0, 1) for split in ceiling.SPLITS])
+    expected = table.drop(columns="profile").set_index(["tab_vae", "seed", "split"])
+    got = back.set_index(["tab_vae", "seed", "split"])
+    assert got.loc[("half_steps", 1, "train"), "coverage"] == pytest.approx(expected.loc[("half_steps", 1, "train"),
+                                                                                         "coverage"])
+    assert got.loc[("committed", 1, "test"), "coverage"] == 0.0  # the cache's own row kept
+    assert ceiling.restore_rows(table, [nsl], sections, metrics, cache) == 0  # idempotent
+    with pytest.raises(ValueError, match="TabVAEs \\['doubled'\\]"):
+        ceiling.restore_rows(table.assign(tab_vae="doubled"), [nsl], sections, metrics, cache)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from idsynth.tables import beside_paper, summarise, to_markdown, write_table
+from idsynth.tables import beside_paper, read_table, summarise, to_markdown, write_table
 
 
 def test_markdown_formats_floats_counts_and_pipes():
@@ -32,3 +32,10 @@ def test_write_table_writes_csv_and_markdown(tmp_path):
     path = write_table(frame, "t", tmp_path, title="T")
     assert path == tmp_path / "tables" / "t.csv" and pd.read_csv(path).equals(frame)
     assert (tmp_path / "tables" / "t.md").read_text().startswith("# T\n\n| x |")
+
+
+def test_read_table_gives_back_what_write_table_left_or_none(tmp_path):
+    assert read_table("t", tmp_path) is None
+    frame = pd.DataFrame({"a": [1, 2], "b": [0.5, np.nan]})
+    write_table(frame, "t", tmp_path)
+    pd.testing.assert_frame_equal(read_table("t", tmp_path), frame)

@@ -92,6 +92,34 @@ def ceiling_row(mageid_set, seed: int, section: Mapping[str, Any], metric_settin
     return {**cached_seed_rows(cache, ROW_KIND, config, seed, build), "tab_vae": tab_vae}
 
 
+def restore_rows(table: pd.DataFrame, sets, sections: Mapping[str, Mapping[str, Any]],
+                 metric_settings: Mapping[str, Any], cache: ArtifactCache) -> int:
+    """Put the rows of a committed ``table`` (notebook 13's ``mageid_ceiling.csv``) into ``cache``
+    under their keys (:func:`ceiling_config`; ``sections``: ``{tab_vae label: mageid section}``,
+    the section that trains each labelled TabVAE), where it holds none: after the cache is lost a
+    rerun with ``only_cached`` shows them again instead of dropping them, and a TabVAE trained
+    again under the same key (e.g. by a later variant) is not rescored over the committed row. A
+    row the cache holds is kept as it is. A label not in ``sections`` or a data set not in
+    ``sets`` is refused by name before anything is written. Returns how many were restored."""
+    by_name = {s.name: s for s in sets}
+    unknown_sets = sorted(set(table["dataset"]) - set(by_name))
+    unknown_labels = sorted(set(table["tab_vae"]) - set(sections))
+    if unknown_sets or unknown_labels:
+        raise ValueError(f"cannot restore ceiling rows of data sets {unknown_sets} / TabVAEs {unknown_labels}: "
+                         f"known sets {sorted(by_name)}, TabVAEs {sorted(sections)}")
+    restored = 0
+    for record in table.drop(columns=["profile"], errors="ignore").to_dict("records"):
+        seed = int(record["seed"])
+        config = ceiling_config(by_name[record["dataset"]], seed, sections[record["tab_vae"]], record["split"],
+                                metric_settings)
+        if cached_seeds(cache, ROW_KIND, config, [seed]):
+            continue
+        row = {k: v for k, v in record.items() if k != "tab_vae"} | {"seed": seed}
+        cached_seed_rows(cache, ROW_KIND, config, seed, lambda row=row: row)
+        restored += 1
+    return restored
+
+
 def ceiling_table(rows) -> pd.DataFrame:
     """Rows of :func:`ceiling_row` -> a frame of :data:`COLUMNS`, sorted."""
     frame = pd.DataFrame(list(rows), columns=list(COLUMNS))
