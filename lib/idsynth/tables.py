@@ -83,7 +83,7 @@ def read_table(name: str, out_dir: str | Path) -> pd.DataFrame | None:
     """The table :func:`write_table` left at ``<out_dir>/tables/<name>.csv``, or None where there is
     none (a notebook that keeps its committed table when the cache lacks what would remake it)."""
     path = Path(out_dir) / "tables" / f"{name}.csv"
-    return pd.read_csv(path) if path.is_file() else None
+    return pd.read_csv(path, float_precision="round_trip") if path.is_file() else None
 
 
 def summarise(
