@@ -24,7 +24,7 @@ from ..cache import ArtifactCache
 from ..runs import data_fingerprint
 from .mageid_eval import MAGEID_NAME, TABSYN_NAME
 from .mageid_train import is_cached, make_generator, train_mageid
-from .seed_cache import cached_seed_rows, cached_seeds
+from .seed_cache import cached_seed_rows, cached_seeds, restorable_sets
 from .table_i import METRICS, SDMETRICS, evaluate_synthetic, keyable, scoring_code_digest
 
 #: The cache kind of a scored ceiling row.
@@ -101,12 +101,7 @@ def restore_rows(table: pd.DataFrame, sets, sections: Mapping[str, Mapping[str, 
     again under the same key (e.g. by a later variant) is not rescored over the committed row. A
     row the cache holds is kept as it is. A label not in ``sections`` or a data set not in
     ``sets`` is refused by name before anything is written. Returns how many were restored."""
-    by_name = {s.name: s for s in sets}
-    unknown_sets = sorted(set(table["dataset"]) - set(by_name))
-    unknown_labels = sorted(set(table["tab_vae"]) - set(sections))
-    if unknown_sets or unknown_labels:
-        raise ValueError(f"cannot restore ceiling rows of data sets {unknown_sets} / TabVAEs {unknown_labels}: "
-                         f"known sets {sorted(by_name)}, TabVAEs {sorted(sections)}")
+    by_name = restorable_sets(table, sets, "tab_vae", sorted(sections), "TabVAEs")
     restored = 0
     for record in table.drop(columns=["profile"], errors="ignore").to_dict("records"):
         seed = int(record["seed"])

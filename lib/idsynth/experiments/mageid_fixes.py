@@ -36,7 +36,7 @@ from .mageid_eval import MAGEID_NAME, TABSYN_NAME, evaluate_model
 from .mageid_schedule import TARGET_ONE_METRICS
 from ..runs import data_fingerprint
 from .mageid_train import make_generator, train_mageid
-from .seed_cache import cached_seed_rows, cached_seeds, setting_digest
+from .seed_cache import cached_seed_rows, cached_seeds, restorable_sets, setting_digest
 from .table_i import METRICS, SDMETRICS, generator_params, keyable
 from .table_i_scoring import scoring_code_digest
 
@@ -358,12 +358,7 @@ def restore_rows(table: pd.DataFrame, sets, section: Mapping[str, Any], metric_s
     ``setting`` left empty, so the table shows that it was not checked. A variant no longer known
     or a data set not in ``sets`` is refused by name before anything is written. Returns how many
     rows were restored."""
-    by_name = {s.name: s for s in sets}
-    unknown_sets = sorted(set(table["dataset"]) - set(by_name))
-    unknown_variants = sorted(set(table["variant"]) - set(VARIANT_NAMES))
-    if unknown_sets or unknown_variants:
-        raise ValueError(f"cannot restore rows of data sets {unknown_sets} / variants {unknown_variants}: "
-                         f"known sets {sorted(by_name)}, variants {list(VARIANT_NAMES)}")
+    by_name = restorable_sets(table, sets, "variant", VARIANT_NAMES, "variants")
     restored, stale = 0, []
     for record in table.drop(columns=["profile"], errors="ignore").to_dict("records"):
         chosen, seed = variant(record["variant"]), int(record["seed"])

@@ -44,6 +44,19 @@ def cached_seeds(cache: ArtifactCache | None, kind: str, config: Mapping[str, An
     return [int(s) for s in seeds if cache.has(kind, {**dict(config), "seed": int(s)}, ".json")]
 
 
+def restorable_sets(table, sets, column: str, known, noun: str) -> dict[str, Any]:
+    """``{name: set}`` of ``sets``, once every ``dataset`` of a committed ``table`` is among them and
+    every value of its ``column`` among ``known`` (what a ``restore_rows`` can key); otherwise a
+    ``ValueError`` names the unknown sets and ``noun`` values, before anything is written."""
+    by_name = {s.name: s for s in sets}
+    unknown_sets = sorted(set(table["dataset"]) - set(by_name))
+    unknown = sorted(set(table[column]) - set(known))
+    if unknown_sets or unknown:
+        raise ValueError(f"cannot restore rows of data sets {unknown_sets} / {noun} {unknown}: "
+                         f"known sets {sorted(by_name)}, {noun} {list(known)}")
+    return by_name
+
+
 def _save_json(rows: Any, path: str | Path) -> None:
     Path(path).write_text(json.dumps(rows, default=_plain_number))
 
