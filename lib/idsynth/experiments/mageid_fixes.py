@@ -35,6 +35,7 @@ from ..data.identities import find_identities, keep_identities
 from .mageid_eval import MAGEID_NAME, TABSYN_NAME, evaluate_model
 from .mageid_schedule import TARGET_ONE_METRICS
 from ..runs import data_fingerprint
+from ..models.mageid import MAGEID_RECIPES
 from .mageid_train import make_generator, train_mageid
 from .seed_cache import cached_seed_rows, cached_seeds, restorable_sets, setting_digest
 from .table_i import METRICS, SDMETRICS, generator_params, keyable
@@ -74,6 +75,22 @@ class Variant:
     step_factor: Mapping[str, float] = field(default_factory=dict)
     keep_identities: bool = False
     pair: str = "committed"
+
+
+#: The MAGE-ID recipe every variant changes (:data:`~idsynth.models.mageid.MAGEID_RECIPES`): the
+#: one the ablation began from, kept when a variant's change became the default recipe, so that
+#: every row stays paired with the same baseline ("committed" is this recipe at the profile's
+#: sizes). TabSyn has one recipe.
+BASE_RECIPE = "v1"
+
+
+def recipe_changes(recipe: str) -> dict[str, dict[str, Any]]:
+    """MAGE-ID's ``recipe`` (:data:`~idsynth.models.mageid.MAGEID_RECIPES`) as a variant's changes:
+    ``{part: {argument: value}}`` where it differs from :data:`BASE_RECIPE`'s (recipes are never
+    edited in place, so a variant made from one keeps its key)."""
+    base, chosen = MAGEID_RECIPES[BASE_RECIPE], MAGEID_RECIPES[recipe]
+    return {part: diff for part in chosen
+            if (diff := {k: v for k, v in chosen[part].items() if base[part].get(k, object()) != v})}
 
 
 #: In the order they are run: the committed pair of all, then the changes of sampling alone (they
@@ -188,15 +205,13 @@ VARIANTS: tuple[Variant, ...] = (
             "recipe v3 (latent_global_class_init) with c_noise x 250 before the sinusoids: "
             "class_init_noise_label_250's second change on MAGE-ID's default; same steps and seconds",
             pair="latent_global_class_init"),
-    Variant("v4_retrain", {"edm": {"latent_scaling": "global", "class_init_std": 0.02, "noise_label_scale": 250.0}},
-            (MAGEID_NAME,),
+    Variant("v4_retrain", recipe_changes("v4"), (MAGEID_NAME,),
             "recipe v4 (v3_noise_label_250) trained again by the current code on another machine (session 26, "
             "AMD EPYC without AMX, where bf16 kernels differ from the Xeon that made v3_noise_label_250's rows): "
             "the exact pair of changes made on top of v4 since, and against v3_noise_label_250 what a retrain "
             "on another machine moves a row",
             pair="v3_noise_label_250"),
-    Variant("v4_class_balance_0.5", {"edm": {"latent_scaling": "global", "class_init_std": 0.02,
-                                             "noise_label_scale": 250.0, "class_balance": 0.5}}, (MAGEID_NAME,),
+    Variant("v4_class_balance_0.5", recipe_changes("v5"), (MAGEID_NAME,),
             "recipe v4 with class-balanced EDM minibatches (a row of a class of n_c rows drawn with weight "
             "n_c ** -0.5; recipe v5): the rare classes' latents seen more often at the same steps and seconds",
             pair="v4_retrain"),
@@ -218,11 +233,6 @@ def variant(name: str) -> Variant:
     raise KeyError(f"unknown variant {name!r}; known: {list(VARIANT_NAMES)}")
 
 
-#: The MAGE-ID recipe every variant changes (:data:`~idsynth.models.mageid.MAGEID_RECIPES`): the
-#: one the ablation began from, kept when a variant's change became the default recipe, so that
-#: every row stays paired with the same baseline ("committed" is this recipe at the profile's
-#: sizes). TabSyn has one recipe.
-BASE_RECIPE = "v1"
 
 
 def ablation_section(profile) -> dict[str, Any]:
