@@ -380,3 +380,24 @@ def test_a_committed_row_of_another_setting_is_not_restored(tmp_path):
     back = fixes.run_rows(nsl, [0, 1], section(), metrics, ["committed"], models=("MAGE-ID",), cache=cache,
                           only_cached=True, progress=None)
     assert back["seed"].tolist() == [0] and back["setting"].tolist() == [current]
+
+
+def test_the_equal_budget_bar_asks_every_fidelity_metric_beyond_noise_per_model_and_set():
+    changes = {"MAGE-ID": "v3_noise_label_250", "TabSyn": "class_init_noise_label_250"}
+    table = rows({"committed": 0.0, "v3_noise_label_250": 0.1, "class_init_noise_label_250": 0.01})
+    table = table[~((table["model"] == "TabSyn") & (table["variant"] == "v3_noise_label_250"))]
+    table = table[~((table["model"] == "MAGE-ID") & (table["variant"] == "class_init_noise_label_250"))]
+    bar = fixes.equal_budget_bar(fixes.paired_gains(table), changes).set_index("model")
+    assert bar.loc["MAGE-ID", "met"] and not bar.loc["TabSyn", "met"]  # a gain of 0.01 with spread 0.01: noise
+    assert bar.loc["MAGE-ID", "precision_gain"] == pytest.approx(0.1, abs=0.03) and bar.loc["MAGE-ID", "n_seeds"] == 3
+    assert list(bar.loc["TabSyn", [f"{m}_beyond_noise" for m in fixes.FIDELITY_METRICS]]) == [0, 0, 0]
+    # TabSyn's precision better beyond noise, density and coverage not: one metric of three is not the bar
+    lifted = table.copy()
+    lifted.loc[lifted["variant"] == "class_init_noise_label_250", "precision"] += 0.1
+    bar = fixes.equal_budget_bar(fixes.paired_gains(lifted), changes).set_index("model")
+    assert bar.loc["TabSyn", "precision_beyond_noise"] == 1 and not bar.loc["TabSyn", "met"]
+    assert fixes.equal_budget_bar(fixes.paired_gains(lifted), changes, ("precision",)).set_index("model").loc["TabSyn", "met"]
+    # a single seed judges nothing
+    single = fixes.equal_budget_bar(fixes.paired_gains(table[table["seed"] == 0]), changes)
+    assert not single["met"].any() and single["precision_beyond_noise"].isna().all()
+    assert fixes.equal_budget_bar(fixes.paired_gains(table), {"MAGE-ID": "edm_cosine"}).empty

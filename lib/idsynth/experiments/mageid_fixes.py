@@ -544,6 +544,37 @@ def verdict(gains: pd.DataFrame) -> pd.DataFrame:
     return out.loc[order, list(VERDICT_COLUMNS)].reset_index(drop=True)
 
 
+#: Issue 16's second bar: per model, the change at the committed budget whose gains it is judged
+#: by (MAGE-ID's default recipe v4; for TabSyn, v4's two EDM changes that apply to it).
+EQUAL_BUDGET_CHANGES: dict[str, str] = {MAGEID_NAME: "v3_noise_label_250", TABSYN_NAME: "class_init_noise_label_250"}
+#: The metrics that bar names: the fidelity side of PRDC and precision.
+FIDELITY_METRICS: tuple[str, ...] = ("precision", "density", "coverage")
+
+
+def equal_budget_bar(gains: pd.DataFrame, changes: Mapping[str, str] = EQUAL_BUDGET_CHANGES,
+                     metrics: Sequence[str] = FIDELITY_METRICS) -> pd.DataFrame:
+    """Per (dataset, model): the gains of :func:`paired_gains` (against ``committed``) of the model's
+    change in ``changes`` on ``metrics``, and ``met``: each of them better beyond noise. A model
+    whose change is missing from ``gains`` on a set has no row there.
+
+    Returns ``dataset, model, variant, n_seeds`` (the fewest paired seeds over ``metrics``),
+    ``<metric>_gain`` (mean over seeds), ``<metric>_beyond_noise`` (+1 / 0 / -1 / NA) and ``met``."""
+    out = []
+    for (dataset, model), block in gains.groupby(["dataset", "model"], sort=False):
+        cells = block[(block["variant"] == changes.get(model)) & block["metric"].isin(metrics)].set_index("metric")
+        if len(cells) < len(metrics):
+            continue
+        flags = [cells.loc[m, "beyond_noise"] for m in metrics]
+        out.append({"dataset": dataset, "model": model, "variant": changes[model],
+                    "n_seeds": int(cells.loc[list(metrics), "n_seeds"].min()),
+                    **{f"{m}_gain": float(cells.loc[m, "gain_mean"]) for m in metrics},
+                    **{f"{m}_beyond_noise": f for m, f in zip(metrics, flags)},
+                    "met": all(not pd.isna(f) and f == 1 for f in flags)})
+    columns = ["dataset", "model", "variant", "n_seeds", *(f"{m}_gain" for m in metrics),
+               *(f"{m}_beyond_noise" for m in metrics), "met"]
+    return pd.DataFrame(out, columns=columns)
+
+
 def mageid_vs_tabsyn(table: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, variant): on how many of Table I's six metrics MAGE-ID's mean over seeds
     is at least TabSyn's (density: at least as close to 1), over the seeds where both have
