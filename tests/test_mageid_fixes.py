@@ -148,7 +148,7 @@ def rows(gain_of: dict[str, float], seeds=(0, 1, 2), noise=0.01):
                 if model == "TabSyn":
                     values = {m: v - 0.1 for m, v in values.items()}
                 out.append({"dataset": "NSL-KDD", "model": model, "variant": name, "seed": seed, **values,
-                            "train_seconds": 1.0})
+                            "train_seconds": 1.0 + list(gain_of).index(name)})  # one fit per variant
     return fixes.fixes_table(out)
 
 
@@ -401,3 +401,20 @@ def test_the_equal_budget_bar_asks_every_fidelity_metric_beyond_noise_per_model_
     single = fixes.equal_budget_bar(fixes.paired_gains(table[table["seed"] == 0]), changes)
     assert not single["met"].any() and single["precision_beyond_noise"].isna().all()
     assert fixes.equal_budget_bar(fixes.paired_gains(table), {"MAGE-ID": "edm_cosine"}).empty
+
+
+def test_one_model_scored_under_two_names_is_no_pair():
+    # committed_retrain at seeds 3-4 is the committed model itself (the current code trained it once)
+    table = rows({"committed": 0.0, "committed_retrain": 0.02}, seeds=(0, 1, 2, 3, 4))
+    same = (table["variant"] == "committed_retrain") & table["seed"].isin([3, 4])
+    for seed in (3, 4):
+        for model in ("MAGE-ID", "TabSyn"):
+            ref = table[(table["variant"] == "committed") & (table["seed"] == seed) & (table["model"] == model)]
+            table.loc[same & (table["seed"] == seed) & (table["model"] == model), ["train_seconds", *METRICS, SDMETRICS]] = \
+                ref[["train_seconds", *METRICS, SDMETRICS]].to_numpy()
+    gains = fixes.paired_gains(table)
+    assert (gains["n_seeds"] == 3).all()
+    assert gains.set_index(["model", "metric"]).loc[("MAGE-ID", "precision"), "gain_mean"] == pytest.approx(0.02, abs=0.01)
+    # the same scores with other training seconds are two models that agree: a pair
+    table.loc[same, "train_seconds"] += 1.0
+    assert (fixes.paired_gains(table)["n_seeds"] == 5).all()

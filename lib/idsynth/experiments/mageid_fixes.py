@@ -430,11 +430,21 @@ def _verdict(gains: np.ndarray, alpha: float) -> Any:
     return int(np.sign(mean)) if abs(mean) > bound else 0
 
 
+def _same_model(row: pd.Series, other: pd.Series) -> bool:
+    """Whether two rows of one seed are one fitted model scored twice under two names (equal
+    training seconds and every score): e.g. ``committed_retrain`` at a seed whose committed
+    model the current code trained, where the retrain is that model. Such a pair is no evidence
+    of a change, nor of a retrain's noise, so :func:`paired_gains` leaves the seed out."""
+    columns = ["train_seconds", *SCORED]
+    return bool(np.array_equal(row[columns].to_numpy(float), other[columns].to_numpy(float), equal_nan=True))
+
+
 def paired_gains(table: pd.DataFrame, reference: str = "committed", alpha: float = 0.05) -> pd.DataFrame:
     """Each variant against ``reference``, paired by seed, per (dataset, model, metric).
 
     Returns :data:`GAIN_COLUMNS`: ``gain`` is the per-seed improvement (higher is better;
-    density: closer to 1) over the seeds where both scores are finite (``n_seeds``; SDMetrics'
+    density: closer to 1) over the seeds where both scores are finite and the two rows are not one
+    model under two names (:func:`_same_model`) (``n_seeds``; SDMetrics'
     detectability can be NaN), ``beyond_noise`` the two-sided paired t-test of the gains at level
     ``alpha`` (+1 better, -1 worse, 0 within noise; NA with fewer than two paired seeds). With
     three seeds the mean gain must exceed 4.3 standard errors (t with 2 degrees of freedom).
@@ -445,7 +455,7 @@ def paired_gains(table: pd.DataFrame, reference: str = "committed", alpha: float
         base = block[block["variant"] == reference].set_index("seed")
         for name, rows in block[block["variant"] != reference].groupby("variant", sort=False):
             rows = rows.set_index("seed")
-            seeds = sorted(set(rows.index) & set(base.index))
+            seeds = [s for s in sorted(set(rows.index) & set(base.index)) if not _same_model(rows.loc[s], base.loc[s])]
             for metric in SCORED:
                 mine, theirs = rows.loc[seeds, metric].to_numpy(float), base.loc[seeds, metric].to_numpy(float)
                 finite = np.isfinite(mine) & np.isfinite(theirs)
