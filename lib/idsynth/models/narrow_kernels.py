@@ -70,9 +70,10 @@ def _built() -> bool:
     try:
         from torch.utils.cpp_extension import load
 
-        # one build per CPU kind and source: checkouts of two revisions side by side (a background
-        # run in a worktree) each keep their own instead of rebuilding over each other
-        source = hashlib.sha256(_SOURCE.read_bytes()).hexdigest()[:8]
+        # one build per CPU kind, source and checkout: torch's build file names the source by its
+        # path, so two checkouts sharing a build directory (a CI clone beside the work tree) would
+        # rebuild over each other, and a run killed mid-build leaves a lock the next one waits on
+        source = hashlib.sha256(_SOURCE.read_bytes() + str(_SOURCE.resolve()).encode()).hexdigest()[:8]
         load(name=f"idsynth_narrow_{_machine_tag()}_{source}", sources=[str(_SOURCE)], extra_cflags=_FLAGS,
              extra_ldflags=["-fopenmp"], is_python_module=False, verbose=False)
     except Exception as error:  # no compiler, no headers: the PyTorch path stays
