@@ -233,8 +233,6 @@ def variant(name: str) -> Variant:
     raise KeyError(f"unknown variant {name!r}; known: {list(VARIANT_NAMES)}")
 
 
-
-
 def ablation_section(profile) -> dict[str, Any]:
     """The ``mageid`` section every variant changes: ``profile["mageid"]`` with the parts that
     ``profile["mageid_fixes"]["base"]`` (``{part: {argument: value}}``, or None) names updated. A
