@@ -151,3 +151,40 @@ def test_committed_ceiling_rows_are_restored_into_an_empty_cache_and_then_read_n
     assert ceiling.restore_rows(table, [nsl], sections, metrics, cache) == 0  # idempotent
     with pytest.raises(ValueError, match="TabVAEs \\['doubled'\\]"):
         ceiling.restore_rows(table.assign(tab_vae="doubled"), [nsl], sections, metrics, cache)
+
+
+def test_ceiling_spread_gives_each_tabvaes_seed_spread_and_its_paired_difference_to_the_committed_one():
+    metrics = ("detectability", "coverage")
+    values = {"committed": {0: 0.9, 1: 0.6, 2: 0.9}, "longer": {0: 0.9, 1: 0.85, 3: 0.8}}
+    rows = ceiling.ceiling_table(
+        [{"dataset": "A", "seed": s, "tab_vae": label, "split": "train", **{m: v for m in (*METRICS, SDMETRICS)}}
+         for label, by_seed in values.items() for s, v in by_seed.items()])
+    spread = ceiling.ceiling_spread(rows, metrics=metrics).set_index(["tab_vae", "metric"])
+    assert list(ceiling.ceiling_spread(rows, metrics=metrics).columns) == list(ceiling.SPREAD_COLUMNS)
+    base = spread.loc[("committed", "coverage")]
+    assert base["n_seeds"] == 3 and base["mean"] == pytest.approx(0.8) and base["std"] == pytest.approx(np.std([0.9, 0.6, 0.9], ddof=1))
+    assert base["min"] == pytest.approx(0.6) and base["min_seed"] == 1 and base["vs_committed_mean"] == 0.0
+    longer = spread.loc[("longer", "detectability")]
+    assert longer["min"] == pytest.approx(0.8) and longer["min_seed"] == 3
+    # paired on seeds 0 and 1 only (seed 3 has no committed ceiling): +0.0 and +0.25
+    assert longer["vs_committed_mean"] == pytest.approx(0.125) and longer["vs_committed_min"] == pytest.approx(0.0)
+    alone = ceiling.ceiling_spread(rows[rows["seed"] == 3], metrics=metrics)
+    assert alone["std"].isna().all() and alone["vs_committed_mean"].isna().all()
+
+
+def test_the_ceiling_command_names_tabvaes_by_variant_and_refuses_unknown_sets_and_variants(capsys):
+    from idsynth.experiments import mageid_fixes as fixes
+
+    section = fixes.ablation_section(get_profile("cpu"))
+    sections = ceiling.tab_vae_sections(section, ["committed", "tabvae_steps_2x", "tabvae_holdout"])
+    steps = section["tab_vae"]["steps"]
+    assert sections["committed"]["tab_vae"]["steps"] == steps and sections["tabvae_steps_2x"]["tab_vae"]["steps"] == 2 * steps
+    assert sections["tabvae_holdout"]["tab_vae"]["plateau_on"] == "holdout"
+    assert sections["committed"]["edm"] == sections["tabvae_steps_2x"]["edm"]  # only the TabVAE moves
+    with pytest.raises(KeyError, match="known"):
+        ceiling.tab_vae_sections(section, ["tabvae_typo"])
+    with pytest.raises(SystemExit):
+        ceiling.main(["--datasets", "NSL", "--seeds", "0"])
+    assert "unknown data sets ['NSL']; known: ['CIC-IDS-2017', 'NSL-KDD']" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        ceiling.main(["--tab-vaes", "tabvae_typo"])

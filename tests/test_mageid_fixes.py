@@ -418,3 +418,30 @@ def test_one_model_scored_under_two_names_is_no_pair():
     # the same scores with other training seconds are two models that agree: a pair
     table.loc[same, "train_seconds"] += 1.0
     assert (fixes.paired_gains(table)["n_seeds"] == 5).all()
+
+
+def test_matched_ablation_pairs_each_models_own_recipe_by_seed_and_tests_the_difference():
+    # MAGE-ID's rows of v3_noise_label_250 are TabSyn's rows of class_init_noise_label_250 + 0.1 + noise:
+    # rows() makes TabSyn 0.1 below MAGE-ID within a variant, and the two variants' gains differ by 0.02
+    table = rows({"committed": 0.0, "v3_noise_label_250": 0.02, "class_init_noise_label_250": 0.0}, noise=0.001)
+    matched = fixes.matched_ablation(table)
+    assert list(matched.columns) == list(fixes.MATCHED_COLUMNS) and len(matched) == len(fixes.SCORED)
+    cell = matched.set_index("metric").loc["precision"]
+    assert cell["mageid_variant"] == "v3_noise_label_250" and cell["tabsyn_variant"] == "class_init_noise_label_250"
+    assert cell["n_seeds"] == 3 and cell["diff_mean"] == pytest.approx(0.12) and cell["mageid_better"] == 1
+    # density is judged by its distance to 1: MAGE-ID 1.1, TabSyn 0.7 -> 0.2 closer (not 0.4)
+    over = table.copy()
+    over.loc[(over["model"] == "MAGE-ID") & (over["variant"] == "v3_noise_label_250"), "density"] = 1.1
+    assert fixes.matched_ablation(over).set_index("metric").loc["density", "diff_mean"] == pytest.approx(0.2)
+    # TabSyn's recipe better on a metric beyond noise: -1; a NaN score drops its seed from that metric only
+    flipped = table.copy()
+    is_mine = (flipped["model"] == "MAGE-ID") & (flipped["variant"] == "v3_noise_label_250")
+    flipped.loc[is_mine, "coverage"] -= 0.3
+    flipped.loc[is_mine & (flipped["seed"] == 0), SDMETRICS] = np.nan
+    again = fixes.matched_ablation(flipped).set_index("metric")
+    assert again.loc["coverage", "mageid_better"] == -1 and again.loc["coverage", "diff_mean"] == pytest.approx(-0.18)
+    assert again.loc[SDMETRICS, "n_seeds"] == 2 and again.loc["precision", "n_seeds"] == 3
+    # a set where one model lacks its recipe's rows has no cells; under two seeds: no verdict
+    assert fixes.matched_ablation(table[table["variant"] != "class_init_noise_label_250"]).empty
+    one = fixes.matched_ablation(table[table["seed"] == 0])
+    assert one["mageid_better"].isna().all() and one["diff_std"].isna().all()

@@ -151,3 +151,88 @@ def stage2_share(fixes: pd.DataFrame, ceiling: pd.DataFrame, variants=("committe
                         "generated_mean": float(generated.mean()), "gap_mean": float((top - generated).mean()),
                         "share_mean": float((generated / top).mean())})
     return pd.DataFrame(out, columns=list(SHARE_COLUMNS))
+
+
+#: The columns of :func:`ceiling_spread`.
+SPREAD_COLUMNS: tuple[str, ...] = (
+    "dataset", "tab_vae", "split", "metric", "n_seeds", "mean", "std", "min", "min_seed", "vs_committed_mean",
+    "vs_committed_min",
+)  # fmt: skip
+
+
+def ceiling_spread(ceiling: pd.DataFrame, metrics=("detectability", SDMETRICS, "precision", "recall", "density",
+                                                   "coverage")) -> pd.DataFrame:
+    """How much each TabVAE's ceiling moves with the seed, and against the committed TabVAE's.
+
+    ceiling: :func:`ceiling_table` rows. For each (set, ``tab_vae`` label, split, metric): the
+    seeds' count, mean, sample standard deviation (NaN for one seed), the lowest value and its
+    seed; ``vs_committed_mean`` / ``vs_committed_min``: the mean and the lowest of (this TabVAE −
+    the committed TabVAE) over the seeds both have (NaN where none, and 0 for ``committed``
+    itself). A TabVAE that steadies stage 1 raises ``min`` more than ``mean``."""
+    out = []
+    committed = ceiling[ceiling["tab_vae"] == "committed"].set_index(["dataset", "split", "seed"])
+    for (dataset, label, split), rows in ceiling.groupby(["dataset", "tab_vae", "split"], sort=True):
+        rows = rows.set_index("seed").sort_index()
+        paired = [s for s in rows.index if (dataset, split, s) in committed.index]
+        for metric in metrics:
+            values = rows[metric].astype(float)
+            diff = values.loc[paired].to_numpy() - committed.loc[[(dataset, split, s) for s in paired], metric].to_numpy(float)
+            out.append({"dataset": dataset, "tab_vae": label, "split": split, "metric": metric,
+                        "n_seeds": len(values), "mean": float(values.mean()),
+                        "std": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
+                        "min": float(values.min()), "min_seed": int(values.idxmin()),
+                        "vs_committed_mean": float(diff.mean()) if len(diff) else float("nan"),
+                        "vs_committed_min": float(diff.min()) if len(diff) else float("nan")})
+    return pd.DataFrame(out, columns=list(SPREAD_COLUMNS))
+
+
+def tab_vae_sections(section: Mapping[str, Any], labels) -> dict[str, dict[str, Any]]:
+    """``{label: mageid section}`` for ceiling ``labels``: ``committed`` (``section`` on the
+    ablation's base recipe) or the name of a notebook-13 variant, whose changes and step factors
+    make its TabVAE (any variant is accepted; one that leaves the TabVAE alone gives the
+    committed TabVAE's ceiling under its own name). ``section``: the ablation's ``mageid``
+    section (:func:`~idsynth.experiments.mageid_fixes.ablation_section`)."""
+    from . import mageid_fixes as fixes
+
+    out = {}
+    for label in labels:
+        chosen = fixes.variant(label)  # a KeyError lists the known names
+        out[label] = fixes.variant_section(section, chosen.changes, chosen.step_factor)
+    return out
+
+
+def main(argv=None) -> None:
+    """Fill the cache with ceiling rows of the TabVAEs that notebook-13 variants train (the
+    notebook then reads them): ``python -m idsynth.experiments.mageid_ceiling --profile cpu
+    --datasets NSL-KDD --seeds 0 1 2 3 4 --tab-vaes committed tabvae_holdout``."""
+    import argparse
+
+    from ..config import get_profile
+    from . import mageid_fixes as fixes
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--datasets", nargs="+", default=None, help="set names (default: both)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--tab-vaes", nargs="+", default=["committed"], choices=fixes.VARIANT_NAMES,
+                        help="whose TabVAE: committed, or a variant that changes the TabVAE")
+    parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args(argv)
+    profile = get_profile(args.profile)
+    sets = fixes.cli_sets(parser, profile, args.datasets, args.data_dir)
+    sections = tab_vae_sections(fixes.ablation_section(profile), args.tab_vaes)
+    cache = ArtifactCache()
+    for label, section in sections.items():
+        for mageid_set in sets:
+            for seed in args.seeds:
+                for split in args.splits:
+                    row = ceiling_row(mageid_set, seed, section, dict(profile["table_i"]), split,
+                                      device=args.device, cache=cache, tab_vae=label)
+                    print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
+                          flush=True)
+
+
+if __name__ == "__main__":
+    main()
