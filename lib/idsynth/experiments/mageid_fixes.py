@@ -224,6 +224,12 @@ VARIANTS: tuple[Variant, ...] = (
             "3,600 on NSL-KDD): on NSL-KDD the TabVAE's seed moves the rows more than the EDM's changes do "
             "(seed 3's ceiling detectability 0.76 against 0.87-0.93), so does a longer TabVAE steady it?",
             {"tab_vae": 2}, pair="committed_retrain"),
+    Variant("tabvae_steps_2x_class_init_noise_label_250", {"edm": {"class_init_std": 0.02, "noise_label_scale": 250.0}},
+            BOTH,
+            "class_init_noise_label_250's two EDM changes on tabvae_steps_2x's TabVAE, paired with it: the EDM "
+            "changes at equal EDM budget on a stage 1 whose seed moves the rows less (issue 16's second bar on "
+            "NSL-KDD, where seed 3's committed TabVAE reversed them)",
+            {"tab_vae": 2}, pair="tabvae_steps_2x"),
     Variant("img_beta_low", {"img_vae": {"beta": 1e-4}}, (MAGEID_NAME,),
             "the image VAE's KL weight 1e-3 -> 1e-4 (fewer collapsed image dimensions)"),
 )
