@@ -170,6 +170,13 @@ def test_ceiling_spread_gives_each_tabvaes_seed_spread_and_its_paired_difference
     assert longer["vs_committed_mean"] == pytest.approx(0.125) and longer["vs_committed_min"] == pytest.approx(0.0)
     alone = ceiling.ceiling_spread(rows[rows["seed"] == 3], metrics=metrics)
     assert alone["std"].isna().all() and alone["vs_committed_mean"].isna().all()
+    # a NaN score leaves its seed out of that metric; NaN everywhere: no values, no lowest seed
+    holed = rows.assign(coverage=np.where((rows["tab_vae"] == "longer") & (rows["seed"] == 1), np.nan, rows["coverage"]),
+                        detectability=np.nan)
+    gaps = ceiling.ceiling_spread(holed, metrics=metrics).set_index(["tab_vae", "metric"])
+    assert gaps.loc[("longer", "coverage"), "n_seeds"] == 2 and gaps.loc[("longer", "coverage"), "vs_committed_mean"] == 0.0
+    assert gaps.loc[("longer", "detectability"), "n_seeds"] == 0 and pd.isna(gaps.loc[("longer", "detectability"), "min_seed"])
+    assert np.isnan(gaps.loc[("longer", "detectability"), "mean"])
 
 
 def test_the_ceiling_command_names_tabvaes_by_variant_and_refuses_unknown_sets_and_variants(capsys):

@@ -175,15 +175,19 @@ def ceiling_spread(ceiling: pd.DataFrame, metrics=("detectability", SDMETRICS, "
         rows = rows.set_index("seed").sort_index()
         paired = [s for s in rows.index if (dataset, split, s) in committed.index]
         for metric in metrics:
-            values = rows[metric].astype(float)
-            diff = values.loc[paired].to_numpy() - committed.loc[[(dataset, split, s) for s in paired], metric].to_numpy(float)
+            values = rows[metric].astype(float).dropna()
+            diff = values.reindex(paired).to_numpy() - committed.loc[[(dataset, split, s) for s in paired], metric].to_numpy(float)
+            diff = diff[np.isfinite(diff)]
             out.append({"dataset": dataset, "tab_vae": label, "split": split, "metric": metric,
-                        "n_seeds": len(values), "mean": float(values.mean()),
+                        "n_seeds": len(values), "mean": float(values.mean()) if len(values) else float("nan"),
                         "std": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
-                        "min": float(values.min()), "min_seed": int(values.idxmin()),
+                        "min": float(values.min()) if len(values) else float("nan"),
+                        "min_seed": int(values.idxmin()) if len(values) else pd.NA,
                         "vs_committed_mean": float(diff.mean()) if len(diff) else float("nan"),
                         "vs_committed_min": float(diff.min()) if len(diff) else float("nan")})
-    return pd.DataFrame(out, columns=list(SPREAD_COLUMNS))
+    frame = pd.DataFrame(out, columns=list(SPREAD_COLUMNS))
+    frame["min_seed"] = frame["min_seed"].astype("Int64")
+    return frame
 
 
 def tab_vae_sections(section: Mapping[str, Any], labels) -> dict[str, dict[str, Any]]:
