@@ -168,7 +168,9 @@ def ceiling_spread(ceiling: pd.DataFrame, metrics=("detectability", SDMETRICS, "
     seeds' count, mean, sample standard deviation (NaN for one seed), the lowest value and its
     seed; ``vs_committed_mean`` / ``vs_committed_min``: the mean and the lowest of (this TabVAE −
     the committed TabVAE) over the seeds both have (NaN where none, and 0 for ``committed``
-    itself). A TabVAE that steadies stage 1 raises ``min`` more than ``mean``."""
+    itself). A TabVAE that steadies stage 1 raises ``min`` more than ``mean``. A NaN score
+    (SDMetrics' detectability, where a category is unknown to it) leaves its seed out of that
+    metric; a metric NaN in every seed has NaN values and no ``min_seed``."""
     out = []
     committed = ceiling[ceiling["tab_vae"] == "committed"].set_index(["dataset", "split", "seed"])
     for (dataset, label, split), rows in ceiling.groupby(["dataset", "tab_vae", "split"], sort=True):

@@ -220,8 +220,8 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("tabvae_holdout", {"tab_vae": {"plateau_on": "holdout"}}, BOTH,
             "the TabVAE's beta and LR plateaus read a held-out noisy reconstruction loss (the reference)"),
     Variant("tabvae_steps_2x", {}, BOTH,
-            "the TabVAE trained for twice the profile's steps (4,000 in the cpu profile; the paper profile's "
-            "3,600 on NSL-KDD): on NSL-KDD the TabVAE's seed moves the rows more than the EDM's changes do "
+            "the TabVAE trained for twice the profile's steps where it counts steps (the cpu profile: 4,000, "
+            "about the paper profile's 3,600 on NSL-KDD; a profile counting epochs keeps its TabVAE): on NSL-KDD the TabVAE's seed moves the rows more than the EDM's changes do "
             "(seed 3's ceiling detectability 0.76 against 0.87-0.93), so does a longer TabVAE steady it?",
             {"tab_vae": 2}, pair="committed_retrain"),
     Variant("tabvae_steps_2x_class_init_noise_label_250", {"edm": {"class_init_std": 0.02, "noise_label_scale": 250.0}},
