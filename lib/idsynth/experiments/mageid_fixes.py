@@ -645,30 +645,16 @@ def matched_ablation(table: pd.DataFrame, recipes: Mapping[str, str] = EQUAL_BUD
     (density: as :func:`_gain`, the distance to 1 that MAGE-ID saves), ``mageid_better`` the
     two-sided paired t-test at ``alpha`` (+1 MAGE-ID better, -1 worse, 0 within noise, NA under
     two seeds)."""
-    mine = table[(table["model"] == MAGEID_NAME) & (table["variant"] == recipes[MAGEID_NAME])]
-    theirs = table[(table["model"] == TABSYN_NAME) & (table["variant"] == recipes[TABSYN_NAME])]
-    out = []
-    for dataset, rows in mine.groupby("dataset", sort=False):
-        rows = rows.set_index("seed")
-        other = theirs[theirs["dataset"] == dataset].set_index("seed")
-        seeds = sorted(set(rows.index) & set(other.index))
-        if not seeds:
-            continue
-        for metric in SCORED:
-            a, b = rows.loc[seeds, metric].to_numpy(float), other.loc[seeds, metric].to_numpy(float)
-            finite = np.isfinite(a) & np.isfinite(b)
-            a, b = a[finite], b[finite]
-            diff = _gain(metric, a, b)
-            out.append({"dataset": dataset, "metric": metric, "mageid_variant": recipes[MAGEID_NAME],
-                        "tabsyn_variant": recipes[TABSYN_NAME], "n_seeds": int(finite.sum()),
-                        "mageid_mean": float(a.mean()) if len(a) else float("nan"),
-                        "tabsyn_mean": float(b.mean()) if len(b) else float("nan"),
-                        "diff_mean": float(diff.mean()) if len(diff) else float("nan"),
-                        "diff_std": float(diff.std(ddof=1)) if len(diff) > 1 else float("nan"),
-                        "mageid_better": _verdict(diff, alpha)})
-    frame = pd.DataFrame(out, columns=list(MATCHED_COLUMNS))
-    frame["mageid_better"] = frame["mageid_better"].astype("Int64")
-    return frame
+    # the two models' rows as two variants of one model, so paired_gains pairs and tests them
+    sides = {MAGEID_NAME: "mageid", TABSYN_NAME: "tabsyn"}
+    chosen = table[[recipes.get(m) == v for m, v in zip(table["model"], table["variant"])]]
+    both = chosen.assign(variant=chosen["model"].map(sides), model="matched")
+    both = both[both.groupby("dataset")["variant"].transform("nunique") == 2]
+    gains = paired_gains(both, reference="tabsyn", alpha=alpha)
+    frame = gains.rename(columns={"variant_mean": "mageid_mean", "reference_mean": "tabsyn_mean",
+                                  "gain_mean": "diff_mean", "gain_std": "diff_std", "beyond_noise": "mageid_better"})
+    frame = frame.assign(mageid_variant=recipes[MAGEID_NAME], tabsyn_variant=recipes[TABSYN_NAME])
+    return frame[list(MATCHED_COLUMNS)].reset_index(drop=True)
 
 
 def cli_sets(parser: argparse.ArgumentParser, profile, names: Sequence[str] | None, data_dir=None) -> list:
