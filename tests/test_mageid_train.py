@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from idsynth.cache import ArtifactCache
 from idsynth.data.mageid_sets import sample_binary_set
@@ -192,3 +193,32 @@ def test_raw_or_ema_weights_share_one_trained_model(toy_set):
     assert make_generator(raw, 0, device="cpu").sampling_settings()["sample_weights"] == "raw"
     no_ema = {**SECTION, "edm": {**SECTION["edm"], "ema_decay": None}}
     assert key != cache_config(make_generator(no_ema, 0, device="cpu"), X, y, 2, "toy")  # training changes
+
+
+def test_mageid_reuses_the_tab_vae_of_a_cached_tabsyn(toy_set, tmp_path, monkeypatch):
+    from idsynth.experiments.mageid_train import reuse_tab_vae
+    from idsynth.models import mageid as mageid_module
+    from idsynth.models.tab_vae import TabVAE
+
+    cache = ArtifactCache(tmp_path / "shared")
+    assert not reuse_tab_vae(toy_set, 0, SECTION, "cpu", cache=cache)  # nothing cached yet
+    tabsyn = train_mageid(toy_set, 0, SECTION, "cpu", modalities=("tabular",), cache=cache, stage=1, verbose=False)
+    mageid_module._TAB_VAE_MEMO.clear()  # as in a new process
+    # the premise: a MAGE-ID fitted from scratch holds the very TabVAE TabSyn trained
+    fresh = train_mageid(toy_set, 0, SECTION, "cpu", cache=ArtifactCache(tmp_path / "own"), stage=1, verbose=False)
+    mageid_module._TAB_VAE_MEMO.clear()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the TabVAE was trained again")
+
+    monkeypatch.setattr(TabVAE, "fit", no_training)
+    reused = train_mageid(toy_set, 0, SECTION, "cpu", cache=cache, stage=1, verbose=False)
+    for other in (tabsyn, fresh):
+        state, expected = reused.tab_vae_.net_.state_dict(), other.tab_vae_.net_.state_dict()
+        assert all(torch.equal(state[k], expected[k]) for k in expected)
+    assert reused.img_vae_ is not None and reused.fit_seconds_["tab_vae"] == tabsyn.fit_seconds_["tab_vae"]
+    assert not reuse_tab_vae(toy_set, 0, SECTION, "cpu", cache=cache)  # MAGE-ID's own stage 1 is cached now
+    mageid_module._TAB_VAE_MEMO.clear()
+    longer = {**SECTION, "tab_vae": {**SECTION["tab_vae"], "epochs": 4}}
+    with pytest.raises(AssertionError, match="trained again"):  # other settings: no cached TabSyn to reuse
+        train_mageid(toy_set, 0, longer, "cpu", cache=cache, stage=1, verbose=False)

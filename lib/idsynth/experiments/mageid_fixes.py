@@ -230,6 +230,12 @@ VARIANTS: tuple[Variant, ...] = (
             "changes at equal EDM budget on a stage 1 whose seed moves the rows less (issue 16's second bar on "
             "NSL-KDD, where seed 3's committed TabVAE reversed them)",
             {"tab_vae": 2}, pair="tabvae_steps_2x"),
+    Variant("v4_tabvae_steps_2x", recipe_changes("v4"), (MAGEID_NAME,),
+            "MAGE-ID's recipe v4 on tabvae_steps_2x's TabVAE (twice the steps), paired with v4 itself "
+            "(v4_retrain): the longer TabVAE raised the ceiling's precision, density and coverage at every "
+            "NSL-KDD seed but TabSyn's rows within noise; does MAGE-ID, whose EDM has the image block to "
+            "learn too, gain more? Its TabVAE is TabSyn's (mageid_train.reuse_tab_vae)",
+            {"tab_vae": 2}, pair="v4_retrain"),
     Variant("img_beta_low", {"img_vae": {"beta": 1e-4}}, (MAGEID_NAME,),
             "the image VAE's KL weight 1e-3 -> 1e-4 (fewer collapsed image dimensions)"),
 )

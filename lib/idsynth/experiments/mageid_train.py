@@ -12,6 +12,10 @@ not which model it is. The same seed on another device gives another model of th
 not the same numbers: on CUDA the EDM runs in bf16 autocast (fp32 on a CPU), and the graphed
 training steps draw their noise from the CUDA generator; a model cached on one device and loaded
 on another is that device's model.
+
+MAGE-ID and TabSyn share their TabVAE (same rows, settings and seed): a stage 1 that is not cached
+reuses the TabVAE of the other configuration's cached stage-1 model (:func:`reuse_tab_vae`), so
+MAGE-ID trained after TabSyn, in another process or session, skips the TabVAE's training.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any, Mapping, Sequence
 
 from .. import runs
 from ..cache import ArtifactCache
-from ..models.mageid import MAGEID, MODALITIES, training_settings  # noqa: F401  (training_settings re-exported)
+from ..models.mageid import MAGEID, MODALITIES, remember_tab_vae, training_settings  # noqa: F401  (training_settings re-exported)
 from ..models.registry import mageid_factory
 
 
@@ -55,9 +59,30 @@ def train_mageid(dataset_set, seed: int, section: Mapping[str, Any], device: str
     """
     X, y = dataset_set.xy("train")
     model = make_generator(section, seed, modalities, device, verbose)
+    reuse_tab_vae(dataset_set, seed, section, device, modalities, cache)
     fitted, _ = runs.fit_or_load(model_name(model), model, X, y, seed=seed, dataset=dataset_set.name,
                                  cache=cache, stage=stage)
     return fitted
+
+
+def reuse_tab_vae(dataset_set, seed: int, section: Mapping[str, Any], device: str = "auto",
+                  modalities: Sequence[str] = MODALITIES, cache: ArtifactCache | None = None) -> bool:
+    """Whether the TabVAE of the other configuration's cached stage-1 model (TabSyn's for MAGE-ID
+    and vice versa, same ``section``, seed and set) was put in the process's memo for the stage-1
+    fit of ``modalities`` (:func:`~idsynth.models.mageid.remember_tab_vae`): False when that fit is
+    cached itself or the other's is not. The memo's key (the TabVAE's settings and encoded rows)
+    decides at fit time whether it is used, so a mismatch trains the TabVAE as before."""
+    cache = cache if cache is not None else ArtifactCache()
+    other = ("tabular",) if "image" in modalities else MODALITIES
+    if is_cached(dataset_set, seed, section, modalities, cache, stage=1) or \
+            not is_cached(dataset_set, seed, section, other, cache, stage=1):
+        return False
+    X, y = dataset_set.xy("train")
+    fresh = make_generator(section, seed, other, device, verbose=False)
+    loaded, _ = runs.fit_or_load(model_name(fresh), fresh, X, y, seed=seed, dataset=dataset_set.name, cache=cache,
+                                 stage=1)
+    remember_tab_vae(loaded, X, y)
+    return True
 
 
 def is_cached(dataset_set, seed: int, section: Mapping[str, Any], modalities: Sequence[str] = MODALITIES,

@@ -100,7 +100,7 @@ def fitted_tab_vae(X_num: np.ndarray, X_cat: np.ndarray, cardinalities: list[int
     (as ``idsynth.prefill`` and the notebooks do) reuses the fitted VAE (a copy) instead of
     training it again. The seconds returned are those of the training.
     """
-    key = repr((sorted(kwargs.items()), list(cardinalities), array_digest(X_num, X_cat)))
+    key = _tab_vae_key(X_num, X_cat, cardinalities, kwargs)
     if key in _TAB_VAE_MEMO:
         model, seconds = _TAB_VAE_MEMO[key]
         _TAB_VAE_MEMO.move_to_end(key)
@@ -108,10 +108,39 @@ def fitted_tab_vae(X_num: np.ndarray, X_cat: np.ndarray, cardinalities: list[int
     started = time.perf_counter()
     model = TabVAE(X_num.shape[1], list(cardinalities), **kwargs).fit(X_num, X_cat)
     seconds = time.perf_counter() - started
+    _memo_put(key, model, seconds)
+    return copy.deepcopy(model), seconds
+
+
+def _memo_put(key: str, model: TabVAE, seconds: float) -> None:
+    """Keep ``model`` under ``key`` as the newest of the last :data:`_TAB_VAE_MEMO_SIZE` fits."""
     _TAB_VAE_MEMO[key] = (model, seconds)
+    _TAB_VAE_MEMO.move_to_end(key)
     while len(_TAB_VAE_MEMO) > _TAB_VAE_MEMO_SIZE:
         _TAB_VAE_MEMO.popitem(last=False)
-    return copy.deepcopy(model), seconds
+
+
+def _tab_vae_key(X_num: np.ndarray, X_cat: np.ndarray, cardinalities, kwargs: Mapping[str, Any]) -> str:
+    """The memo's key of a TabVAE fit: its arguments (without ``verbose``, which training does not
+    read), the cardinalities and a digest of the rows."""
+    settings = {name: value for name, value in kwargs.items() if name != "verbose"}
+    return repr((sorted(settings.items()), list(cardinalities), array_digest(X_num, X_cat)))
+
+
+def remember_tab_vae(model: "MAGEID", X: pd.DataFrame, y) -> None:
+    """Keep the TabVAE of ``model`` (a MAGE-ID or TabSyn fitted through stage 1 on ``X`` (n, d)
+    typed, ``y`` (n,)) in this process's memo, as if :func:`fitted_tab_vae` had trained it here.
+
+    The other configuration fitted on the same rows with the same TabVAE settings and seed then
+    reuses it: e.g. MAGE-ID trained in a later process than the TabSyn whose stage-1 model a
+    cache holds (:func:`idsynth.experiments.mageid_train.train_mageid`). The key is computed from
+    ``model``'s own encoding of the rows, so a model whose rows or settings differ is never
+    matched; its training seconds (``fit_seconds_["tab_vae"]``, NaN if unknown) go with it."""
+    model._check_fitted(stage=1)
+    samples = model.paired(X, y)
+    key = _tab_vae_key(samples.X_num, samples.X_cat, samples.cat_cardinalities, model._part_kwargs("tab_vae"))
+    seconds = float(getattr(model, "fit_seconds_", {}).get("tab_vae", math.nan))
+    _memo_put(key, copy.deepcopy(model.tab_vae_), seconds)
 
 
 @dataclass
