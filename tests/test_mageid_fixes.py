@@ -102,34 +102,41 @@ def test_variants_change_the_base_recipe_and_rows_are_keyed_by_the_resolved_mode
 
 
 def test_the_ablation_keeps_its_base_when_the_profile_moves_its_budget():
-    """``mageid_fixes.base`` pins the section the variants change: a profile that doubles its own
-    EDM steps and pins the old count keys the ablation's rows as before; without the pin they move."""
+    """``mageid_fixes.base`` pins the section the variants change: the ``cpu`` profile doubled its
+    TabVAE steps in session 30 and pins the old count, so the ablation's rows keep the keys they
+    had before the move (the profile as it was: 2,000 steps, no pin); without the pin they move,
+    and the profile's own model is the ablation's ``tabvae_steps_2x``."""
     from dataclasses import replace
 
     from idsynth.data.mageid_sets import build_mageid_sets
 
     cpu = get_profile("cpu")
-    assert cpu["mageid_fixes"]["base"] is None and fixes.ablation_section(cpu) == {
-        k: (dict(v) if hasattr(v, "items") else v) for k, v in cpu["mageid"].items()}
-    steps = cpu["mageid"]["edm"]["steps"]
+    pinned_steps = cpu["mageid_fixes"]["base"]["tab_vae"]["steps"]
+    assert cpu["mageid"]["tab_vae"]["steps"] == 2 * pinned_steps
     sections = {name: dict(cpu.sections[name]) for name in cpu.sections}
-    sections["mageid"] = {**sections["mageid"], "edm": {**cpu["mageid"]["edm"], "steps": 2 * steps}}
-    moved = replace(cpu, sections=sections)
-    pinned = replace(cpu, sections={**sections, "mageid_fixes": {"variants": None, "base": {"edm": {"steps": steps}}}})
-    assert fixes.ablation_section(moved)["edm"]["steps"] == 2 * steps
-    assert fixes.ablation_section(pinned) == fixes.ablation_section(cpu)
-    assert fixes.ablation_section(pinned)["tab_vae"] == dict(cpu["mageid"]["tab_vae"])
+    unpinned = replace(cpu, sections={**sections, "mageid_fixes": {"variants": None, "base": None}})
+    before = replace(cpu, sections={**sections, "mageid_fixes": {"variants": None, "base": None},
+                                    "mageid": {**sections["mageid"],
+                                               "tab_vae": {**cpu["mageid"]["tab_vae"], "steps": pinned_steps}}})
+    assert fixes.ablation_section(cpu) == fixes.ablation_section(before)
+    assert fixes.ablation_section(cpu)["tab_vae"] == {**cpu["mageid"]["tab_vae"], "steps": pinned_steps}
+    assert fixes.ablation_section(cpu)["edm"] == dict(cpu["mageid"]["edm"])  # only the pinned part moves
+    assert fixes.ablation_section(unpinned)["tab_vae"]["steps"] == 2 * pinned_steps
 
     data = next(iter(build_mageid_sets(n_rows=get_profile("smoke")["mageid_data"]["n_rows"], seed=0)))
     metrics = dict(cpu["table_i"])
 
-    def key(profile, name="committed"):
+    def section(profile, name="committed"):
         chosen = fixes.variant(name)
-        changed = fixes.variant_section(fixes.ablation_section(profile), chosen.changes, chosen.step_factor)
-        return fixes.row_config(data, 0, changed, name, "TabSyn", metrics)
+        return fixes.variant_section(fixes.ablation_section(profile), chosen.changes, chosen.step_factor)
 
-    assert key(pinned) == key(cpu) and key(pinned, "edm_steps_2x") == key(cpu, "edm_steps_2x")
-    assert key(moved) != key(cpu)
+    def key(profile, name="committed"):
+        return fixes.row_config(data, 0, section(profile, name), name, "TabSyn", metrics)
+
+    assert key(cpu) == key(before) and key(cpu, "tabvae_steps_2x") == key(before, "tabvae_steps_2x")
+    assert key(unpinned) != key(cpu)
+    # the profile's TabVAE is the ablation's tabvae_steps_2x (same TabVAE settings, hence same models)
+    assert section(cpu, "tabvae_steps_2x")["tab_vae"] == {**dict(cpu["mageid"]["tab_vae"])}
     with pytest.raises(KeyError, match="names part 'edn'"):
         fixes.ablation_section(replace(cpu, sections={**sections, "mageid_fixes": {"base": {"edn": {"steps": 1}}}}))
 
