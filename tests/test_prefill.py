@@ -170,7 +170,8 @@ def test_a_prefilled_registry_generator_is_found_by_the_table_i_route(data_dir, 
 @pytest.mark.slow
 def test_a_prefilled_mageid_unit_is_found_by_the_notebooks_train_mageid(data_dir, tmp_path, monkeypatch):
     """A "mageid" unit is planned by registry name and fitted through idsynth.runs: notebook 06/07's
-    train_mageid (modalities, profile section) finds both of its stages."""
+    train_mageid (modalities, profile section) finds both of its stages; a MAGE-ID unit fitted
+    later, as by another worker, takes the cached TabSyn's TabVAE instead of training its own."""
     from idsynth.cache import ArtifactCache
     from idsynth.config import get_profile
     from idsynth.data.mageid_sets import build_mageid_sets
@@ -185,3 +186,12 @@ def test_a_prefilled_mageid_unit_is_found_by_the_notebooks_train_mageid(data_dir
     for stage in (1, 2):
         assert is_cached(nslkdd, 0, profile["mageid"], ("tabular",), ArtifactCache(), stage=stage)
     assert not is_cached(nslkdd, 0, profile["mageid"], cache=ArtifactCache())  # MAGE-ID was not made
+
+    from idsynth.models import mageid as mageid_module
+    from idsynth.models.tab_vae import TabVAE
+
+    mageid_module._TAB_VAE_MEMO.clear()  # as in another worker's process
+    monkeypatch.setattr(TabVAE, "fit", lambda *a, **k: pytest.fail("the MAGE-ID unit trained the TabVAE again"))
+    mageid_unit = Unit("mageid", "NSL-KDD", 0, model="MAGE-ID")
+    assert prefill.run_unit(mageid_unit, "smoke", 0, "cpu", str(data_dir))[0] == mageid_unit
+    assert is_cached(nslkdd, 0, profile["mageid"], cache=ArtifactCache())
