@@ -221,7 +221,8 @@ def _merged(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, An
 # iterative models' training lengths cut to optimiser-step budgets that 2 CPU cores (Xeon with
 # AMX-bf16, torch 2.13) can run: MAGE-ID + TabSyn + TabDDPM for one set and seed in 23-25
 # minutes on 2 cores (one process per core; measured 2026-12-05, mageid_run_times.csv: the pair
-# 41-45 min of one core, TabDDPM ~4.5), planned from the seconds per step measured on one core
+# 41-45 min of one core, TabDDPM ~4.5; with the TabVAE's 4,000 steps since session 30 the pair
+# is 46-54 min of one AMD EPYC core, sampling included), planned from the seconds per step measured on one core
 # (benchmarks/bench_mageid.py --profile cpu, NSL-KDD, 2026-12-05): TabVAE 0.23 s (the C++ kernels
 # of idsynth.models.narrow_kernels; shared by MAGE-ID and TabSyn), ImageVAE 0.63 s, EDM 0.42 s
 # (bf16 autocast, batch 4096), TabDDPM 0.14 s; sampling a twin ~70 s per model. The budgets were
