@@ -136,7 +136,7 @@ def test_the_ablation_keeps_its_base_when_the_profile_moves_its_budget():
     assert key(cpu) == key(before) and key(cpu, "tabvae_steps_2x") == key(before, "tabvae_steps_2x")
     assert key(unpinned) != key(cpu)
     # the profile's TabVAE is the ablation's tabvae_steps_2x (same TabVAE settings, hence same models)
-    assert section(cpu, "tabvae_steps_2x")["tab_vae"] == {**dict(cpu["mageid"]["tab_vae"])}
+    assert section(cpu, "tabvae_steps_2x")["tab_vae"] == dict(cpu["mageid"]["tab_vae"])
     with pytest.raises(KeyError, match="names part 'edn'"):
         fixes.ablation_section(replace(cpu, sections={**sections, "mageid_fixes": {"base": {"edn": {"steps": 1}}}}))
 

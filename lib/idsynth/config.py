@@ -238,8 +238,8 @@ _CPU_CHANGES: dict[str, dict[str, Any]] = {
     # TabDDPM 20,000. Here 10/9, 1/4, 1/5 and 1/13 of them. The TabVAE had 2,000 steps until
     # session 30: notebook 13's rule adopted twice that for both models (`tabvae_steps_2x`,
     # `v4_tabvae_steps_2x`; NSL-KDD coverage +0.037 TabSyn / +0.048 MAGE-ID, 5 seeds; CIC-IDS-2017
-    # TabSyn detectability 0.143 -> 0.262, 3 seeds), ~10 more minutes of one core per set and seed
-    # for the TabVAE that MAGE-ID and TabSyn share.
+    # TabSyn detectability 0.143 -> 0.262, 3 seeds); the TabVAE that MAGE-ID and TabSyn share now
+    # takes 511 s (NSL-KDD) / 1,009 s (CIC-IDS-2017) of one AMD EPYC core, ~4 min more per set and seed.
     "mageid": {
         "tab_vae": {"epochs": None, "steps": 4000},
         "img_vae": {"epochs": None, "steps": 450},

@@ -145,17 +145,15 @@ def _fit_on_mageid_set(unit: Unit, profile, base_seed: int, device: str, data_di
     cache = ArtifactCache()
     if unit.what in ("mageid", "mageid_long"):
         from .experiments.mageid_schedule import long_section
-        from .experiments.mageid_train import train_mageid
-        from .models.mageid import MODALITIES
+        from .experiments.mageid_train import MODALITIES_BY_NAME, train_mageid
 
         section = {k: (dict(v) if hasattr(v, "items") else v) for k, v in profile["mageid"].items()}
         if unit.what == "mageid_long":
             section = long_section(section, profile["mageid_schedule"]["long"])
         # the notebooks' route: a stage 1 not cached reuses the other model's cached TabVAE
         # (mageid_train.reuse_tab_vae), so MAGE-ID and TabSyn fitted by two workers train it once
-        modalities = MODALITIES if unit.model == "MAGE-ID" else ("tabular",)
-        train_mageid(mageid_set, unit.seed, section, device=device, modalities=modalities, cache=cache,
-                     verbose=False)
+        train_mageid(mageid_set, unit.seed, section, device=device, modalities=MODALITIES_BY_NAME[unit.model],
+                     cache=cache, verbose=False)
     else:
         from .experiments.table_i import sample_synthetic
         from .models import registry

@@ -36,7 +36,7 @@ from .mageid_eval import MAGEID_NAME, TABSYN_NAME, evaluate_model
 from .mageid_schedule import TARGET_ONE_METRICS
 from ..runs import data_fingerprint
 from ..models.mageid import MAGEID_RECIPES
-from .mageid_train import make_generator, train_mageid
+from .mageid_train import MODALITIES_BY_NAME, make_generator, train_mageid
 from .seed_cache import cached_seed_rows, cached_seeds, restorable_sets, setting_digest
 from .table_i import METRICS, SDMETRICS, generator_params, keyable
 from .table_i_scoring import scoring_code_digest
@@ -44,7 +44,7 @@ from .table_i_scoring import scoring_code_digest
 BOTH: tuple[str, str] = (MAGEID_NAME, TABSYN_NAME)
 #: The cache kind of a scored row.
 ROW_KIND = "mageid_fixes_row"
-MODALITIES = {MAGEID_NAME: ("tabular", "image"), TABSYN_NAME: ("tabular",)}
+MODALITIES = MODALITIES_BY_NAME
 #: The columns of ``figures/tables/mageid_fixes.csv`` (``profile`` is added by ``write_table``).
 COLUMNS: tuple[str, ...] = (
     "dataset", "model", "variant", "seed", "detectability", SDMETRICS, "precision", "recall", "density",
@@ -237,7 +237,7 @@ VARIANTS: tuple[Variant, ...] = (
             "learn too, gain more? Its TabVAE is TabSyn's (mageid_train.reuse_tab_vae)",
             {"tab_vae": 2}, pair="v4_retrain"),
     Variant("v4_tabvae_steps_2x_img_latent_16",
-            {**recipe_changes("v4"), "img_vae": {**recipe_changes("v4").get("img_vae", {}), "latent_dim": 16}},
+            {**recipe_changes("v4"), "img_vae": {"latent_dim": 16}},  # v4 changes no img_vae argument
             (MAGEID_NAME,),
             "v4_tabvae_steps_2x with an image latent of 16 dimensions instead of 64 (the image branch is our "
             "choice, not the poster's): the 64 image dimensions hold ~2-3 % of the joint latent's KL (18-26 "

@@ -28,6 +28,10 @@ from ..models.mageid import MAGEID, MODALITIES, remember_tab_vae, training_setti
 from ..models.registry import mageid_factory
 
 
+#: The modalities of each configuration by the name it goes by in tables and keys (:func:`model_name`).
+MODALITIES_BY_NAME: dict[str, tuple[str, ...]] = {"MAGE-ID": tuple(MODALITIES), "TabSyn": ("tabular",)}
+
+
 def make_generator(section: Mapping[str, Any], seed: int, modalities: Sequence[str] = MODALITIES,
                    device: str = "auto", verbose: bool = True) -> MAGEID:
     """An unfitted MAGE-ID (both modalities) or TabSyn (``("tabular",)``) with the section's
