@@ -139,15 +139,19 @@ def test_tabsyn_has_no_image_parts(fitted_tabsyn, data):
     assert type(tabsyn()) is MAGEID and tabsyn().edm["hidden"] == TABSYN_EDM["hidden"] == 1024
     assert mageid().modalities == ("tabular", "image") and mageid().imager["layout"] == "igtd"
     # MAGE-ID's recipes: v1 is TabSyn's EDM (per-dimension scaling, LatentEDM's default), v2 global
-    # scaling, v3 v2 with the small class table, v4 (the default) v3 with c_noise x 250
-    from idsynth.models.mageid import MAGEID_RECIPE, MAGEID_RECIPES
-    assert MAGEID_RECIPE == "v4" and mageid().edm == {**TABSYN_EDM, "latent_scaling": "global", "class_init_std": 0.02,
+    # scaling, v3 v2 with the small class table, v4 v3 with c_noise x 250, v6 (the default) v4 with a
+    # 16-dimension image latent
+    from idsynth.models.mageid import MAGEID_IMG_VAE, MAGEID_RECIPE, MAGEID_RECIPES
+    assert MAGEID_RECIPE == "v6" and mageid().edm == {**TABSYN_EDM, "latent_scaling": "global", "class_init_std": 0.02,
                                                      "noise_label_scale": 250.0}
+    assert mageid().img_vae == {**MAGEID_IMG_VAE, "latent_dim": 16} and MAGEID_IMG_VAE["latent_dim"] == 64
+    assert mageid(recipe="v4").edm == mageid().edm and mageid(recipe="v4").img_vae == MAGEID_IMG_VAE
     assert mageid(recipe="v2").edm == {**TABSYN_EDM, "latent_scaling": "global"}
     assert tabsyn().edm == TABSYN_EDM  # TabSyn keeps its one recipe
     # v5, a candidate for over-sampling (not the default): v4 with class-balanced EDM minibatches
-    assert mageid(recipe="v5").edm == {**mageid().edm, "class_balance": 0.5} and "class_balance" not in mageid().edm
-    assert mageid(recipe="v5").tab_vae == mageid().tab_vae and mageid(recipe="v5").img_vae == mageid().img_vae
+    v4 = mageid(recipe="v4")
+    assert mageid(recipe="v5").edm == {**v4.edm, "class_balance": 0.5} and "class_balance" not in v4.edm
+    assert mageid(recipe="v5").tab_vae == v4.tab_vae and mageid(recipe="v5").img_vae == v4.img_vae
     assert mageid(recipe="v1").edm == TABSYN_EDM and mageid(recipe="v1", edm={"epochs": 3}).edm["epochs"] == 3
     assert mageid(edm={"latent_scaling": "per_block"}).edm["latent_scaling"] == "per_block"
     assert all(set(parts) == {"tab_vae", "img_vae", "edm", "imager"} for parts in MAGEID_RECIPES.values())

@@ -43,8 +43,9 @@ def test_recipes_to_run_puts_the_reference_first_and_refuses_bad_labels():
 
 def test_recipe_factories_build_each_recipes_edm_and_share_the_default_fit_with_table6():
     smoke = get_profile("smoke")
-    made = recipe_factories(smoke["mageid"], smoke["tabddpm"], ["v4", "v2", "v3", "v4 guidance 2", "v5"], device="cpu")
-    assert list(made) == ["v4", "v2", "v3", "v4 guidance 2", "v5"]
+    labels = ["v6", "v4", "v2", "v3", "v4 guidance 2", "v5"]
+    made = recipe_factories(smoke["mageid"], smoke["tabddpm"], labels, device="cpu")
+    assert list(made) == labels
     edm = {recipe: make(1).edm for recipe, make in made.items()}
     assert edm["v4 guidance 2"] == {**edm["v4"], "guidance": 2.0} and "guidance" not in edm["v4"]
     assert edm["v2"]["latent_scaling"] == "global" and "class_init_std" not in edm["v2"]
@@ -54,7 +55,13 @@ def test_recipe_factories_build_each_recipes_edm_and_share_the_default_fit_with_
     X, y = table6_training_frame(fake_splits())
     key = {recipe: generator_setting(table6_generator_config("MAGE-ID", make(1), X, y, 1))
            for recipe, make in made.items()}  # fmt: skip
-    assert len(set(key.values())) == 5  # four recipes and a guided sampler: five settings
+    # five recipes and a guided sampler, but the smoke profile pins a 16-dimension image latent, so
+    # v6 (v4 with that latent) is v4 there: five settings
+    assert key["v6"] == key["v4"] and len(set(key.values())) == 5
+    cpu = get_profile("cpu")  # a profile that leaves the image latent to the recipe: v6 is its own model
+    latent = {r: make(1).img_vae["latent_dim"] for r, make in recipe_factories(cpu["mageid"], cpu["tabddpm"], ["v6", "v4"],
+                                                                               device="cpu").items()}
+    assert latent == {"v6": 16, "v4": 64}
     guided, plain = (table6_generator_config("MAGE-ID", made[label](1), X, y, 1) for label in ("v4 guidance 2", "v4"))
     assert guided.pop("sampling") == {**plain.pop("sampling"), "guidance": 2.0} and guided == plain  # one model
     table6 = table6_factories(smoke["mageid"], smoke["tabddpm"], device="cpu", names=("MAGE-ID",))["MAGE-ID"]

@@ -60,7 +60,7 @@ _PAPER: dict[str, dict[str, Any]] = {
     # time-slice it and gain nothing.
     "mageid": {
         "tab_vae": {"d_token": 4, "n_heads": 1, "n_layers": 2, "d_ff": 128, "epochs": 600, "batch_size": 4096},
-        "img_vae": {"latent_dim": 64, "widths": None, "epochs": 150, "batch_size": 2048},
+        "img_vae": {"widths": None, "epochs": 150, "batch_size": 2048},  # latent_dim: the recipe's
         "edm": {"hidden": 1024, "n_layers": 2, "epochs": 1000, "batch_size": 4096, "num_steps": 50},
         "imager": {"layout": "igtd"},
         "numeric_scaling": "quantile",

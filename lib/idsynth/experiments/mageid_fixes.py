@@ -237,7 +237,7 @@ VARIANTS: tuple[Variant, ...] = (
             "learn too, gain more? Its TabVAE is TabSyn's (mageid_train.reuse_tab_vae)",
             {"tab_vae": 2}, pair="v4_retrain"),
     Variant("v4_tabvae_steps_2x_img_latent_16",
-            {**recipe_changes("v4"), "img_vae": {"latent_dim": 16}},  # v4 changes no img_vae argument
+            recipe_changes("v6"),  # v4's changes and img_vae.latent_dim 16: recipe v6 came from here
             (MAGEID_NAME,),
             "v4_tabvae_steps_2x with an image latent of 16 dimensions instead of 64 (the image branch is our "
             "choice, not the poster's): the 64 image dimensions hold ~2-3 % of the joint latent's KL (18-26 "
