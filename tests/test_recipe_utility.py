@@ -55,13 +55,10 @@ def test_recipe_factories_build_each_recipes_edm_and_share_the_default_fit_with_
     X, y = table6_training_frame(fake_splits())
     key = {recipe: generator_setting(table6_generator_config("MAGE-ID", make(1), X, y, 1))
            for recipe, make in made.items()}  # fmt: skip
-    # five recipes and a guided sampler, but the smoke profile pins a 16-dimension image latent, so
-    # v6 (v4 with that latent) is v4 there: five settings
-    assert key["v6"] == key["v4"] and len(set(key.values())) == 5
-    cpu = get_profile("cpu")  # a profile that leaves the image latent to the recipe: v6 is its own model
-    latent = {r: make(1).img_vae["latent_dim"] for r, make in recipe_factories(cpu["mageid"], cpu["tabddpm"], ["v6", "v4"],
-                                                                               device="cpu").items()}
-    assert latent == {"v6": 16, "v4": 64}
+    assert len(set(key.values())) == 6  # five recipes and a guided sampler: six settings
+    # the profile leaves the image latent to the recipe: v6 is v4 with 16 dimensions instead of 64
+    assert {r: made[r](1).img_vae["latent_dim"] for r in ("v6", "v4")} == {"v6": 16, "v4": 64}
+    assert made["v6"](1).edm == edm["v4"]
     guided, plain = (table6_generator_config("MAGE-ID", made[label](1), X, y, 1) for label in ("v4 guidance 2", "v4"))
     assert guided.pop("sampling") == {**plain.pop("sampling"), "guidance": 2.0} and guided == plain  # one model
     table6 = table6_factories(smoke["mageid"], smoke["tabddpm"], device="cpu", names=("MAGE-ID",))["MAGE-ID"]

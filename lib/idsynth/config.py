@@ -156,7 +156,7 @@ _SMOKE: dict[str, dict[str, Any]] = {
     # -- section: mageid (06, 07, 09) --
     "mageid": {
         "tab_vae": {"d_token": 4, "n_heads": 1, "n_layers": 1, "d_ff": 32, "epochs": 20, "batch_size": 512},
-        "img_vae": {"latent_dim": 16, "widths": [8, 16], "epochs": 8, "batch_size": 512},
+        "img_vae": {"widths": [8, 16], "epochs": 8, "batch_size": 512},  # latent_dim: the recipe's (v6: 16)
         "edm": {"hidden": 128, "n_layers": 1, "epochs": 60, "batch_size": 512, "num_steps": 12},
         "imager": {"layout": "igtd", "n_init": 1, "max_sweeps": 20},
         "numeric_scaling": "quantile",
