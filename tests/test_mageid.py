@@ -159,6 +159,28 @@ def test_tabsyn_has_no_image_parts(fitted_tabsyn, data):
         mageid(recipe="v0")
 
 
+def test_no_profile_names_an_argument_in_which_the_recipes_differ():
+    """:func:`mageid` merges the recipe's defaults, then the profile's section: a profile that wrote
+    out an argument the recipes set differently (the image latent's size before recipe v6) would
+    build that one model under every recipe's name, with another recipe's label and cache key."""
+    from idsynth.config import PROFILES
+    from idsynth.models.mageid import MAGEID_RECIPES
+    recipes = list(MAGEID_RECIPES.values())
+    for part in ("tab_vae", "img_vae", "edm", "imager"):
+        varying = {arg for recipe in recipes for arg in recipe[part]
+                   if len({repr(r[part].get(arg)) for r in recipes}) > 1}
+        assert part != "img_vae" or varying == {"latent_dim"}  # v6's change
+        for name, profile in PROFILES.items():
+            named = set(profile["mageid"].get(part) or {})
+            assert not varying & named, f"profile {name!r} sets {sorted(varying & named)} of {part}, which recipes set"
+    # and so the recipes build different models in every profile
+    for name, profile in PROFILES.items():
+        section = profile["mageid"]
+        built = {r: mageid(recipe=r, **{p: section.get(p) for p in ("tab_vae", "img_vae", "edm", "imager")})
+                 for r in ("v4", "v6")}
+        assert (built["v4"].img_vae["latent_dim"], built["v6"].img_vae["latent_dim"]) == (64, 16), name
+
+
 def test_save_load_round_trip(fitted, tmp_path):
     path = tmp_path / "mageid.pt"
     fitted.save(path)
