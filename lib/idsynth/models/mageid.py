@@ -703,7 +703,7 @@ _V3 = _edm_changed(_V2, class_init_std=0.02)
 #:   image branch's size is ours, the poster gives none): the 64 image dimensions held 2-3 % of the
 #:   joint latent's KL yet 28 % (NSL-KDD) / 17 % (CIC-IDS-2017) of the EDM's input. Chosen by
 #:   notebook 13 at the ``cpu`` budget (``v4_tabvae_steps_2x_img_latent_16`` against
-#:   ``v4_tabvae_steps_2x``, both on the 4,000-step TabVAE, paired by seed; cheaper, same steps):
+#:   ``v4_tabvae_steps_2x``, both on the 4,000-step TabVAE, paired by seed; a smaller model, same steps):
 #:   NSL-KDD (5 seeds) precision +0.035, density +0.026, coverage +0.024; CIC-IDS-2017 (3 seeds)
 #:   detectability +0.164, precision +0.035, density +0.018, coverage +0.012 (all beyond noise),
 #:   recall and AUC within noise. The first recipe at 4 of 6 of Table I's metrics against TabSyn
