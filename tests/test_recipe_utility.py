@@ -18,7 +18,9 @@ from idsynth.experiments.cross_eval_figures import RECIPE_PANELS, plot_recipes
 from idsynth.experiments.recipe_utility import (
     PAIRED_COLUMNS, REAL_HELD_OUT, RECIPE_AGREEMENT_COLUMNS, RECIPE_METRICS, agreement_summary, parse_label,
     per_seed_average, recipe_agreement, recipe_factories, recipe_paired, recipe_summary, recipes_to_run, run_recipes,
+    screen_rows,
 )
+from idsynth.experiments.recipe_utility import main as recipe_utility_main
 from idsynth.metrics.classifiers import CLASSIFIER_NAMES
 from idsynth.metrics.label_agreement import AGREEMENT_COLUMNS
 from idsynth.models.mageid import MAGEID_RECIPE
@@ -217,3 +219,15 @@ def test_recipe_agreement_reports_the_decoded_label_column_and_the_autoencoded_r
     real, autoencoded = (out[out["source"] == s].set_index("class")[list(AGREEMENT_COLUMNS[1:])]
                          for s in ("real", "autoencoded"))  # fmt: skip
     pd.testing.assert_frame_equal(autoencoded, real)
+
+
+def test_screen_rows_keep_each_recipes_setting_and_the_cli_refuses_an_unknown_recipe_before_any_fit():
+    scores, recall = long_rows({"v6": [0.75, 0.76], "v4": [0.78, 0.77]}, {"v6": [0.3, 0.2], "v4": [0.1, 0.4]})
+    scores["setting"] = scores["recipe"].map({"v6": "aaa", "v4": "bbb"})
+    rows = screen_rows(scores, recall)
+    assert list(rows.columns) == ["recipe", "classifier", "seed", *RECIPE_METRICS, "setting"]
+    assert len(rows) == 2 * 2 * 2 and rows.groupby("recipe")["setting"].first().to_dict() == {"v6": "aaa", "v4": "bbb"}
+    one = rows.set_index(["recipe", "classifier", "seed"]).loc[("v4", CLASSIFIER_NAMES[1], 1)]
+    assert one["accuracy"] == pytest.approx(0.78) and one["recall_R2L"] == pytest.approx(0.41)
+    with pytest.raises(ValueError, match="a recipe label is"):
+        recipe_utility_main(["--profile", "smoke", "--recipes", "v9", "--seeds", "0"])

@@ -32,7 +32,8 @@ from ..metrics.label_agreement import AGREEMENT_COLUMNS, RealRowsReader
 from ..models.mageid import MAGEID_RECIPE, MAGEID_RECIPES
 from ..tables import mean_pm_std, summarise
 from .cross_eval import (
-    fit_table6_generator, generator_setting, run_generator_oversampling, table6_factories, table6_generator_config,
+    fit_table6_generator, generator_setting, run_generator_oversampling, table6_data, table6_factories,
+    table6_generator_config,
     table6_training_frame,
 )
 from .seed_cache import cached_seed_rows
@@ -277,3 +278,69 @@ def agreement_summary(agreement: pd.DataFrame) -> pd.DataFrame:
     text = {key: (mean_pm_std(m, s, 3) if n > 1 else f"{m:.3f}") for key, (m, s, n) in stats.iterrows()}
     return pd.DataFrame([[r, src, *(text[(r, src, c)] for c in classes)] for r, src in keys],
                         columns=["recipe", "source", *classes])
+
+
+#: :func:`main`'s tables (in ``figures_dir(profile)/tables``): one row per recipe, classifier and
+#: seed, and each recipe against the reference paired by seed. Notebook 11 section 2's own tables
+#: (``table6_mageid_recipes*``) are left as that notebook wrote them.
+SCREEN_TABLE = "table6_mageid_recipes_screen"
+SCREEN_PAIRED_TABLE = "table6_mageid_recipes_screen_paired"
+
+
+def screen_rows(scores: pd.DataFrame, recall: pd.DataFrame) -> pd.DataFrame:
+    """:func:`per_classifier`'s rows with each fitted model's ``setting`` (its cache digest)."""
+    setting = scores.drop_duplicates("recipe").set_index("recipe")["setting"]
+    frame = per_classifier(scores, recall)
+    return frame.assign(setting=frame["recipe"].map(setting))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: notebook 11 section 2's Table 6 reading of MAGE-ID's recipes outside the notebook,
+    so that seeds can run as separate processes (one per core), each filling the cache::
+
+        python -m idsynth.experiments.recipe_utility --profile cpu --recipes v4 --seeds 0 --n-jobs 1
+        python -m idsynth.experiments.recipe_utility --profile cpu --recipes v4 --seeds 1 --n-jobs 1
+        python -m idsynth.experiments.recipe_utility --profile cpu --recipes v4 --seeds 0 1 --write
+
+    The reference (the recipe the profile builds) always runs. ``--write`` puts :data:`SCREEN_TABLE`
+    and :data:`SCREEN_PAIRED_TABLE` into the profile's figures folder (the seeds' rows come from the
+    cache when earlier processes made them)."""
+    import argparse
+
+    from ..config import figures_dir, get_profile
+    from ..tables import write_table
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--recipes", nargs="+", required=True, help='labels beside the reference ("v4", "v4 guidance 2")')
+    parser.add_argument("--seeds", nargs="+", type=int, required=True)
+    parser.add_argument("--n-jobs", type=int, default=1, help="classifier fits in parallel (default 1: one core)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--write", action="store_true", help="write the screen's tables (profile's figures folder)")
+    args = parser.parse_args(argv)
+    profile = get_profile(args.profile)
+    section = profile["cross_eval"]
+    reference = section_recipe(profile["mageid"])
+    recipes = recipes_to_run(args.recipes, reference)
+    data = table6_data(profile, args.data_dir)  # notebook 11's rows (its base seed 0)
+    made = recipe_factories(profile["mageid"], profile["tabddpm"], recipes, device=args.device)
+    run = run_recipes(data, args.seeds, made, n_jobs=args.n_jobs, mlp_backend=section["table6"]["mlp_backend"],
+                      device=args.device, cache=ArtifactCache(), verbose=True)
+    scores, recall = run["scores"], run["recall"]
+    summary = recipe_summary(scores, recall)
+    print(summary.to_string(index=False))
+    if len(args.seeds) > 1:
+        paired = recipe_paired(scores, recall, reference)
+        print(paired.to_string(index=False))
+    if args.write:
+        out = figures_dir(profile)
+        write_table(screen_rows(scores, recall), SCREEN_TABLE, out, markdown=summary,
+                    title=f"MAGE-ID's recipes as Table 6 over-samplers (seeds {args.seeds}; the four-classifier average)")
+        if len(args.seeds) > 1:
+            write_table(paired, SCREEN_PAIRED_TABLE, out,
+                        title=f"MAGE-ID's recipes against {reference} on Table 6, paired by seed")
+
+
+if __name__ == "__main__":
+    main()
