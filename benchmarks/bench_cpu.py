@@ -40,7 +40,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -51,12 +50,13 @@ from idsynth.data.mageid_sets import nslkdd_mageid_set
 from idsynth.models import narrow_kernels
 from idsynth.models.edm import EDMLoss, LatentEDM, edm_sampler
 from idsynth.models.img_vae import ConvVAENet, img_vae_losses
-from idsynth.models.mageid import mageid
+from idsynth.models.mageid import MAGEID_RECIPE, mageid
 from idsynth.models.tab_vae import TabVAENet
 from idsynth.models.tabddpm import TabDDPM
 from idsynth.models.training import autocast_bf16, keep_freed_memory, make_adam
 
 COLUMNS = ["model", "stage", "device", "dtype", "batch", "seconds_per_step", "bound_seconds_per_step", "ratio_to_bound"]
+STAGES = ("tab_vae", "img_vae", "edm", "sample", "tabddpm")
 
 
 # -- the machine ---------------------------------------------------------------------------------
@@ -214,21 +214,29 @@ def main() -> None:
     parser.add_argument("--reference", type=Path, default=None, help="work tree of amazon-science/tabsyn")
     parser.add_argument("--profile", default="paper", help="profile whose batch sizes and architectures are timed")
     parser.add_argument("--out", type=Path, default=None, help="tables folder (default: figures/tables)")
+    parser.add_argument("--stages", nargs="+", default=list(STAGES), choices=STAGES, help="stages timed (default: all)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     keep_freed_memory()
+    # the profile's parts over its recipe's (a profile leaves arguments such as the image latent to it)
     section = get_profile(args.profile)["mageid"]
-    tv, iv, ev = section["tab_vae"], section["img_vae"], section["edm"]
+    built = mageid(**{part: section[part] for part in ("tab_vae", "img_vae", "edm") if part in section},
+                   recipe=str(section.get("recipe", MAGEID_RECIPE)))
+    tv, iv, ev = built.tab_vae, built.img_vae, built.edm
+    want = set(args.stages)
     ddpm = dict(get_profile(args.profile)["tabddpm"])
 
-    rates = {"fp32": matmul_rate(torch.float32), "bf16": matmul_rate(torch.bfloat16)}
+    # bf16's rate only where a bf16 stage is timed (without native bf16 a 4096^3 matmul takes minutes)
+    rates = {"fp32": matmul_rate(torch.float32)}
+    if want & {"edm", "sample", "tabddpm"}:
+        rates["bf16"] = matmul_rate(torch.bfloat16)
     bandwidth = copy_bandwidth()
-    print(f"machine: {args.threads} threads; matmul {rates['fp32'] / 1e9:.1f} G multiply-adds/s fp32, "
-          f"{rates['bf16'] / 1e9:.1f} bf16; copy bandwidth {bandwidth / 1e9:.1f} GB/s", flush=True)
+    print(f"machine: {args.threads} threads; matmul " + ", ".join(f"{rate / 1e9:.1f} G multiply-adds/s {dtype}"
+          for dtype, rate in rates.items()) + f"; copy bandwidth {bandwidth / 1e9:.1f} GB/s; narrow kernels' lanes "
+          f"{narrow_kernels.lanes()}", flush=True)
 
     samples = stage_inputs(args.rows)
-    n = len(samples.y)
     cards = list(samples.cat_cardinalities)
     rows, reference_rows = [], []
 
@@ -246,6 +254,39 @@ def main() -> None:
     ref = Reference(args.reference) if args.reference else None
 
     # TabVAE: fp32 (bf16 measured slower for 4-wide tokens)
+    if "tab_vae" in want:
+        tab_vae_stage(samples, cards, tv, ref, args.repeats, record, reference_rows)
+    if "img_vae" in want:
+        img_vae_stage(samples, iv, args.repeats, record)
+    # EDM on the joint latent (NSL-KDD: 42 tokens x 4 + the image latent's dimensions), bf16 and fp32
+    dim = (samples.X_num.shape[1] + len(cards)) * int(tv["d_token"]) + int(iv["latent_dim"])
+    edm = LatentEDM(dim=dim, hidden=ev["hidden"], n_layers=ev["n_layers"], device="cpu", verbose=False)
+    denoiser = edm._build_denoiser(dim, 2, torch.device("cpu")).train()
+    if "edm" in want:
+        edm_stage(samples, denoiser, dim, ev, ref, args.repeats, record, reference_rows)
+    if "sample" in want:
+        sample_stage(samples, denoiser, dim, ev, ref, args.repeats, args.sample_rows, record, reference_rows)
+    if "tabddpm" in want:
+        # TabDDPM (no reference run here: yandex-research/tab-ddpm is another code base)
+        for dtype, bf16 in (("bf16", True), ("fp32", False)):
+            seconds, macs, nbytes, batch, matmul_seconds = tabddpm_step(samples, ddpm, bf16, args.repeats)
+            record("tabddpm", dtype, batch, seconds, macs, nbytes, matmul_seconds=matmul_seconds)
+
+    out = args.out or figures_dir("paper") / "tables"
+    out.mkdir(parents=True, exist_ok=True)
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    table.to_csv(out / "bench_cpu.csv", index=False, float_format="%.6g")
+    print(f"wrote {out / 'bench_cpu.csv'}")
+    if reference_rows:
+        ref_table = pd.DataFrame(reference_rows, columns=["stage", "ours_s", "reference_s"])
+        ref_table["ours_over_reference"] = ref_table["ours_s"] / ref_table["reference_s"]
+        ref_table.to_csv(out / "bench_cpu_reference.csv", index=False, float_format="%.6g")
+        print(ref_table.to_string(index=False))
+
+
+def tab_vae_stage(samples, cards, tv, ref, repeats: int, record, reference_rows: list) -> None:
+    """One TabVAE training step (fp32) at the profile's batch, interleaved with the reference's."""
+    n = len(samples.y)
     batch = min(int(tv["batch_size"]), n)
     x_num = torch.from_numpy(samples.X_num[:batch].copy())
     x_cat = torch.from_numpy(samples.X_cat[:batch].copy())
@@ -254,25 +295,26 @@ def main() -> None:
     fns = {"ours": step, "matmul": matmul_probe(torch.float32)}
     if ref:
         fns["reference"] = ref.tab_vae_step(x_num, x_cat, cards, tv)
-    times = timed_median(fns, args.repeats, steps("ours", "reference"))
+    times = timed_median(fns, repeats, steps("ours", "reference"))
     record("tab_vae", "fp32", batch, times["ours"], *count_step(fb, list(net.parameters()), plain_ffn=True),
            matmul_seconds=times["matmul"])
     if ref:
         reference_rows.append(("tab_vae", times["ours"], times["reference"]))
 
-    # ImageVAE: fp32
-    images = torch.from_numpy(samples.images[: min(int(iv["batch_size"]), n)].copy())
+
+def img_vae_stage(samples, iv, repeats: int, record) -> None:
+    """One ImageVAE training step (fp32) at the profile's batch."""
+    images = torch.from_numpy(samples.images[: min(int(iv["batch_size"]), len(samples.y))].copy())
     img_net = mageid_image_net(samples, iv)
     step, fb = train_step(img_net, lambda: _img_vae_loss(img_net, images), bf16=False)
-    times = timed_median({"ours": step, "matmul": matmul_probe(torch.float32)}, args.repeats, steps("ours"))
+    times = timed_median({"ours": step, "matmul": matmul_probe(torch.float32)}, repeats, steps("ours"))
     record("img_vae", "fp32", len(images), times["ours"], *count_step(fb, list(img_net.parameters())),
            matmul_seconds=times["matmul"])
 
-    # EDM on the joint latent (NSL-KDD: 42 tokens x 4 + 64 image dimensions), bf16 and fp32
-    dim = (samples.X_num.shape[1] + len(cards)) * int(tv["d_token"]) + int(iv["latent_dim"])
-    edm = LatentEDM(dim=dim, hidden=ev["hidden"], n_layers=ev["n_layers"], device="cpu", verbose=False)
-    denoiser = edm._build_denoiser(dim, 2, torch.device("cpu")).train()
-    batch = min(int(ev["batch_size"]), n)
+
+def edm_stage(samples, denoiser, dim: int, ev, ref, repeats: int, record, reference_rows: list) -> None:
+    """One EDM training step on ``dim``-wide latents, bf16 and fp32 (the reference's beside bf16)."""
+    batch = min(int(ev["batch_size"]), len(samples.y))
     z = torch.randn(batch, dim) * 0.5
     labels = torch.from_numpy(samples.y[:batch].copy())
     loss_fn = EDMLoss()
@@ -281,16 +323,19 @@ def main() -> None:
         fns = {"ours": step, "matmul": matmul_probe(torch.bfloat16 if bf16 else torch.float32)}
         if ref and dtype == "bf16":
             fns["reference"] = ref.edm_step(z, ev)
-        times = timed_median(fns, args.repeats, steps("ours", "reference"))
+        times = timed_median(fns, repeats, steps("ours", "reference"))
         record("edm", dtype, batch, times["ours"], *count_step(fb, list(denoiser.parameters())),
                matmul_seconds=times["matmul"])
         if "reference" in times:
             reference_rows.append(("edm", times["ours"], times["reference"]))
 
-    # Sampling: 50 Heun steps (99 network evaluations), seconds per row
+
+def sample_stage(samples, denoiser, dim: int, ev, ref, repeats: int, sample_rows: int, record,
+                 reference_rows: list) -> None:
+    """Sampling: the profile's Heun steps (2 n - 1 network evaluations), seconds per row."""
     denoiser.eval()
-    latents = torch.randn(args.sample_rows, dim)
-    codes = torch.from_numpy(samples.y[: args.sample_rows].copy())
+    latents = torch.randn(sample_rows, dim)
+    codes = torch.from_numpy(samples.y[:sample_rows].copy())
     num_steps = int(ev["num_steps"])
 
     @torch.no_grad()
@@ -300,32 +345,17 @@ def main() -> None:
 
     fns = {"ours": sample_ours, "matmul": matmul_probe(torch.bfloat16)}
     if ref:
-        fns["reference"] = ref.sample(args.sample_rows, dim, ev)
-    times = timed_median(fns, max(2, args.repeats // 2))
+        fns["reference"] = ref.sample(sample_rows, dim, ev)
+    times = timed_median(fns, max(2, repeats // 2))
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        denoiser(latents, torch.full((args.sample_rows,), 1.0), codes)
+        denoiser(latents, torch.full((sample_rows,), 1.0), codes)
     evaluations = 2 * num_steps - 1
     macs = counter.get_total_flops() / 2 * evaluations
     nbytes = evaluations * sum(p.numel() * 2 for p in denoiser.parameters())  # bf16 weights read per evaluation
-    record("sample", "bf16", args.sample_rows, times["ours"] / args.sample_rows, macs / args.sample_rows,
-           nbytes / args.sample_rows, per="row", matmul_seconds=times["matmul"])
+    record("sample", "bf16", sample_rows, times["ours"] / sample_rows, macs / sample_rows,
+           nbytes / sample_rows, per="row", matmul_seconds=times["matmul"])
     if ref:
-        reference_rows.append(("sample", times["ours"] / args.sample_rows, times["reference"] / args.sample_rows))
-
-    # TabDDPM (no reference run here: yandex-research/tab-ddpm is another code base)
-    for dtype, bf16 in (("bf16", True), ("fp32", False)):
-        seconds, macs, nbytes, batch, matmul_seconds = tabddpm_step(samples, ddpm, bf16, args.repeats)
-        record("tabddpm", dtype, batch, seconds, macs, nbytes, matmul_seconds=matmul_seconds)
-
-    out = args.out or figures_dir("paper") / "tables"
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    table.to_csv(out / "bench_cpu.csv", index=False, float_format="%.6g")
-    print(f"wrote {out / 'bench_cpu.csv'}")
-    if reference_rows:
-        ref_table = pd.DataFrame(reference_rows, columns=["stage", "ours_s", "reference_s"])
-        ref_table["ours_over_reference"] = ref_table["ours_s"] / ref_table["reference_s"]
-        ref_table.to_csv(out / "bench_cpu_reference.csv", index=False, float_format="%.6g")
-        print(ref_table.to_string(index=False))
+        reference_rows.append(("sample", times["ours"] / sample_rows, times["reference"] / sample_rows))
 
 
 def _tab_vae_loss(net, x_num, x_cat) -> torch.Tensor:

@@ -3,6 +3,8 @@ same values and gradients, same bits on a rerun, the TabVAE unchanged by switchi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -118,6 +120,18 @@ def test_kernels_give_the_same_bits_on_a_rerun():
     second_loss, second_grads = _tab_vae_step()
     assert torch.equal(first_loss, second_loss)
     assert all(torch.equal(first_grads[name], second_grads[name]) for name in first_grads)
+
+
+def test_the_kernels_lanes_are_as_wide_as_the_cpus_vectors():
+    # 16-float lanes on a CPU without AVX-512 compiled to stack spills and scalar code (~20x slower)
+    flags = set()
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []:
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            break
+    if not flags:
+        pytest.skip("no /proc/cpuinfo flags to read the CPU's vector width from")
+    assert narrow_kernels.lanes() == (16 if "avx512f" in flags else 8 if "avx" in flags else 4)
 
 
 def test_kernels_stay_off_for_other_dtypes_and_under_autocast():

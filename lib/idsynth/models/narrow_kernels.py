@@ -21,7 +21,7 @@ reparameterised sample and its KL term, :func:`tokens` the tokenizer and
 use with the machine's C++ compiler (``torch.utils.cpp_extension``, ~20 s, cached under
 ``$TORCH_EXTENSIONS_DIR`` or ``~/.cache/torch_extensions``) for the CPU it runs on
 (``-march=native``; AVX-512 gathers, scatters and ``vscalefps`` where the CPU has them, plain
-vector code elsewhere). Where that fails (no compiler) or ``IDSYNTH_NATIVE_KERNELS=0``,
+vector code elsewhere, its lanes as wide as the CPU's vectors: :func:`lanes`). Where that fails (no compiler) or ``IDSYNTH_NATIVE_KERNELS=0``,
 :func:`available` is ``False`` and the callers keep their PyTorch path (also inside
 :func:`disabled`); the tests check both give the same values and gradients. Same inputs and
 thread count, same bits: weight gradients are summed per fixed chunk of tokens and the chunks
@@ -101,6 +101,13 @@ def disabled():
         yield
     finally:
         _enabled = previous
+
+
+def lanes() -> int | None:
+    """Floats per lane vector in the loaded build: 16 where the CPU has AVX-512, 8 where it has
+    AVX (a 16-float vector there compiled to stack spills and scalar code, ~10-40x slower), 4
+    otherwise; None where the kernels are not built."""
+    return int(torch.ops.idsynth_narrow.lanes()) if _built() else None
 
 
 MAX_WIDTH = 8  # token widths the library is compiled for (a compile-time constant in each kernel)
