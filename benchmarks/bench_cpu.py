@@ -53,10 +53,17 @@ from idsynth.models.img_vae import ConvVAENet, img_vae_losses
 from idsynth.models.mageid import MAGEID_RECIPE, mageid
 from idsynth.models.tab_vae import TabVAENet
 from idsynth.models.tabddpm import TabDDPM
-from idsynth.models.training import autocast_bf16, keep_freed_memory, make_adam
+from idsynth.models.training import autocast_bf16, cpu_has_fast_bf16, keep_freed_memory, make_adam
 
 COLUMNS = ["model", "stage", "device", "dtype", "batch", "seconds_per_step", "bound_seconds_per_step", "ratio_to_bound"]
 STAGES = ("tab_vae", "img_vae", "edm", "sample", "tabddpm")
+
+
+def timed_dtypes() -> tuple[tuple[str, bool], ...]:
+    """``(dtype, bf16)`` pairs the mixed-precision stages are timed in: bf16 and fp32 where the CPU
+    has native bf16 matmuls, else fp32 alone (the models' autocast is off there: a "bf16" row would
+    time fp32 steps against an emulated bf16 matmul, ~50x slower than fp32 on a Zen 3 core)."""
+    return (("bf16", True), ("fp32", False)) if cpu_has_fast_bf16() else (("fp32", False),)
 
 
 # -- the machine ---------------------------------------------------------------------------------
@@ -229,7 +236,7 @@ def main() -> None:
 
     # bf16's rate only where a bf16 stage is timed (without native bf16 a 4096^3 matmul takes minutes)
     rates = {"fp32": matmul_rate(torch.float32)}
-    if want & {"edm", "sample", "tabddpm"}:
+    if want & {"edm", "sample", "tabddpm"} and cpu_has_fast_bf16():
         rates["bf16"] = matmul_rate(torch.bfloat16)
     bandwidth = copy_bandwidth()
     print(f"machine: {args.threads} threads; matmul " + ", ".join(f"{rate / 1e9:.1f} G multiply-adds/s {dtype}"
@@ -268,7 +275,7 @@ def main() -> None:
         sample_stage(samples, denoiser, dim, ev, ref, args.repeats, args.sample_rows, record, reference_rows)
     if "tabddpm" in want:
         # TabDDPM (no reference run here: yandex-research/tab-ddpm is another code base)
-        for dtype, bf16 in (("bf16", True), ("fp32", False)):
+        for dtype, bf16 in timed_dtypes():
             seconds, macs, nbytes, batch, matmul_seconds = tabddpm_step(samples, ddpm, bf16, args.repeats)
             record("tabddpm", dtype, batch, seconds, macs, nbytes, matmul_seconds=matmul_seconds)
 
@@ -318,7 +325,7 @@ def edm_stage(samples, denoiser, dim: int, ev, ref, repeats: int, record, refere
     z = torch.randn(batch, dim) * 0.5
     labels = torch.from_numpy(samples.y[:batch].copy())
     loss_fn = EDMLoss()
-    for dtype, bf16 in (("bf16", True), ("fp32", False)):
+    for dtype, bf16 in timed_dtypes():
         step, fb = train_step(denoiser, lambda: loss_fn(denoiser, z, labels).mean(), bf16=bf16)
         fns = {"ours": step, "matmul": matmul_probe(torch.bfloat16 if bf16 else torch.float32)}
         if ref and dtype == "bf16":
@@ -332,7 +339,10 @@ def edm_stage(samples, denoiser, dim: int, ev, ref, repeats: int, record, refere
 
 def sample_stage(samples, denoiser, dim: int, ev, ref, repeats: int, sample_rows: int, record,
                  reference_rows: list) -> None:
-    """Sampling: the profile's Heun steps (2 n - 1 network evaluations), seconds per row."""
+    """Sampling: the profile's Heun steps (2 n - 1 network evaluations), seconds per row, in the
+    first of :func:`timed_dtypes` (as a fit samples)."""
+    dtype, bf16 = timed_dtypes()[0]
+    probe_dtype = torch.bfloat16 if bf16 else torch.float32
     denoiser.eval()
     latents = torch.randn(sample_rows, dim)
     codes = torch.from_numpy(samples.y[:sample_rows].copy())
@@ -340,10 +350,10 @@ def sample_stage(samples, denoiser, dim: int, ev, ref, repeats: int, sample_rows
 
     @torch.no_grad()
     def sample_ours():
-        with autocast_bf16(torch.device("cpu"), True):
+        with autocast_bf16(torch.device("cpu"), bf16):
             edm_sampler(denoiser, latents, codes, num_steps=num_steps)
 
-    fns = {"ours": sample_ours, "matmul": matmul_probe(torch.bfloat16)}
+    fns = {"ours": sample_ours, "matmul": matmul_probe(probe_dtype)}
     if ref:
         fns["reference"] = ref.sample(sample_rows, dim, ev)
     times = timed_median(fns, max(2, repeats // 2))
@@ -351,8 +361,9 @@ def sample_stage(samples, denoiser, dim: int, ev, ref, repeats: int, sample_rows
         denoiser(latents, torch.full((sample_rows,), 1.0), codes)
     evaluations = 2 * num_steps - 1
     macs = counter.get_total_flops() / 2 * evaluations
-    nbytes = evaluations * sum(p.numel() * 2 for p in denoiser.parameters())  # bf16 weights read per evaluation
-    record("sample", "bf16", sample_rows, times["ours"] / sample_rows, macs / sample_rows,
+    width = torch.finfo(probe_dtype).bits // 8
+    nbytes = evaluations * sum(p.numel() * width for p in denoiser.parameters())  # weights read per evaluation
+    record("sample", dtype, sample_rows, times["ours"] / sample_rows, macs / sample_rows,
            nbytes / sample_rows, per="row", matmul_seconds=times["matmul"])
     if ref:
         reference_rows.append(("sample", times["ours"] / sample_rows, times["reference"] / sample_rows))
