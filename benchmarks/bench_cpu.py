@@ -62,7 +62,7 @@ STAGES = ("tab_vae", "img_vae", "edm", "sample", "tabddpm")
 def timed_dtypes() -> tuple[tuple[str, bool], ...]:
     """``(dtype, bf16)`` pairs the mixed-precision stages are timed in: bf16 and fp32 where the CPU
     has native bf16 matmuls, else fp32 alone (the models' autocast is off there: a "bf16" row would
-    time fp32 steps against an emulated bf16 matmul, ~50x slower than fp32 on a Zen 3 core)."""
+    time fp32 steps against an emulated bf16 matmul, ~100x slower than fp32 on a Zen 3 core)."""
     return (("bf16", True), ("fp32", False)) if cpu_has_fast_bf16() else (("fp32", False),)
 
 

@@ -333,8 +333,8 @@ void check_ffn(const at::Tensor& x, const at::Tensor& ln_w, const at::Tensor& ln
               "ffn_half: shapes disagree (x (N, D), w1 (H, D), w2 (D, H))");
 }
 
-constexpr int64_t FWD_V = 2;                  // lane vectors per forward tile (32 tokens)
-constexpr int64_t BWD_V = 16;                 // lane vectors per backward block (256 tokens)
+constexpr int64_t FWD_V = 32 / LANES;          // lane vectors per forward tile (32 tokens)
+constexpr int64_t BWD_V = 256 / LANES;         // lane vectors per backward block (256 tokens)
 
 template <int D>
 at::Tensor ffn_forward(const at::Tensor& x, const FFNWeights<D>& p) {
