@@ -318,13 +318,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--write", action="store_true", help="write the screen's tables (profile's figures folder)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars for the fits (a runtime setting: same keys)")
     args = parser.parse_args(argv)
     profile = get_profile(args.profile)
     section = profile["cross_eval"]
     reference = section_recipe(profile["mageid"])
     recipes = recipes_to_run(args.recipes, reference)
     data = table6_data(profile, args.data_dir)  # notebook 11's rows (its base seed 0)
-    made = recipe_factories(profile["mageid"], profile["tabddpm"], recipes, device=args.device)
+    made = recipe_factories(profile["mageid"], profile["tabddpm"], recipes, device=args.device, verbose=not args.quiet)
     run = run_recipes(data, args.seeds, made, n_jobs=args.n_jobs, mlp_backend=section["table6"]["mlp_backend"],
                       device=args.device, cache=ArtifactCache(), verbose=True)
     scores, recall = run["scores"], run["recall"]

@@ -17,15 +17,15 @@
 //                    y - x: the forward pass writes no copy of it)
 //                    -> gx, g ln_w, g ln_b, g w_qkv, g b_qkv
 //
-// Tokens sit in vector lanes (16 floats; one AVX-512 register, or two AVX2 ones) and the token
+// Tokens sit in vector lanes (LANES floats: one register, 16 with AVX-512, 8 with AVX) and the token
 // width D is a compile-time constant (1-8; the wrappers take PyTorch's path for wider tokens), so
 // the per-token arrays below are registers, not memory.
-// * Feed-forward forward: tiles of 32 tokens, transposed to (2 lane vectors) x D; the 128-wide
+// * Feed-forward forward: tiles of 32 tokens, transposed to (32 / LANES lane vectors) x D; the 128-wide
 //   hidden activation is computed one unit at a time and never leaves the registers.
 // * Feed-forward backward: blocks of 256 tokens with the hidden units outer, so each unit's weight
 //   gradients are summed in registers over the block and touch memory once per block; the hidden
 //   activation is recomputed (nothing of it is stored).
-// * Attention: 16 batch rows at a time, one per lane (gathered and scattered), so every loop
+// * Attention: LANES batch rows at a time, one per lane (gathered and scattered), so every loop
 //   over queries, keys and features is scalar and no T or D leaves a remainder. The forward pass keeps each query's
 //   largest score and inverse softmax sum; the backward pass recomputes LayerNorm, q, k, v and
 //   the probabilities from them.
@@ -49,7 +49,7 @@ namespace {
 
 // 16 floats: one AVX-512 register. Without AVX-512, one AVX register (8): GCC lowers a 16-float
 // vector on AVX2 to stack spills and per-lane scalar code (measured on a Zen 3 core: the
-// feed-forward forward 1.9 GFLOP/s, ~20x below its 8-float build), so the lanes follow the ISA.
+// feed-forward forward 1.9 GFLOP/s, ~40x slower than its 8-float build), so the lanes follow the ISA.
 #if defined(__AVX512F__)
 constexpr int64_t LANES = 16;
 #elif defined(__AVX__)
