@@ -50,7 +50,8 @@ from idsynth.data.mageid_sets import nslkdd_mageid_set
 from idsynth.models import narrow_kernels
 from idsynth.models.edm import EDMLoss, LatentEDM, edm_sampler
 from idsynth.models.img_vae import ConvVAENet, img_vae_losses
-from idsynth.models.mageid import MAGEID_RECIPE, mageid
+from idsynth.experiments.mageid_train import make_generator
+from idsynth.models.mageid import mageid
 from idsynth.models.tab_vae import TabVAENet
 from idsynth.models.tabddpm import TabDDPM
 from idsynth.models.training import autocast_bf16, cpu_has_fast_bf16, keep_freed_memory, make_adam
@@ -226,18 +227,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     keep_freed_memory()
-    # the profile's parts over its recipe's (a profile leaves arguments such as the image latent to it)
-    section = get_profile(args.profile)["mageid"]
-    built = mageid(**{part: section[part] for part in ("tab_vae", "img_vae", "edm") if part in section},
-                   recipe=str(section.get("recipe", MAGEID_RECIPE)))
+    # the profile's MAGE-ID as the notebooks build it (its parts over its recipe's: a profile leaves
+    # arguments such as the image latent to the recipe)
+    built = make_generator(get_profile(args.profile)["mageid"], seed=0, device="cpu", verbose=False)
     tv, iv, ev = built.tab_vae, built.img_vae, built.edm
     want = set(args.stages)
     ddpm = dict(get_profile(args.profile)["tabddpm"])
 
-    # bf16's rate only where a bf16 stage is timed (without native bf16 a 4096^3 matmul takes minutes)
-    rates = {"fp32": matmul_rate(torch.float32)}
-    if want & {"edm", "sample", "tabddpm"} and cpu_has_fast_bf16():
-        rates["bf16"] = matmul_rate(torch.bfloat16)
+    # the rate of each dtype a stage is timed in (bf16 only for the mixed-precision stages, where the CPU has it)
+    dtypes = {"fp32", *(dtype for dtype, _ in timed_dtypes() if want & {"edm", "sample", "tabddpm"})}
+    rates = {dtype: matmul_rate(torch.bfloat16 if dtype == "bf16" else torch.float32) for dtype in sorted(dtypes, reverse=True)}
     bandwidth = copy_bandwidth()
     print(f"machine: {args.threads} threads; matmul " + ", ".join(f"{rate / 1e9:.1f} G multiply-adds/s {dtype}"
           for dtype, rate in rates.items()) + f"; copy bandwidth {bandwidth / 1e9:.1f} GB/s; narrow kernels' lanes "
