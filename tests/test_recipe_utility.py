@@ -41,6 +41,10 @@ def test_recipes_to_run_puts_the_reference_first_and_refuses_bad_labels():
     with pytest.raises(ValueError, match="list of recipe labels"):
         recipes_to_run("v2")
     assert parse_label("v3") == ("v3", None) and parse_label("v4 guidance 1.5") == ("v4", 1.5)
+    assert recipes_to_run(["v2", "v3"], reference="v4", with_reference=False) == ("v2", "v3")
+    assert recipes_to_run(["v2", "v4"], reference="v4", with_reference=False) == ("v4", "v2")
+    with pytest.raises(ValueError, match="a recipe label is"):
+        recipes_to_run(["v9"], reference="v4", with_reference=False)
 
 
 def test_recipe_factories_build_each_recipes_edm_and_share_the_default_fit_with_table6():
@@ -221,7 +225,7 @@ def test_recipe_agreement_reports_the_decoded_label_column_and_the_autoencoded_r
     pd.testing.assert_frame_equal(autoencoded, real)
 
 
-def test_screen_rows_keep_each_recipes_setting_and_the_cli_refuses_an_unknown_recipe_before_any_fit():
+def test_screen_rows_keep_each_recipes_setting_and_the_cli_refuses_an_unknown_recipe_before_any_fit(capsys):
     scores, recall = long_rows({"v6": [0.75, 0.76], "v4": [0.78, 0.77]}, {"v6": [0.3, 0.2], "v4": [0.1, 0.4]})
     scores["setting"] = scores["recipe"].map({"v6": "aaa", "v4": "bbb"})
     rows = screen_rows(scores, recall)
@@ -231,3 +235,6 @@ def test_screen_rows_keep_each_recipes_setting_and_the_cli_refuses_an_unknown_re
     assert one["accuracy"] == pytest.approx(0.78) and one["recall_R2L"] == pytest.approx(0.41)
     with pytest.raises(ValueError, match="a recipe label is"):
         recipe_utility_main(["--profile", "smoke", "--recipes", "v9", "--seeds", "0"])
+    with pytest.raises(SystemExit):  # the paired tables need the reference's rows
+        recipe_utility_main(["--profile", "smoke", "--recipes", "v4", "--seeds", "0", "--without-reference", "--write"])
+    assert "--write compares each recipe with the reference" in capsys.readouterr().err

@@ -71,10 +71,13 @@ def parse_label(label: str) -> tuple[str, float | None]:
     return parts[0], guidance
 
 
-def recipes_to_run(requested: Sequence[str], reference: str = MAGEID_RECIPE) -> tuple[str, ...]:
+def recipes_to_run(requested: Sequence[str], reference: str = MAGEID_RECIPE,
+                   with_reference: bool = True) -> tuple[str, ...]:
     """``requested`` recipe labels (:func:`parse_label`), validated, with ``reference`` first
-    (added when missing). Raises ``ValueError`` naming what was expected: a list (not one
-    string) of distinct labels; the reference a recipe of :data:`MAGEID_RECIPES`."""
+    (added when missing; with ``with_reference=False`` only where requested: a process that runs
+    some of a seed's recipes while another runs the reference). Raises ``ValueError`` naming what
+    was expected: a list (not one string) of distinct labels; the reference a recipe of
+    :data:`MAGEID_RECIPES`."""
     if isinstance(requested, str):
         raise ValueError(f"mageid_recipes must be a list of recipe labels, got the string {requested!r}")
     requested = tuple(requested)
@@ -84,6 +87,8 @@ def recipes_to_run(requested: Sequence[str], reference: str = MAGEID_RECIPE) -> 
         parse_label(label)
     if len(set(requested)) != len(requested):
         raise ValueError(f"mageid_recipes must be distinct labels, got {list(requested)}")
+    if not with_reference and reference not in requested:
+        return requested
     return (reference, *(label for label in requested if label != reference))
 
 
@@ -302,7 +307,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         python -m idsynth.experiments.recipe_utility --profile cpu --recipes v4 --seeds 1 --n-jobs 1
         python -m idsynth.experiments.recipe_utility --profile cpu --recipes v4 --seeds 0 1 --write
 
-    The reference (the recipe the profile builds) always runs. ``--write`` puts :data:`SCREEN_TABLE`
+    The reference (the recipe the profile builds) runs too, unless ``--without-reference`` (one
+    seed's recipes split over two processes: ``--recipes v6 --seeds 2`` beside ``--recipes v4
+    --seeds 2 --without-reference``). ``--write`` puts :data:`SCREEN_TABLE`
     and :data:`SCREEN_PAIRED_TABLE` into the profile's figures folder (the seeds' rows come from the
     cache when earlier processes made them)."""
     import argparse
@@ -317,13 +324,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--n-jobs", type=int, default=1, help="classifier fits in parallel (default 1: one core)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--without-reference", action="store_true",
+                        help="run only the named recipes (another process runs the reference); not with --write")
     parser.add_argument("--write", action="store_true", help="write the screen's tables (profile's figures folder)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars for the fits (a runtime setting: same keys)")
     args = parser.parse_args(argv)
+    if args.without_reference and args.write:
+        parser.error("--write compares each recipe with the reference: run it without --without-reference")
     profile = get_profile(args.profile)
     section = profile["cross_eval"]
     reference = section_recipe(profile["mageid"])
-    recipes = recipes_to_run(args.recipes, reference)
+    recipes = recipes_to_run(args.recipes, reference, with_reference=not args.without_reference)
     data = table6_data(profile, args.data_dir)  # notebook 11's rows (its base seed 0)
     made = recipe_factories(profile["mageid"], profile["tabddpm"], recipes, device=args.device, verbose=not args.quiet)
     run = run_recipes(data, args.seeds, made, n_jobs=args.n_jobs, mlp_backend=section["table6"]["mlp_backend"],
@@ -331,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     scores, recall = run["scores"], run["recall"]
     summary = recipe_summary(scores, recall)
     print(summary.to_string(index=False))
-    if len(args.seeds) > 1:
+    if len(args.seeds) > 1 and reference in recipes:
         paired = recipe_paired(scores, recall, reference)
         print(paired.to_string(index=False))
     if args.write:
