@@ -346,6 +346,27 @@ def test_conditional_sampling_counts_and_components(toy):
         model.sample(10)
 
 
+def test_sampling_reports_each_network_step_when_verbose(toy, capsys):
+    _, _, model = toy
+    calls = []
+    latents = torch.randn(10, 2, generator=torch.Generator().manual_seed(0))
+    edm_sampler(EDMPrecond(ZeroNet(), 0.5), latents, num_steps=7, on_step=lambda: calls.append(1))
+    assert len(calls) == 7
+    quiet, _ = model.sample({0: 5, 1: 5}, random_state=0)
+    assert "EDM sampling" not in capsys.readouterr().err
+    batch = model.sample_batch_size
+    model.verbose = True
+    try:
+        model.set_sampling(sample_batch_size=4)
+        loud, _ = model.sample({0: 5, 1: 5}, random_state=0)
+    finally:
+        model.verbose = False
+        model.set_sampling(sample_batch_size=batch)
+    err = capsys.readouterr().err
+    # 10 rows in batches of 4: 3 batches of 25 steps
+    assert "EDM sampling (10 rows)" in err and "0/75 " in err
+
+
 def test_sampling_determinism_and_save_load_round_trip(toy, tmp_path):
     _, _, model = toy
     first, _ = model.sample({0: 50, 1: 50}, random_state=11)

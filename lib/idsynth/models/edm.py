@@ -36,7 +36,7 @@ from idsynth.config import resolve_device
 from idsynth.models.base import labels_from_counts
 from idsynth.models.graphed_step import GraphedStep, set_learning_rate, step_schedule
 from idsynth.models.training import (
-    autocast_bf16, budget_bar, class_balance_weights, make_adam, shuffled_index_batches, step_budget,
+    autocast_bf16, budget_bar, class_balance_weights, make_adam, shuffled_index_batches, step_bar, step_budget,
     weighted_index_batches,
 )
 
@@ -363,12 +363,14 @@ def edm_sampler(
     S_max: float = float("inf"),
     S_noise: float = 1.0,
     generator: torch.Generator | None = None,
+    on_step: Callable[[], Any] | None = None,
 ) -> torch.Tensor:
     """Integrate from ``x_0 = latents·σ_max`` (latents ~ N(0, I), (n, d)) to a sample x_N: (n, d).
 
     ``net(x, sigma, labels) -> D``. Deterministic for given latents when ``S_churn = 0``
     (the default, Algorithm 1); otherwise the churn noise comes from ``generator``. The state
-    stays in ``latents``' dtype (float32): the sampler is run in large batches.
+    stays in ``latents``' dtype (float32): the sampler is run in large batches. ``on_step()``,
+    if given, is called after each of the ``num_steps`` steps (a progress bar's ``update``).
     """
     denoise = _guided(net, labels, float(guidance))
     steps = edm_sigma_steps(num_steps, sigma_min, sigma_max, rho)  # on the host: no device sync
@@ -390,6 +392,8 @@ def edm_sampler(
         if i < num_steps - 1:  # Heun's correction, skipped on the last step to σ = 0
             d_prime = (x_next - denoise(x_next, t_next)) / t_next
             x_next = x_hat + (t_next - t_hat) * (0.5 * d_cur + 0.5 * d_prime)
+        if on_step is not None:
+            on_step()
     return x_next
 
 
@@ -813,7 +817,9 @@ class LatentEDM:
         net.eval()
         codes = torch.as_tensor(np.searchsorted(self.classes_, y), dtype=torch.long, device=device)
         out = torch.empty((len(y), dim), dtype=torch.float32, device=device)
-        for start in range(0, len(y), int(self.sample_batch_size)):
+        starts = range(0, len(y), int(self.sample_batch_size))
+        bar = step_bar(len(starts) * int(self.num_steps), self.verbose and len(y) > 0, f"EDM sampling ({len(y)} rows)")
+        for start in starts:
             stop = min(start + int(self.sample_batch_size), len(y))
             latents = torch.randn((stop - start, dim), device=device, generator=generator)
             with autocast_bf16(device, self.mixed_precision):
@@ -821,7 +827,9 @@ class LatentEDM:
                     net, latents, codes[start:stop] if self.conditional_ else None,
                     num_steps=int(self.num_steps), sigma_min=self.sigma_min, sigma_max=self.sigma_max,
                     rho=self.rho, guidance=float(self.guidance), S_churn=float(self.S_churn), generator=generator,
+                    on_step=bar.update,
                 )  # fmt: skip
+        bar.close()
         full = out
         if not self.kept_.all():
             full = torch.zeros((len(y), len(self.mean_)), dtype=torch.float32, device=device)

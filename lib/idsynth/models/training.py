@@ -273,6 +273,11 @@ def epoch_bar(epochs: int, verbose: bool, desc: str):
     return tqdm(range(int(epochs)), desc=desc, unit="epoch", disable=not verbose, leave=False)
 
 
+def step_bar(total: int, verbose: bool, desc: str):
+    """``tqdm(total=total)`` counting steps (e.g. a sampler's network steps); ``bar.update()`` per step."""
+    return tqdm(total=int(total), desc=desc, unit="step", disable=not verbose, leave=False)
+
+
 def budget_bar(budget: StepBudget, verbose: bool, desc: str):
     """:func:`epoch_bar` over a :class:`StepBudget`'s epochs, its description naming the steps."""
     return epoch_bar(budget.epochs, verbose, f"{desc} ({budget.steps} steps of {budget.batch_size})")
