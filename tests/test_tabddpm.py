@@ -320,6 +320,16 @@ def trained(toy):
     return TabDDPM(steps=800, **SMALL).fit(X_num, X_cat, y, integer_columns=[1])
 
 
+def test_sampling_on_the_cpu_keeps_freed_memory_as_a_fit_does(trained, monkeypatch):
+    """A model loaded from the cache samples in a process that never built an optimiser."""
+    import idsynth.models.tabddpm as tabddpm_module
+
+    calls = []
+    monkeypatch.setattr(tabddpm_module, "keep_freed_memory", lambda: calls.append(1))
+    trained.sample({trained.classes_[0]: 3}, random_state=0)
+    assert calls == [1]
+
+
 def test_toy_distribution_is_learned_and_an_untrained_model_is_not(toy, trained):
     X_num, X_cat, y = toy
     untrained = TabDDPM(steps=1, **SMALL).fit(X_num, X_cat, y, integer_columns=[1])

@@ -36,8 +36,8 @@ from idsynth.config import resolve_device
 from idsynth.models.base import labels_from_counts
 from idsynth.models.graphed_step import GraphedStep, set_learning_rate, step_schedule
 from idsynth.models.training import (
-    autocast_bf16, budget_bar, class_balance_weights, make_adam, shuffled_index_batches, step_bar, step_budget,
-    weighted_index_batches,
+    autocast_bf16, budget_bar, class_balance_weights, keep_freed_memory, make_adam, shuffled_index_batches, step_bar,
+    step_budget, weighted_index_batches,
 )
 
 __all__ = [
@@ -810,6 +810,8 @@ class LatentEDM:
         y = labels_from_counts(n_per_class, self.classes_)
         dim = int(self.kept_.sum())
         device = self.device_
+        if torch.device(device).type == "cpu":
+            keep_freed_memory()  # a model loaded from the cache has not run make_adam in this process
         if random_state is None:
             random_state = int(np.random.SeedSequence().generate_state(1)[0])
         generator = torch.Generator(device=device).manual_seed(int(random_state))

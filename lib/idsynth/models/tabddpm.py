@@ -40,7 +40,7 @@ from .tabddpm_data import CategoryCodes, FrameSchema, QuantileNormaliser
 from .tabddpm_diffusion import MixedDiffusion
 from .tabddpm_network import DEFAULT_D_LAYERS, MLPDiffusion
 from .graphed_step import GraphedStep, step_schedule
-from .training import autocast_bf16, make_adam, shuffled_index_batches
+from .training import autocast_bf16, keep_freed_memory, make_adam, shuffled_index_batches
 
 FILE_FORMAT = "idsynth.models.tabddpm/1"
 _LOG_EVERY = 100  # steps between progress-bar loss updates (the only host syncs while training)
@@ -304,6 +304,8 @@ class TabDDPM(BaseEstimator):
         labels = labels_from_counts(n_per_class, self.classes_)
         y_idx = np.searchsorted(self.classes_, labels).astype(np.int64)
         generator = torch.Generator(device=self.device_).manual_seed(_seed_or_fresh(random_state))
+        if torch.device(self.device_).type == "cpu":
+            keep_freed_memory()  # a model loaded from the cache has not run make_adam in this process
         bounds = None
         if self.clip_denoised:
             bounds = tuple(torch.as_tensor(b, device=self.device_) for b in self.normaliser_.bounds)
