@@ -357,8 +357,11 @@ def test_sampling_reports_each_network_step_when_verbose(toy, capsys):
     batch = model.sample_batch_size
     model.verbose = True
     try:
-        model.set_sampling(sample_batch_size=4)
         loud, _ = model.sample({0: 5, 1: 5}, random_state=0)
+        np.testing.assert_array_equal(loud, quiet)  # the bar reports, it does not change the rows
+        capsys.readouterr()
+        model.set_sampling(sample_batch_size=4)
+        model.sample({0: 5, 1: 5}, random_state=0)
     finally:
         model.verbose = False
         model.set_sampling(sample_batch_size=batch)
