@@ -377,9 +377,9 @@ def test_sampling_on_the_cpu_keeps_freed_memory_as_a_fit_does(toy, monkeypatch):
 
     _, _, model = toy
     calls = []
-    monkeypatch.setattr(edm_module, "keep_freed_memory", lambda: calls.append(1))
+    monkeypatch.setattr(edm_module, "keep_freed_memory", lambda device: calls.append(str(device)))
     model.sample({0: 3}, random_state=0)
-    assert calls == [1]
+    assert calls == ["cpu"]
 
 
 def test_sampling_determinism_and_save_load_round_trip(toy, tmp_path):

@@ -325,9 +325,9 @@ def test_sampling_on_the_cpu_keeps_freed_memory_as_a_fit_does(trained, monkeypat
     import idsynth.models.tabddpm as tabddpm_module
 
     calls = []
-    monkeypatch.setattr(tabddpm_module, "keep_freed_memory", lambda: calls.append(1))
+    monkeypatch.setattr(tabddpm_module, "keep_freed_memory", lambda device: calls.append(str(device)))
     trained.sample({trained.classes_[0]: 3}, random_state=0)
-    assert calls == [1]
+    assert calls == ["cpu"]
 
 
 def test_toy_distribution_is_learned_and_an_untrained_model_is_not(toy, trained):

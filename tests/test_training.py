@@ -150,3 +150,14 @@ def test_keep_freed_memory_reuses_a_freed_block_without_page_faults():
         del block
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     assert faults < 4096, f"{faults} page faults for 5 reallocations of a freed 64 MiB block"
+
+
+def test_keep_freed_memory_leaves_the_allocator_alone_for_a_cuda_device(monkeypatch):
+    import idsynth.models.training as training
+
+    monkeypatch.setattr(training, "_ALLOCATOR_TUNED", False)
+    keep_freed_memory("cuda")  # a CUDA loop: the host allocator is not what it exercises
+    assert training._ALLOCATOR_TUNED is False
+    monkeypatch.setenv("IDSYNTH_KEEP_FREED_MEMORY", "1")
+    keep_freed_memory(torch.device("cpu"))
+    assert training._ALLOCATOR_TUNED is True

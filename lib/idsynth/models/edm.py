@@ -810,8 +810,7 @@ class LatentEDM:
         y = labels_from_counts(n_per_class, self.classes_)
         dim = int(self.kept_.sum())
         device = self.device_
-        if torch.device(device).type == "cpu":
-            keep_freed_memory()  # a model loaded from the cache has not run make_adam in this process
+        keep_freed_memory(device)  # a model loaded from the cache has not run make_adam in this process
         if random_state is None:
             random_state = int(np.random.SeedSequence().generate_state(1)[0])
         generator = torch.Generator(device=device).manual_seed(int(random_state))

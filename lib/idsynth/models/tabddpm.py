@@ -304,8 +304,7 @@ class TabDDPM(BaseEstimator):
         labels = labels_from_counts(n_per_class, self.classes_)
         y_idx = np.searchsorted(self.classes_, labels).astype(np.int64)
         generator = torch.Generator(device=self.device_).manual_seed(_seed_or_fresh(random_state))
-        if torch.device(self.device_).type == "cpu":
-            keep_freed_memory()  # a model loaded from the cache has not run make_adam in this process
+        keep_freed_memory(self.device_)  # a model loaded from the cache has not run make_adam in this process
         bounds = None
         if self.clip_denoised:
             bounds = tuple(torch.as_tensor(b, device=self.device_) for b in self.normaliser_.bounds)

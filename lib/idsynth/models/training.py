@@ -109,7 +109,7 @@ def make_adam(params, learning_rate: float, weight_decay: float, device: torch.d
     optimiser = torch.optim.AdamW if decoupled else torch.optim.Adam
     kind = torch.device(device).type
     if kind != "cuda":
-        keep_freed_memory()
+        keep_freed_memory(device)
         fused = True if kind == "cpu" else None  # elsewhere PyTorch's default
         return optimiser(params, lr=float(learning_rate), weight_decay=float(weight_decay), fused=fused)
     lr = torch.tensor(float(learning_rate), device=device)
@@ -157,8 +157,12 @@ _ALLOCATOR_TUNED = False
 TRIM_THRESHOLD = (1 << 31) - 1
 
 
-def keep_freed_memory() -> None:
+def keep_freed_memory(device: torch.device | str | None = None) -> None:
     """Make glibc keep freed memory for reuse instead of returning it to the OS (once per process).
+
+    Called by every CPU loop over large tensors: fits (:func:`make_adam`) and samplers (a model
+    loaded from the cache samples in a process that never built an optimiser). With ``device``
+    given, a no-op unless it is the CPU (on CUDA the activations are not the host's).
 
     A CPU training step allocates and frees the same large activations every step; glibc serves
     blocks above its mmap threshold with fresh ``mmap`` calls, so each step page-faults its
@@ -168,6 +172,8 @@ def keep_freed_memory() -> None:
     at its peak. No-op off glibc or with ``IDSYNTH_KEEP_FREED_MEMORY=0``.
     """
     global _ALLOCATOR_TUNED
+    if device is not None and torch.device(device).type != "cpu":
+        return
     if _ALLOCATOR_TUNED or os.environ.get("IDSYNTH_KEEP_FREED_MEMORY", "1") == "0":
         return
     _ALLOCATOR_TUNED = True
